@@ -1,0 +1,1 @@
+"""Document stages: normalize, langid, heuristics, dedup, classify."""

@@ -1,0 +1,1 @@
+"""The synthetic loop: LLM client, prompts, verifiers, sandbox, loop driver."""

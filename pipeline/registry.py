@@ -1,0 +1,52 @@
+"""The one explicit registry of stages that YAML configs and the CLI may name.
+
+Entries are loaded lazily so that ``taosha stage normalize`` never imports fastText,
+jieba or Ray, and a stage whose optional dependency is missing only fails when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+_STAGES: dict[str, tuple[str, str]] = {
+    "normalize": ("filters.normalize", "NormalizeStage"),
+    "langid": ("filters.langid", "LangIdStage"),
+    "heuristics": ("filters.heuristics", "HeuristicsStage"),
+    "dedup": ("filters.dedup", "DedupStage"),
+    "classify": ("filters.classify", "ClassifyStage"),
+    "verify_math": ("generators.verify_math", "VerifyMathStage"),
+    "verify_code": ("generators.verify_code", "VerifyCodeStage"),
+}
+
+
+class UnknownStageError(KeyError):
+    pass
+
+
+def stage_names() -> list[str]:
+    return sorted(_STAGES)
+
+
+def stage_class(name: str) -> type:
+    """The stage dataclass registered under ``name``."""
+    try:
+        module_name, class_name = _STAGES[name]
+    except KeyError:
+        raise UnknownStageError(f"unknown stage {name!r}; known stages: {', '.join(stage_names())}") from None
+    module = importlib.import_module(module_name)
+    return getattr(module, class_name)
+
+
+def available_stages() -> dict[str, type | Exception]:
+    """Every registered stage class, or the import error that keeps it from loading."""
+    out: dict[str, type | Exception] = {}
+    for name in stage_names():
+        try:
+            out[name] = stage_class(name)
+        except Exception as exc:  # noqa: BLE001 - reported to the user as is
+            out[name] = exc
+    return out
+
+
+StageFactory = Callable[..., object]
