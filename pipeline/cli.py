@@ -1,0 +1,214 @@
+"""The ``taosha`` command line.
+
+    taosha run [CONFIG] [--input PATH ...] [--output DIR] [--engine local|ray]
+    taosha stage NAME --input PATH --output FILE.parquet [--set key=value ...] [--limit N]
+    taosha inspect PATH
+    taosha stages
+    taosha train-classifier ...
+    taosha generate CONFIG [--output DIR]
+
+Heavy modules (Ray, fastText, the LLM client) are imported only by the command that
+needs them, so ``taosha stage normalize`` starts in well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.config import ConfigError, InputConfig, load_config, parse_overrides, project_root
+from pipeline.run_plan import RunError
+
+DEMO_CONFIG = "configs/demo.yaml"
+DEFAULT_OUTPUT_ROOT = "taosha-out"
+
+# Subcommands owned by other packages: name -> module with add_arguments(parser) and run(args).
+_DELEGATED = {
+    "train-classifier": ("filters.train_classifier", "train a fastText math/code quality classifier"),
+    "generate": ("generators.cli", "run the synthetic-data loop of a config"),
+}
+
+
+def default_output_dir(config_path: str) -> str:
+    """``taosha-out/<config name>`` in the current directory."""
+    return str(Path(DEFAULT_OUTPUT_ROOT) / Path(config_path).stem)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config_path = args.config or str(project_root() / DEMO_CONFIG)
+    config = load_config(config_path)
+    if args.input:
+        config.input.paths = list(args.input)
+        config.raw.setdefault("input", {})["paths"] = list(args.input)
+    if args.output:
+        config.output.dir = args.output
+    elif "dir" not in (config.raw.get("output") or {}):
+        config.output.dir = default_output_dir(config_path)
+    if args.engine:
+        config.run.engine = args.engine
+    if args.ray_address:
+        config.run.ray_address = args.ray_address
+    progress = None if args.quiet else _progress
+    _progress(f"taosha {__version__}: {config_path} -> {config.output.dir} (engine {config.run.engine})")
+    if config.run.engine == "ray":
+        from pipeline.ray_runner import run_ray
+
+        result = run_ray(config, progress=progress, overwrite=args.overwrite)
+    else:
+        from pipeline.local_runner import run_local
+
+        result = run_local(config, progress=progress, overwrite=args.overwrite)
+    from pipeline.report import funnel
+
+    print(funnel(result.stats.to_dict()))
+    print(f"outputs: {config.output.dir}/ (data/, rejects/, errors/, manifest.json, stats.json)")
+    if config.generate is not None and not args.no_generate:
+        from generators.loop import run_generate
+
+        run_generate(config, progress=progress)
+    if not result.ok:
+        print(f"error rate {result.error_rate:.1%} exceeds run.max_error_rate "
+              f"{config.run.max_error_rate:.1%}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    from pipeline.report import shorten, table
+    from pipeline.stage_debug import examples, run_stage_debug
+
+    input_config = InputConfig(batch_size=args.batch_size)
+    if args.format:
+        input_config.format = args.format
+    if args.text_field:
+        input_config.text_field = args.text_field
+    result = run_stage_debug(args.name, args.input, args.output, parse_overrides(args.set or []),
+                             args.limit, input_config)
+    print(f"{args.name}: {result.rows} rows, {result.kept} kept, {result.rows - result.kept} dropped, "
+          f"{result.errored} unreadable records, {result.seconds:.2f} s")
+    print(f"columns added: {', '.join(result.columns) or '(none)'}")
+    rows = [["(kept)", result.kept]] + [[r, c] for r, c in result.dropped_by_reason.most_common()]
+    print(table(["drop_reason", "rows"], rows, "lr"))
+    for reason in [None] + [r for r, _ in result.dropped_by_reason.most_common()]:
+        sample = examples(result.table, reason, args.examples)
+        if sample:
+            print(f"\n== {reason or 'kept'} ==")
+            for row in sample:
+                signals = {c: row[c] for c in result.columns if c in row and not isinstance(row[c], (list, dict))}
+                print(f"- {row['id']}: {shorten(row['text'], 140)}")
+                if signals:
+                    print(f"    {shorten(', '.join(f'{k}={_fmt(v)}' for k, v in list(signals.items())[:8]), 200)}")
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from pipeline.inspect_outputs import inspect_path
+
+    print(inspect_path(args.path, rows=args.rows))
+    return 0
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from pipeline.registry import available_stages
+
+    for name, cls in available_stages().items():
+        if isinstance(cls, Exception):
+            print(f"{name}: unavailable ({type(cls).__name__}: {cls})")
+            continue
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"{name}: {doc}")
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else "(required)")
+            print(f"    {f.name} = {default!r}")
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; a delegated command's module is imported only when it is ``command``."""
+    parser = argparse.ArgumentParser(prog="taosha", description="Pan web dumps for math and code training data.")
+    parser.add_argument("--version", action="version", version=f"taosha {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a pipeline config (default: the embedded demo)")
+    run.add_argument("config", nargs="?", help=f"YAML config (default: {DEMO_CONFIG})")
+    run.add_argument("--input", nargs="+", help="input files, directories or globs (replace the config's)")
+    run.add_argument("--output", help=f"output dir (default: the config's, else {DEFAULT_OUTPUT_ROOT}/<config name>)")
+    run.add_argument("--engine", choices=["local", "ray"], help="local process or Ray Data (default: config)")
+    run.add_argument("--ray-address", help="Ray cluster to join: auto or HOST:PORT (default: start a local Ray)")
+    run.add_argument("--overwrite", action="store_true", help="clear the output dir first instead of resuming")
+    run.add_argument("--no-generate", action="store_true", help="skip the config's synthetic-loop section")
+    run.add_argument("--quiet", action="store_true", help="no per-file progress")
+    run.set_defaults(func=cmd_run)
+
+    stage = sub.add_parser("stage", help="run ONE stage on an input, write every row with its decision")
+    stage.add_argument("name", help="stage name (see `taosha stages`)")
+    stage.add_argument("--input", required=True, nargs="+", help="input files, directories or globs")
+    stage.add_argument("--output", required=True, help="Parquet file to write (every row, kept and dropped)")
+    stage.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a stage parameter")
+    stage.add_argument("--limit", type=int, help="read at most N records")
+    stage.add_argument("--format", choices=["auto", "jsonl", "parquet", "warc", "wet"])
+    stage.add_argument("--text-field", help="JSONL/Parquet field holding the text (default: text)")
+    stage.add_argument("--batch-size", type=int, default=1000)
+    stage.add_argument("--examples", type=int, default=3, help="examples to print per reason")
+    stage.set_defaults(func=cmd_stage)
+
+    inspect = sub.add_parser("inspect", help="schema, counts, drop reasons and sample rows of outputs")
+    inspect.add_argument("path", help="an output dir or a Parquet file")
+    inspect.add_argument("--rows", type=int, default=3, help="sample rows to show")
+    inspect.set_defaults(func=cmd_inspect)
+
+    stages = sub.add_parser("stages", help="list the stages and their parameters")
+    stages.set_defaults(func=cmd_stages)
+
+    for name, (module_name, help_text) in _DELEGATED.items():
+        p = sub.add_parser(name, help=help_text)
+        if name != command:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            p.set_defaults(func=lambda args, exc=exc: _unavailable(exc))
+            continue
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)
+    return parser
+
+
+def _unavailable(exc: Exception) -> int:
+    print(f"taosha: this command is unavailable: {exc}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"taosha: config error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, RunError) as exc:
+        print(f"taosha: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("taosha: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Filesystem helpers over pyarrow filesystems, so outputs work locally and on ``s3://``.
+
+Every file taosha writes goes to a temporary name first and is renamed when complete:
+a crash never leaves a half file that looks finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from typing import Any
+
+import pyarrow.fs as pafs
+
+TMP_SUFFIX = ".tmp"
+
+
+def filesystem_for(path: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and the path inside it, for a local path or a URI."""
+    if "://" in path:
+        return pafs.FileSystem.from_uri(path)
+    return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(path))
+
+
+def join(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
+
+
+def makedirs(fs: pafs.FileSystem, path: str) -> None:
+    fs.create_dir(path, recursive=True)
+
+
+def exists(fs: pafs.FileSystem, path: str) -> bool:
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def list_files(fs: pafs.FileSystem, directory: str) -> list[str]:
+    """Files directly under ``directory`` (sorted); empty if it does not exist."""
+    info = fs.get_file_info(directory)
+    if info.type == pafs.FileType.NotFound:
+        return []
+    selector = pafs.FileSelector(directory, recursive=False)
+    return sorted(i.path for i in fs.get_file_info(selector) if i.type == pafs.FileType.File)
+
+
+def tmp_name(path: str) -> str:
+    return f"{path}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}"
+
+
+def write_bytes_atomic(fs: pafs.FileSystem, path: str, data: bytes) -> None:
+    tmp = tmp_name(path)
+    with fs.open_output_stream(tmp) as f:
+        f.write(data)
+    fs.move(tmp, path)
+
+
+def write_json_atomic(fs: pafs.FileSystem, path: str, obj: Any) -> None:
+    write_bytes_atomic(fs, path, (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode())
+
+
+def read_json(fs: pafs.FileSystem, path: str) -> Any:
+    with fs.open_input_stream(path) as f:
+        return json.loads(f.read().decode())
+
+
+def sha256_of(fs: pafs.FileSystem, path: str, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with fs.open_input_stream(path) as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                break
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_size(fs: pafs.FileSystem, path: str) -> int:
+    return fs.get_file_info(path).size
+
+
+def remove_matching(fs: pafs.FileSystem, directory: str, prefix: str) -> int:
+    """Delete files in ``directory`` whose name starts with ``prefix`` (leftovers of a killed run)."""
+    removed = 0
+    for path in list_files(fs, directory):
+        if path.rsplit("/", 1)[-1].startswith(prefix):
+            fs.delete_file(path)
+            removed += 1
+    return removed

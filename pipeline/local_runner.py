@@ -1,0 +1,210 @@
+"""The local runner: streams every input file through the stages in one process.
+
+No Ray import. Each input file is one *part*: read in bounded batches, passed
+through the stages of the current segment, and written (training shards and rejects,
+or a spill before a global stage). A part's marker is written only after its files
+are complete and renamed, so a killed run is resumed by running it again.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import fsutil
+from pipeline.config import PipelineConfig
+from pipeline.manifest import write_manifest, write_stats
+from pipeline.readers import read_file, resolve_inputs
+from pipeline.run_plan import RunError, Segment, WorkDir, part_name, split_segments, unique_stage_names
+from pipeline.stage import GlobalContext
+from pipeline.stats import RunStats, StageStats, newly_dropped, timed_stage
+from pipeline.writers import ERRORS_DIR, FileEntry, OutputWriter, ShardWriter
+
+Progress = Callable[[str], None]
+
+
+def stderr_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class RunResult:
+    output_dir: str
+    stats: RunStats
+    files: list[FileEntry] = field(default_factory=list)
+    error_rate: float = 0.0
+    ok: bool = True
+
+
+def read_stage_stats(records: pa.Table, errors: pa.Table, seconds: float) -> StageStats:
+    """The ``read`` row of the funnel: records read, kept, dropped by the reader, errors."""
+    reasons = records["drop_reason"]
+    return StageStats(
+        "read",
+        rows_in=records.num_rows + errors.num_rows,
+        kept=reasons.null_count,
+        dropped=newly_dropped(pa.nulls(len(reasons), pa.string()), reasons),
+        seconds=seconds,
+    )
+
+
+def apply_stages(batch: pa.Table, segment: Segment, stats: RunStats) -> pa.Table:
+    for stage, name in zip(segment.stages, segment.names):
+        batch = timed_stage(stats.stage(name), stage, batch)
+    return batch
+
+
+def _spill_batches(path: str, batch_size: int) -> Iterator[pa.Table]:
+    fs, inner = fsutil.filesystem_for(path)
+    with fs.open_input_file(inner) as f:
+        for rb in pq.ParquetFile(f).iter_batches(batch_size=batch_size):
+            yield pa.Table.from_batches([rb])
+
+
+class LocalRunner:
+    def __init__(self, config: PipelineConfig, *, progress: Progress | None = stderr_progress, overwrite: bool = False):
+        self.config = config
+        self.progress = progress or (lambda message: None)
+        self.overwrite = overwrite
+
+    def run(self) -> RunResult:
+        start = time.perf_counter()
+        config = self.config
+        inputs = resolve_inputs(config.input.paths)
+        if not inputs:
+            raise RunError(f"no input files under {config.input.paths}")
+        names = unique_stage_names(config)
+        stages = config.build_stages()
+        for stage in stages:
+            stage.setup()
+        segments = split_segments(stages, names)
+        work = WorkDir.open(config, inputs, overwrite=self.overwrite)
+        parts = [part_name(p) for p in inputs]
+        spills: list[str | None] = [None] * len(inputs)
+        markers: list[dict] = []
+        for segment in segments:
+            last = segment.index == len(segments) - 1
+            if segment.global_stage is not None:
+                self._run_global(segment, [s for s in spills if s], work)
+            for i, (path, part) in enumerate(zip(inputs, parts)):
+                marker = work.done(segment.index, part)
+                if marker is None:
+                    marker = self._run_part(segment, last, path, part, spills[i], work)
+                    self.progress(self._progress_line(segment, i, len(inputs), path, marker))
+                elif segment.index == 0:
+                    self.progress(f"[{i + 1}/{len(inputs)}] {path}: done in an earlier run, skipped")
+                spills[i] = marker.get("spill")
+                markers.append(marker)
+        return self._finish(markers, work, time.perf_counter() - start, names)
+
+    def _run_global(self, segment: Segment, spill_paths: list[str], work: WorkDir) -> None:
+        name = segment.names[0]
+        self.progress(f"[{name}] global phase over {len(spill_paths)} intermediate file(s)")
+        t0 = time.perf_counter()
+        context = GlobalContext(
+            engine="local",
+            work_dir=_local_path(work.global_dir(segment.index, name)),
+            previous_outputs=tuple(_local_path(p) for p in self.config.run.previous_outputs),
+            output_dir=_local_path(work.out_dir),
+        )
+        segment.global_stage.run_global(spill_paths, context)
+        self.progress(f"[{name}] global phase done in {time.perf_counter() - t0:.1f} s")
+
+    def _run_part(self, segment: Segment, last: bool, path: str, part: str, spill: str | None, work: WorkDir) -> dict:
+        config = self.config
+        stats = RunStats()
+        if segment.index == 0:
+            stats.stage("read")
+        for name in segment.names:
+            stats.stage(name)
+        out_writer = OutputWriter(config.output.dir, config.output, part) if last else None
+        errors_writer = ShardWriter(work.fs, work.out_dir, ERRORS_DIR, part, config.output) if segment.index == 0 else None
+        spill_writer = None
+        if not last:
+            spill_cfg = replace(config.output, target_shard_mb=1e12)
+            spill_writer = ShardWriter(work.fs, work.root, f"spill/seg{segment.index}", part, spill_cfg,
+                                       checksum=False)
+            fsutil.remove_matching(work.fs, work.spill_dir(segment.index), f"{part}-")
+        if out_writer is not None:
+            out_writer.clear_previous()
+        if errors_writer is not None:
+            fsutil.remove_matching(work.fs, fsutil.join(work.out_dir, ERRORS_DIR), f"{part}-")
+        try:
+            for batch in self._batches(segment, path, spill, stats, errors_writer):
+                batch = apply_stages(batch, segment, stats)
+                if last:
+                    out_writer.write(batch)
+                    stats.count_output(batch)
+                else:
+                    spill_writer.write(batch)
+            files = out_writer.close() if out_writer else []
+            if errors_writer is not None:
+                files += errors_writer.close()
+            spill_entries = spill_writer.close() if spill_writer else []
+        except BaseException:
+            for w in (out_writer, errors_writer, spill_writer):
+                if w is not None:
+                    w.abort()
+            raise
+        spill_path = fsutil.join(work.root, spill_entries[0].path) if spill_entries else None
+        stats.files = 1 if segment.index == 0 else 0
+        marker_files = [f.to_dict() for f in files]
+        work.mark_done(segment.index, part, stats, marker_files, spill_path)
+        return {"stats": stats.to_dict(), "files": marker_files, "spill": spill_path}
+
+    def _batches(self, segment: Segment, path: str, spill: str | None, stats: RunStats,
+                 errors_writer: ShardWriter | None) -> Iterator[pa.Table]:
+        if segment.index > 0:
+            if spill:
+                yield from _spill_batches(spill, self.config.input.batch_size)
+            return
+        read = stats.stage("read")
+        t0 = time.perf_counter()
+        for chunk in read_file(path, self.config.input):
+            read.merge(read_stage_stats(chunk.records, chunk.errors, time.perf_counter() - t0))
+            stats.records_in += chunk.records.num_rows + chunk.errors.num_rows
+            stats.errored += chunk.errors.num_rows
+            if chunk.errors.num_rows:
+                errors_writer.write(chunk.errors)
+            if chunk.records.num_rows:
+                yield chunk.records
+            t0 = time.perf_counter()
+
+    def _progress_line(self, segment: Segment, i: int, n: int, path: str, marker: dict) -> str:
+        s = marker["stats"]
+        label = "read" if segment.index == 0 else segment.names[0]
+        seconds = sum(st["seconds"] for st in s["stages"])
+        return (f"[{label} {i + 1}/{n}] {path}: {s['records_in'] or '-'} in, {s['kept']} kept, "
+                f"{s['rejected']} rejected, {s['errored']} errors ({seconds:.1f} s)")
+
+    def _finish(self, markers: list[dict], work: WorkDir, seconds: float, names: list[str]) -> RunResult:
+        total = RunStats()
+        total.stage("read")
+        for name in names:
+            total.stage(name)
+        files: list[FileEntry] = []
+        for marker in markers:
+            total.merge(RunStats.from_dict(marker["stats"]))
+            files += [FileEntry(**f) for f in marker["files"]]
+        total.seconds = seconds
+        total.check()
+        write_stats(work.fs, work.out_dir, total, self.config, engine="local")
+        write_manifest(work.fs, work.out_dir, files, self.config)
+        rate = total.errored / total.records_in if total.records_in else 0.0
+        return RunResult(self.config.output.dir, total, files, rate, rate <= self.config.run.max_error_rate)
+
+
+def _local_path(path: str) -> Path:
+    """Global stages work on local paths (the work dir of a local run is local)."""
+    return Path(path)
+
+
+def run_local(config: PipelineConfig, *, progress: Progress | None = stderr_progress, overwrite: bool = False) -> RunResult:
+    """Run ``config`` in this process and write its outputs; see ``LocalRunner``."""
+    return LocalRunner(config, progress=progress, overwrite=overwrite).run()

@@ -1,0 +1,68 @@
+"""Small stages for testing the engine itself (the real stages are tested in tests/filters)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.schema import active_mask, drop_rows, set_column
+from pipeline.stage import GlobalContext
+
+
+@dataclass
+class MinLengthStage:
+    """Drops texts shorter than ``min_chars``; adds ``n_chars``. Optionally sleeps per batch."""
+
+    name: ClassVar[str] = "min_length"
+    min_chars: int = 20
+    sleep_s: float = 0.0
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        if self.sleep_s:
+            time.sleep(self.sleep_s)
+        n = pc.utf8_length(batch["text"])
+        batch = set_column(batch, "n_chars", n)
+        short = np.asarray(pc.less(n, self.min_chars).to_numpy(zero_copy_only=False))
+        return drop_rows(batch, short & active_mask(batch), "min_length:too_short")
+
+
+@dataclass
+class ExactDupStage:
+    """A global stage: keeps the smallest id of each distinct text among active rows."""
+
+    name: ClassVar[str] = "exact_dup"
+    _decisions: str | None = None
+
+    def setup(self) -> None:
+        pass
+
+    def run_global(self, inputs: list[str], context: GlobalContext) -> None:
+        out = os.path.join(context.work_dir, "losers.parquet")
+        frame = pl.scan_parquet(inputs).filter(pl.col("drop_reason").is_null()).select("id", "text")
+        losers = (frame.with_columns(pl.col("id").min().over("text").alias("keep"))
+                  .filter(pl.col("id") != pl.col("keep")).select("id").collect())
+        losers.write_parquet(out)
+        self._decisions = out
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        if self._decisions is None:
+            raise RuntimeError("run_global first")
+        losers = pl.read_parquet(self._decisions)["id"].to_arrow()
+        mask = pc.is_in(batch["id"], value_set=losers).to_numpy(zero_copy_only=False)
+        return drop_rows(batch, mask & active_mask(batch), "exact_dup:dup")
+
+
+TEST_STAGES = {
+    "min_length": ("tests.pipeline.stages_for_tests", "MinLengthStage"),
+    "exact_dup": ("tests.pipeline.stages_for_tests", "ExactDupStage"),
+}
