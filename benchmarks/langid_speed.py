@@ -1,0 +1,74 @@
+"""Throughput of the langid stage against raw fastText predict on the same texts.
+
+Usage: python benchmarks/langid_speed.py [--data-dir /work/shared/data/dev] [--docs 3000] [--repeats 5]
+
+Documents of ~2 KB are assembled from the labeled dev rows (math zh/en, prose zh/en,
+code files; consecutive rows of one file joined with newlines), the size of a typical
+extracted web page. Both sides get the same list; raw means
+``model.predict([t.replace("\\n", " ") for t in texts])``, the least any caller must do
+(fastText reads one line). Prints medians of ``--repeats`` runs and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+from filters.langid import LangIdStage
+from pipeline.schema import make_batch
+
+FILES = ["math_pos_en", "math_pos_zh", "neg_en", "neg_zh", "code_pos"]
+
+
+def build_docs(data_dir: Path, n_docs: int, target_bytes: int = 2000) -> list[str]:
+    pieces: list[str] = []
+    for name in FILES:
+        buf: list[str] = []
+        size = 0
+        for line in open(data_dir / f"{name}.jsonl", encoding="utf-8"):
+            text = json.loads(line)["text"]
+            buf.append(text)
+            size += len(text.encode())
+            if size >= target_bytes:
+                pieces.append("\n".join(buf))
+                buf, size = [], 0
+    docs = []
+    while len(docs) < n_docs:
+        docs.extend(pieces)
+    return docs[:n_docs]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data-dir", default="/work/shared/data/dev")
+    ap.add_argument("--docs", type=int, default=3000)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    docs = build_docs(Path(args.data_dir), args.docs)
+    mb = sum(len(d.encode()) for d in docs) / 1e6
+    stage = LangIdStage()
+    stage.setup()
+    batch = make_batch(docs, ids=[str(i) for i in range(len(docs))], source="bench")
+    stage(batch.slice(0, 10))  # warm caches (tables, regexes)
+    raw_t, stage_t = [], []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        stage._model.predict([d.replace("\n", " ") for d in docs], k=1)
+        raw_t.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        stage(batch)
+        stage_t.append(time.perf_counter() - t0)
+    raw, ours = statistics.median(raw_t), statistics.median(stage_t)
+    print(f"{len(docs)} docs, {mb:.2f} MB, {args.repeats} repeats (medians), 1 process")
+    print(f"raw lid.176 predict : {len(docs) / raw:9.0f} docs/s  {mb / raw:6.2f} MB/s")
+    print(f"langid stage        : {len(docs) / ours:9.0f} docs/s  {mb / ours:6.2f} MB/s")
+    print(f"stage / raw         : {raw / ours:9.2f}")
+
+
+if __name__ == "__main__":
+    main()
