@@ -1,0 +1,44 @@
+"""The Ray engine gives the same clusters and marks as the local engine."""
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from filters.dedup import DedupStage
+from pipeline.schema import make_batch
+from pipeline.stage import GlobalContext
+
+DEV = Path(__file__).resolve().parents[1] / "data" / "dev"
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_local_and_ray_runs_give_the_same_clusters(tmp_path, ray_local):
+    rows = [json.loads(line) for line in (DEV / "neardup_clusters.jsonl").open()]
+    texts = [r["text"] for r in rows] + [rows[0]["text"]]
+    ids = [r["id"] for r in rows] + ["copy0"]
+    batch = make_batch(texts, ids=ids, source="s")
+    paths = []
+    for i, (lo, hi) in enumerate([(0, 250), (250, len(ids))]):
+        paths.append(str(tmp_path / f"in-{i}.parquet"))
+        pq.write_table(batch.slice(lo, hi - lo), paths[-1])
+    local = DedupStage()
+    local.run_global(paths, GlobalContext(engine="local", work_dir=tmp_path / "local"))
+    ray_stage = DedupStage(num_partitions=2)
+    ray_stage.run_global(paths, GlobalContext(engine="ray", work_dir=tmp_path / "ray"))
+    a = pl.read_parquet(tmp_path / "local" / "marks.parquet")
+    b = pl.read_parquet(tmp_path / "ray" / "marks.parquet")
+    assert a.height > 200 and a.equals(b)
+    out = ray_stage(pq.read_table(paths[0]))
+    assert out["drop_reason"].null_count < out.num_rows
