@@ -1,0 +1,222 @@
+"""JSON Lines reader: .jsonl / .json / .ndjson, plain, gzip or zstd, streamed in chunks.
+
+One non-empty line is one input record; ``offset`` is its 1-based line number (empty
+lines are skipped and are not records). A line that is not valid UTF-8, not valid JSON,
+not a JSON object, or has no string in the text field becomes an error row (source,
+line, reason) and reading goes on. A compressed stream that breaks off (truncated
+gzip/zstd, corrupt deflate data) ends the file: the complete lines before the break
+are records, and ONE error row at the next line number says the stream is truncated.
+
+Mapping: ``text_field`` -> ``text``; ``id_field`` -> ``id`` kept exactly as given
+(numbers as their decimal string; outside evaluations match on these ids), else
+``stable_id(source, line)``; ``url_field`` -> ``url``. Every other field is carried as
+a column typed per :mod:`pipeline.readers.json_columns`; a field whose name collides
+with a core or reader column (``source``, ``origin``, ``drop_reason``, ...) is carried
+as ``input_<name>``. ``source_offset`` holds the line number.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any, BinaryIO, Iterator
+
+import pyarrow as pa
+import zstandard
+
+from pipeline.readers.base import ReadChunk
+from pipeline.readers.inputs import open_input
+from pipeline.readers.json_columns import ColumnTypes
+from pipeline.schema import CORE_COLUMNS, make_batch, make_errors, stable_id
+
+BLOCK = 1 << 20
+OFFSET_COLUMN = "source_offset"
+RESERVED = frozenset(CORE_COLUMNS) | {OFFSET_COLUMN}
+
+
+class TruncatedStream(Exception):
+    """The compressed stream ended (or broke) before its end marker."""
+
+
+def _zstd_blocks(raw: BinaryIO) -> Iterator[bytes]:
+    """Decompressed blocks of a (multi-frame) zstd stream; TruncatedStream if a frame is cut."""
+    dctx = zstandard.ZstdDecompressor()
+    obj = dctx.decompressobj()
+    fed = False
+    while True:
+        data = raw.read(BLOCK)
+        if not data:
+            if fed and not obj.eof:
+                raise TruncatedStream("zstd stream ends inside a frame (truncated file)")
+            return
+        while data:
+            try:
+                out = obj.decompress(data)
+            except zstandard.ZstdError as exc:
+                raise TruncatedStream(f"corrupt zstd data: {exc}") from None
+            fed = True
+            if out:
+                yield out
+            if obj.eof:
+                data = obj.unused_data
+                obj, fed = dctx.decompressobj(), False
+            else:
+                data = b""
+
+
+def _gzip_blocks(raw: BinaryIO) -> Iterator[bytes]:
+    """Decompressed blocks of a (multi-member) gzip stream, yielding everything before a break.
+
+    ``gzip.GzipFile.read`` raises on truncation without returning the data it had
+    decompressed, which would lose the complete lines before the break.
+    """
+    obj = zlib.decompressobj(31)
+    fed = False
+    while True:
+        data = raw.read(BLOCK)
+        if not data:
+            if fed and not obj.eof:
+                raise TruncatedStream("gzip stream ends before its end marker (truncated file)")
+            return
+        while data:
+            try:
+                out = obj.decompress(data)
+            except zlib.error as exc:
+                raise TruncatedStream(f"corrupt gzip data: {exc}") from None
+            fed = True
+            if out:
+                yield out
+            if obj.eof:
+                data = obj.unused_data
+                obj, fed = zlib.decompressobj(31), False
+                if data and not data.lstrip(b"\x00"):
+                    data = b""  # zero padding after the last member
+            else:
+                data = b""
+
+
+def _plain_blocks(raw: BinaryIO) -> Iterator[bytes]:
+    while data := raw.read(BLOCK):
+        yield data
+
+
+def iter_lines(raw: BinaryIO, path: str) -> Iterator[tuple[int, bytes]]:
+    """(line number, line bytes without the newline) for every line; TruncatedStream at a break.
+
+    A final line cut by a truncation is not yielded (it is incomplete).
+    """
+    name = path.lower()
+    if name.endswith(".gz"):
+        blocks = _gzip_blocks(raw)
+    elif name.endswith((".zst", ".zstd")):
+        blocks = _zstd_blocks(raw)
+    else:
+        blocks = _plain_blocks(raw)
+    line_no = 0
+    pending = b""
+    for block in blocks:  # TruncatedStream propagates with ``pending`` dropped
+        lines = (pending + block).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            line_no += 1
+            yield line_no, line
+    if pending:
+        yield line_no + 1, pending
+
+
+def parse_line(line: bytes, text_field: str) -> dict[str, Any]:
+    """The JSON object of one line; ValueError with the reason when it is not a usable record."""
+    try:
+        decoded = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"invalid UTF-8 at byte {exc.start}: {line[exc.start:exc.start + 4]!r}") from None
+    try:
+        obj = json.loads(decoded)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"not a JSON object: {type(obj).__name__}")
+    text = obj.get(text_field)
+    if text is None:
+        raise ValueError(f"missing text field {text_field!r}")
+    if not isinstance(text, str):
+        raise ValueError(f"text field {text_field!r} is {type(text).__name__}, not a string")
+    return obj
+
+
+def _id_string(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+class _ChunkBuilder:
+    def __init__(self, source: str, text_field: str, id_field: str, url_field: str) -> None:
+        self.source, self.text_field, self.id_field, self.url_field = source, text_field, id_field, url_field
+        self.columns = ColumnTypes(source)
+        self.reset()
+
+    def reset(self) -> None:
+        self.texts: list[str] = []
+        self.ids: list[str] = []
+        self.urls: list[str | None] = []
+        self.lines: list[int] = []
+        self.extras: list[dict[str, Any]] = []
+        self.err_offsets: list[int] = []
+        self.err_msgs: list[str] = []
+
+    def add(self, line_no: int, obj: dict[str, Any]) -> None:
+        text = obj.pop(self.text_field)
+        given_id = _id_string(obj.pop(self.id_field, None))
+        url = obj.pop(self.url_field, None) if self.url_field else None
+        self.texts.append(text)
+        self.ids.append(given_id if given_id is not None else stable_id(self.source, line_no))
+        self.urls.append(url if isinstance(url, str) else None)
+        self.lines.append(line_no)
+        if any(k in RESERVED for k in obj):
+            obj = {(f"input_{k}" if k in RESERVED else k): v for k, v in obj.items()}
+        self.extras.append(obj)
+
+    def error(self, offset: int, message: str) -> None:
+        self.err_offsets.append(offset)
+        self.err_msgs.append(message)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def flush(self) -> ReadChunk:
+        extra: dict[str, pa.Array] = {OFFSET_COLUMN: pa.array(self.lines, pa.int64())}
+        extra.update(self.columns.build(self.extras))
+        records = make_batch(self.texts, ids=self.ids, source=self.source, urls=self.urls, extra=extra)
+        chunk = ReadChunk(records, make_errors(self.source, self.err_offsets, self.err_msgs))
+        self.reset()
+        return chunk
+
+
+def read_jsonl(path: str, *, text_field: str = "text", id_field: str = "id", url_field: str = "url",
+               batch_size: int = 1000) -> Iterator[ReadChunk]:
+    """Stream one JSONL file as ReadChunks of at most ``batch_size`` records."""
+    builder = _ChunkBuilder(path, text_field, id_field, url_field)
+    last_line = 0
+    with open_input(path) as raw:
+        try:
+            for line_no, line in iter_lines(raw, path):
+                last_line = line_no
+                if not line.strip():
+                    continue
+                if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]  # a UTF-8 byte-order mark is not part of the JSON
+                try:
+                    builder.add(line_no, parse_line(line, text_field))
+                except ValueError as exc:
+                    builder.error(line_no, str(exc))
+                if len(builder) >= batch_size or len(builder.err_offsets) >= batch_size:
+                    yield builder.flush()
+        except TruncatedStream as exc:
+            builder.error(last_line + 1, f"stream truncated after line {last_line}: {exc}")
+    if len(builder) or builder.err_offsets:
+        yield builder.flush()
