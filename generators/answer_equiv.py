@@ -38,6 +38,7 @@ _UNIT_WORDS = regex.compile(
     r"(?:\s+(?:per|an?|each)\s+[a-zA-Z]+)?$"
 )
 _CJK_UNIT = regex.compile(r"(?<=[\d}.])\s*\p{Han}{1,4}$")
+_CJK_NUMBER = regex.compile(r"-?\d+/\d+|-?\d+(?:\.\d+)?%?")
 _THOUSANDS = regex.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _ASSIGN = regex.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[-+.\d\\])")
 _FRAC = regex.compile(r"\\[dt]?frac\s*(?:\{([^{}]+)\}|(\d))\s*(?:\{([^{}]+)\}|(\d))")
@@ -60,6 +61,10 @@ def normalize_answer(ans: str) -> str:
     s = s.rstrip("。.，,").strip() if not s.endswith("..") else s
     s = _UNIT_WORDS.sub("", s).strip()
     s = _CJK_UNIT.sub("", s).strip()
+    if regex.search(r"\p{Han}", s):  # "还剩9页没有看" -> "9": a Chinese phrase around exactly one number
+        nums = _CJK_NUMBER.findall(s)
+        if len(nums) == 1:
+            s = nums[0]
     rhs = _ASSIGN.sub("", s)
     if rhs != s and _read_number(rhs.replace(" ", "")) is not None:  # "x = 5" -> "5"; "y = 2x + 3" stays
         s = rhs

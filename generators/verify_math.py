@@ -12,7 +12,8 @@ a reference nor a group are dropped as ``verify_math:no_reference`` unless
 ``unreferenced: keep`` (then kept with ``verified = false``).
 
 Columns: ``extracted_answer``, ``extract_method`` (boxed/hash/zh_marker/en_marker/
-last_number), ``verified``, ``verify_error`` (null when verified), ``verify_method``
+last_number), ``verified``, ``verify_error`` (null when verified), ``verify_error_type``
+(the drop reason's second part, as verify_code's column), ``verify_method``
 (string/numeric/symbolic/majority), ``answer_agreement`` (share of the group that
 agrees, self-consistency rows only). Drop reasons: ``no_answer``, ``wrong_answer``,
 ``timeout``, ``no_reference``, ``no_consensus``, ``minority``, ``small_group``.
@@ -164,12 +165,12 @@ class VerifyMathStage:
             cols = [_column(batch, f, idx) for f in self.group_fields]
             groups = [None if any(v is None for v in key) else tuple(key) for key in zip(*cols)]
         verdicts = self.verify_rows(texts, refs, groups)
-        out = {k: [None] * n for k in ("extracted_answer", "extract_method", "verified", "verify_error",
-                                       "verify_method", "answer_agreement")}
+        out = {k: [None] * n for k in ("extracted_answer", "extract_method", "verified", "verify_error_type",
+                                       "verify_error", "verify_method", "answer_agreement")}
         reasons: list[str | None] = [None] * n
         for i, v in zip(idx, verdicts):
             out["extracted_answer"][i], out["extract_method"][i] = v.answer, v.method
-            out["verified"][i], out["verify_error"][i] = v.verified, v.error
+            out["verified"][i], out["verify_error"][i], out["verify_error_type"][i] = v.verified, v.error, v.reason
             out["verify_method"][i], out["answer_agreement"][i] = v.verify_method, v.agreement
             reasons[i] = stage_reason(self.name, v.reason) if v.reason else None
         types = {"verified": pa.bool_(), "answer_agreement": pa.float32()}
