@@ -79,7 +79,8 @@ def _build_fold_table() -> dict[str, str]:
 
 FOLD_TABLE: dict[str, str] = _build_fold_table()
 _FOLD_TRANSLATION = str.maketrans(FOLD_TABLE)
-_FOLD_CLASS = "[" + "".join(re.escape(c) for c in FOLD_TABLE) + "]"
+_FOLD_LOOKUP = np.zeros(0x110000, dtype=bool)
+_FOLD_LOOKUP[[ord(c) for c in FOLD_TABLE]] = True
 
 _CODE_SPAN = r"(?P<code>```[\s\S]*?(?:```|\Z)|~~~[\s\S]*?(?:~~~|\Z)|`[^`\n]+`)"
 _MATH_SPAN = (
@@ -112,6 +113,38 @@ def apply_where(arr: pa.Array, mask: np.ndarray, fn: Callable[[pa.Array], pa.Arr
 def matches(arr: pa.Array, pattern: str) -> np.ndarray:
     """Vectorized RE2 search: one bool per row."""
     return np.asarray(pc.match_substring_regex(arr, pattern).fill_null(False).to_numpy(zero_copy_only=False), bool)
+
+
+def code_point_counts(arr: pa.Array, lookup: np.ndarray) -> np.ndarray:
+    """Per row, how many characters ``c`` have ``lookup[ord(c)]`` true (``lookup``: 0x110000 bools).
+
+    Decoded from the UTF-8 bytes with numpy (a few hundred MB/s, no regex to compile):
+    the code point at every multi-byte lead byte is looked up, and the hits are binned
+    by row through the offsets buffer. ASCII is never counted.
+    """
+    arr = arr.cast(pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + n + 1] if n else None
+    if n == 0 or arr.buffers()[2] is None or offsets[-1] == offsets[0]:
+        return np.zeros(n, dtype=np.int64)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[start:end]
+    hits = []
+    for size, lead_mask, lead_value, lo in ((2, 0xE0, 0xC0, 0x80), (3, 0xF0, 0xE0, 0x800), (4, 0xF8, 0xF0, 0x10000)):
+        if not lookup[lo: lo * 32 if size < 4 else None].any():
+            continue
+        lead = np.flatnonzero((data & lead_mask) == lead_value)
+        lead = lead[lead + size - 1 < len(data)]  # valid UTF-8 never ends mid-character
+        cp = (data[lead] & (0xFF >> (size + 1))).astype(np.int32)
+        for k in range(1, size):
+            cp = (cp << 6) | (data[lead + k] & 0x3F)
+        hits.append(lead[lookup[cp]])
+    if not hits:
+        return np.zeros(n, dtype=np.int64)
+    rows = np.searchsorted(offsets, np.concatenate(hits) + start, side="right") - 1
+    return np.bincount(rows, minlength=n).astype(np.int64)[:n]
 
 
 def clean_controls(arr: pa.Array) -> pa.Array:
@@ -186,7 +219,7 @@ def normalize_unicode(arr: pa.Array, form: UnicodeForm = "safe", protect_spans: 
     if not non_ascii.any():
         return arr
     if form == "safe":
-        candidates = non_ascii & matches(arr, _FOLD_CLASS)
+        candidates = non_ascii & (code_point_counts(arr, _FOLD_LOOKUP) > 0)
         spans = matches(arr, _CODE_MARKERS) if protect_spans and candidates.any() else np.zeros(len(arr), bool)
         arr = apply_where(arr, candidates & ~spans, _polars_fold)
         arr = apply_where(arr, candidates & spans, _per_row(lambda t: map_outside_spans(t, CODE_SPAN_RE, fold_compat)))
