@@ -53,7 +53,7 @@ class LangIdStage:
         default="keep",
         metadata={"help": "code documents (doc_kind=code): kept whatever their comments' language; or filtered like prose; or dropped"},
     )
-    long_doc_bytes: int = field(default=2000, metadata={"help": "documents longer than this are scored per segment"})
+    long_doc_bytes: int = field(default=1000, metadata={"help": "documents longer than this are scored per segment"})
     chunk_bytes: int = field(default=400, metadata={"help": "target segment size for long documents"})
     segment_chars: int = field(default=200, metadata={"help": "fastText reads the first this many characters of each segment"})
     min_han_share: float = field(default=0.5, metadata={"help": "Han share of letters above which a segment is Chinese by script"})

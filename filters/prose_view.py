@@ -66,8 +66,9 @@ class Segments:
 
 
 def segment(view: pa.Array, long_doc_bytes: int = 2000, chunk_bytes: int = 400) -> Segments:
-    """One segment per short document; long documents (> ``long_doc_bytes``) cut into
-    consecutive runs of lines of about ``chunk_bytes`` each. Newlines become spaces
+    """One segment per short document; long documents (> ``long_doc_bytes``) cut at
+    lines: a line of at least ``chunk_bytes / 2`` is a segment, runs of shorter lines are
+    packed into pieces of about ``chunk_bytes``. Newlines become spaces
     (fastText reads one line at a time). Empty segments are dropped; a document with no
     segment at all gets none (its caller treats it as having no text)."""
     df = pl.from_arrow(pa.table({"text": view})).with_row_index("doc")
@@ -81,8 +82,13 @@ def segment(view: pa.Array, long_doc_bytes: int = 2000, chunk_bytes: int = 400) 
             long.with_columns(pl.col("text").str.split("\n"))
             .explode("text")
             .filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
-            .with_columns(chunk=(pl.col("text").str.len_bytes() + 1).cum_sum().over("doc") // chunk_bytes)
-            .group_by(["doc", "chunk"], maintain_order=True)
+            .with_columns(size=pl.col("text").str.len_bytes() + 1)
+            .with_columns(big=pl.col("size") >= chunk_bytes // 2)
+            # a paragraph-sized line is its own segment (so a bilingual page keeps its
+            # languages apart); runs of short lines are packed into ~chunk_bytes pieces
+            .with_columns(run=(pl.col("big") | pl.col("big").shift(1).fill_null(True)).cum_sum())
+            .with_columns(chunk=pl.col("size").cum_sum().over("run") // chunk_bytes)
+            .group_by(["doc", "run", "chunk"], maintain_order=True)
             .agg(pl.col("text").str.join(" "))
         )
         parts.append(lines.select("doc", "text"))

@@ -24,7 +24,7 @@ CODE_LINE = (
     r"|fn|impl|pub|struct|enum|func|SELECT|INSERT|CREATE|@[A-Za-z]+)" + _B + r"|//|/\*|\*/|\*[ \t]|#[ \t!-]|#$"
     r"|" + _ID + r"[ \t]*[-+*/|&]?=[ \t]*(?:[A-Za-z_.]+\(|['\"\[{(]|None|True|False|null|true|false)"
     r"|" + _ID + r"\(.*\)[ \t]*;?[ \t]*$)"
-    r"|(?m)[;{}:][ \t]*$"
+    r"|(?m)[;{}][ \t]*$"
 )
 NONBLANK_LINE = r"(?m)^[ \t]*\S"
 AUTOGEN = (

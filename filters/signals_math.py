@@ -18,7 +18,7 @@ MATH_WORDS_EN = (
     r"|product of|divisible|factor|radius|angle|function|sequence|inequality|value of|evaluate|simplify)\b"
 )
 MATH_WORDS_ZH = (
-    r"多少|几|求|计算|等于|方程|定理|证明|整数|分数|小数|面积|周长"
+    r"多少|多大|多长|多重|多远|算出|几|求|计算|等于|方程|定理|证明|整数|分数|小数|面积|周长"
     r"|平均|一共|还剩|共有|倍|百分之|分之|比例|概率|函数|三角形|长方形|正方形|圆|答案|解得|因为|所以|列式|算式|余数|乘|除以|加上|减去"
 )
 
