@@ -255,6 +255,11 @@ class SymbolicChecker:
         with self._lock:
             self._kill()
 
+    def __del__(self) -> None:  # the worker also exits on its own when our end of its stdin closes
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
     def __enter__(self) -> "SymbolicChecker":
         return self
 

@@ -21,7 +21,7 @@ import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -208,7 +208,9 @@ class VerifyCodeStage:
     error_chars: int = 500  # verify_error is truncated to this
     select_field: str | None = None  # only verify rows whose select_field value is in select_values
     select_values: list[str] = field(default_factory=list)
-    _sandbox: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._sandbox: Sandbox | None = None  # runtime state, not config
 
     def setup(self) -> None:
         if self._sandbox is None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -56,8 +56,12 @@ def check_against_reference(answer: str | None, reference: str, checker: Symboli
     if eq.equal is None:
         return MathVerdict(answer, error=eq.error or "undecided", verify_method=eq.method,
                            reason="timeout" if eq.error and eq.error.startswith("timeout") else "compare_error")
-    return MathVerdict(answer, error=f"answer {answer!r} does not match the reference {reference!r}",
+    return MathVerdict(answer, error=f"answer {_short(answer)!r} does not match the reference {_short(reference)!r}",
                        verify_method=eq.method, reason="wrong_answer")
+
+
+def _short(s: str, n: int = 200) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
 
 
 def majority_vote(answers: list[str | None], checker: SymbolicChecker | None, *, min_group_size: int,
@@ -90,7 +94,8 @@ def majority_vote(answers: list[str | None], checker: SymbolicChecker | None, *,
         elif i in best:
             v.verified = True
         else:
-            v.error = f"answer {ans!r} disagrees with the majority answer {answers[best[0]]!r} ({len(best)}/{n})"
+            v.error = (f"answer {_short(ans)!r} disagrees with the majority answer {_short(answers[best[0]])!r} "
+                       f"({len(best)}/{n})")
             v.reason = "minority"
         out.append(v)
     return out
@@ -113,7 +118,9 @@ class VerifyMathStage:
     unreferenced: Literal["drop", "keep"] = "drop"
     select_field: str | None = None  # only verify rows whose select_field value is in select_values
     select_values: list[str] = field(default_factory=list)
-    _checker: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._checker: SymbolicChecker | None = None  # runtime state, not config
 
     def setup(self) -> None:
         if self._checker is None and self.symbolic:
@@ -169,7 +176,7 @@ class VerifyMathStage:
                                        "verify_error", "verify_method", "answer_agreement")}
         reasons: list[str | None] = [None] * n
         for i, v in zip(idx, verdicts):
-            out["extracted_answer"][i], out["extract_method"][i] = v.answer, v.method
+            out["extracted_answer"][i], out["extract_method"][i] = _short(v.answer, 1000) if v.answer else v.answer, v.method
             out["verified"][i], out["verify_error"][i], out["verify_error_type"][i] = v.verified, v.error, v.reason
             out["verify_method"][i], out["answer_agreement"][i] = v.verify_method, v.agreement
             reasons[i] = stage_reason(self.name, v.reason) if v.reason else None

@@ -173,3 +173,9 @@ def test_auto_fails_closed_when_nothing_isolates(monkeypatch):
     monkeypatch.setattr(sb, "_DETECT_CACHE", {})
     with pytest.raises(SandboxUnavailable, match="bwrap: not found"):
         Sandbox("auto")
+
+
+def test_one_shot_helper_reports_the_isolation_used():
+    r = sb.run_in_sandbox("import sys\nprint(sys.version_info[0])", timeout_s=10, memory_mb=256)
+    assert r.ok and r.stdout.strip() == "3" and r.isolation in ("bwrap", "unshare")
+    assert r.to_dict()["isolation"] == r.isolation
