@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from filters.minhash import SCHEME, signatures
-from filters.shingles import ShingleConfig, fmix64, normalize_texts, shingle_hashes
+from filters.shingles import ShingleConfig, fast_shingle_hashes, fmix64
 
 SCORE_COLUMNS = ("quality_score", "math_score", "code_score")
 """Score columns the survivor rule looks at when ``score_column`` is "auto": the
@@ -56,6 +56,12 @@ def node_ids(ids: list[str], namespace: str = "") -> np.ndarray:
     return np.array([xxhash.xxh3_64_intdigest((namespace + i).encode()) for i in ids], dtype=np.uint64).view(np.int64)
 
 
+def exact_hashes(norm: np.ndarray, offsets: np.ndarray) -> list[str]:
+    """xxh3-128 (hex) of each normalized text: the exact-duplicate key."""
+    view = memoryview(norm)
+    return [xxhash.xxh3_128_hexdigest(view[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)]
+
+
 def _scores(batch: pa.Table, score_column: str) -> pa.Array:
     names = [c for c in SCORE_COLUMNS if c in batch.column_names] if score_column == "auto" else (
         [score_column] if score_column in batch.column_names else []
@@ -73,10 +79,9 @@ def signature_table(batch: pa.Table, config: SignatureConfig) -> pa.Table:
     active = pc.is_null(batch["drop_reason"])
     batch = batch.filter(active)
     texts = pl.from_arrow(batch["text"]).cast(pl.String) if batch.num_rows else pl.Series("text", [], pl.String)
-    norm = normalize_texts(texts, config.shingles)
-    hashes, offsets = shingle_hashes(norm, config.shingles)
+    norm, norm_off, hashes, offsets = fast_shingle_hashes(texts, config.shingles)
     sig = signatures(hashes, offsets, config.num_perm, config.seed)
-    exact = [xxhash.xxh3_128_hexdigest(t.encode()) for t in norm.to_list()]
+    exact = exact_hashes(norm, norm_off)
     ids = batch["id"].to_pylist()
     return pa.table(
         {
