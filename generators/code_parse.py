@@ -14,6 +14,9 @@ We parse with ``ast`` (never executing anything) and return:
   each TestCase method), so that pass/fail is counted per test;
 * the solution's function names and whether the first one has a docstring.
 
+A test block's ``from solution import add`` (any module name) that imports only
+names the sample itself defines is dropped: the tests run in the solution's namespace.
+
 A test that calls none of the solution's functions or classes (``assert True``,
 ``assert 1 + 1 == 2``) cannot fail for a wrong solution; such tests are flagged
 (``calls_solution=False``) so the verifier can ignore them.
@@ -105,7 +108,10 @@ def parse_sample(text: str | None) -> ParsedSample:
     test_nodes: list[tuple[str, str, ast.AST]] = []  # (name, kind, node)
     n_assert = 0
     checkers = _checker_calls(module)
+    defined_here = {n.name for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     for node in module.body:
+        if isinstance(node, ast.ImportFrom) and node.module and all(a.name in defined_here for a in node.names):
+            continue  # "from solution import add" in the tests: the function is this module's own
         if _is_main_guard(node):
             for inner in node.body:  # asserts inside the main block are tests; calls are dropped
                 if isinstance(inner, ast.Assert):

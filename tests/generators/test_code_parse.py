@@ -79,3 +79,10 @@ def test_parse_errors_are_reported_not_raised():
     assert parse_sample("").error_type == "no_code"
     assert parse_sample("x = 1\nassert x == 1").error_type == "no_function"
     assert parse_sample("def f():\n    return 1\x00").error_type == "SyntaxError"
+
+
+def test_self_imports_of_the_tests_are_dropped():
+    text = "```python\ndef add(a, b):\n    return a + b\n```\n```python\nfrom solution import add\nfrom math import sqrt\n\nassert add(1, 2) == 3\n```"
+    p = parse_sample(text)
+    assert "from solution" not in p.solution and "from math import sqrt" in p.solution
+    assert [t.name for t in p.tests] == ["assert_1"]
