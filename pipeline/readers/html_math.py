@@ -131,6 +131,9 @@ def rewrite_math(tree: HTMLTree) -> int:
     """Rewrite every formula of the page into delimited TeX text; returns how many."""
     root = tree.document
     count = 0
+    for el in select(root, "mjx-container"):  # before .MathJax removal: MathJax 3 containers carry that class
+        math = el.query_selector("math")  # MathJax 3 output keeps a MathML copy for assistive tech
+        _replace(tree, el, tex(_math_source(math), el.getattr("display") == "true") if math is not None else "")
     for el in select(root, ".MathJax_Preview, .MathJax, .MathJax_Display, .MathJax_SVG, "
                                       ".MathJax_SVG_Display, .MathJax_CHTML, .MJX_Assistive_MathML"):
         _replace(tree, el, "")
@@ -152,9 +155,6 @@ def rewrite_math(tree: HTMLTree) -> int:
             display = "mwe-math-mathml-display" in (wrapper.html or "") or math.getattr("display") == "block"
             _replace(tree, wrapper, tex(_math_source(math), display))
             count += 1
-    for el in select(root, "mjx-container"):
-        math = el.query_selector("math")  # MathJax 3 output keeps a MathML copy for assistive tech
-        _replace(tree, el, tex(_math_source(math), el.getattr("display") == "true") if math is not None else "")
     for math in select(root, "math"):
         if math.parent is None:
             continue

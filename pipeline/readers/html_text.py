@@ -73,7 +73,7 @@ def protect_code(tree: HTMLTree) -> int:
 
 def restore(text: str) -> str:
     """Decode protected layout and tidy blank lines and trailing spaces."""
-    text = text.translate(_DECODE)
+    text = text.translate(_DECODE).replace("\ufeff", "")  # stray BOMs of included files
     text = _TRAILING.sub("\n", text)
     return _BLANK_RUNS.sub("\n\n", text).strip()
 
@@ -97,7 +97,7 @@ def html_to_text(html: str, extractor: str = "resiliparse") -> str:
     """Main text of an HTML page with math as delimited LaTeX and code blocks intact."""
     tree = prepare(html)
     if extractor == "resiliparse":
-        text = extract_plain_text(tree, main_content=True, preserve_formatting=True, alt_texts=True,
+        text = extract_plain_text(tree, main_content=True, preserve_formatting=True, alt_texts=False,
                                   links=False, list_bullets=True, noscript=False, form_fields=False)
     elif extractor == "trafilatura":
         text = _trafilatura(str(tree))
