@@ -132,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             stats[key]["rejected"] += not b.verified
             stats[key][f"extract:{a.method}"] += 1
             stats[key][f"method:{a.verify_method}"] += 1
+            stats[key][f"wrong:{b.verify_method}"] += 1
         if not a.verified:
-            failures.append(("REJECTED GOLD", r["id"], g, a.answer, a.error))
+            failures.append(("REJECTED GOLD", r["id"], g, a.answer, a.error or a.verify_method))
         if b.verified:
             failures.append(("ACCEPTED WRONG", r["id"], w, b.answer, b.verify_method))
 
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         method = ", ".join(f"{k[7:]}={v}" for k, v in sorted(s.items()) if k.startswith("method:"))
         print(f"  {key:10s} n={s['n']:4d}  accepted vs gold: {s['accepted'] / s['n']:.2%}  "
               f"rejected vs perturbed: {s['rejected'] / s['n']:.2%}")
-        print(f"  {'':10s} extraction: {extract}; decided by: {method}")
+        wrong_by = ", ".join(f"{k[6:]}={v}" for k, v in sorted(s.items()) if k.startswith("wrong:"))
+        print(f"  {'':10s} extraction: {extract}; gold decided by: {method}; perturbed decided by: {wrong_by}")
     print(f"  seconds per row: gold pass {(t1 - t0) / len(rows) * 1e3:.2f} ms, "
           f"perturbed pass {(t2 - t1) / len(rows) * 1e3:.2f} ms")
     print(f"failures: {len(failures)}")

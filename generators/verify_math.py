@@ -15,7 +15,8 @@ Columns: ``extracted_answer``, ``extract_method`` (boxed/hash/zh_marker/en_marke
 last_number), ``verified``, ``verify_error`` (null when verified), ``verify_error_type``
 (the drop reason's second part, as verify_code's column), ``verify_method``
 (string/numeric/symbolic/majority), ``answer_agreement`` (share of the group that
-agrees, self-consistency rows only). Drop reasons: ``no_answer``, ``wrong_answer``,
+agrees, self-consistency rows only). ``verify_error`` never quotes the reference or the
+majority answer, since the loop feeds it back to the model in repair prompts. Drop reasons: ``no_answer``, ``wrong_answer``,
 ``timeout``, ``no_reference``, ``no_consensus``, ``minority``, ``small_group``.
 """
 
@@ -56,7 +57,8 @@ def check_against_reference(answer: str | None, reference: str, checker: Symboli
     if eq.equal is None:
         return MathVerdict(answer, error=eq.error or "undecided", verify_method=eq.method,
                            reason="timeout" if eq.error and eq.error.startswith("timeout") else "compare_error")
-    return MathVerdict(answer, error=f"answer {_short(answer)!r} does not match the reference {_short(reference)!r}",
+    # The message never contains the reference: it is fed back to the model in repair prompts.
+    return MathVerdict(answer, error=f"the final answer {_short(answer)!r} does not match the reference answer",
                        verify_method=eq.method, reason="wrong_answer")
 
 
@@ -94,8 +96,7 @@ def majority_vote(answers: list[str | None], checker: SymbolicChecker | None, *,
         elif i in best:
             v.verified = True
         else:
-            v.error = (f"answer {_short(ans)!r} disagrees with the majority answer {_short(answers[best[0]])!r} "
-                       f"({len(best)}/{n})")
+            v.error = f"the final answer {_short(ans)!r} disagrees with the majority of {n} samples ({len(best)} agree)"
             v.reason = "minority"
         out.append(v)
     return out
