@@ -212,14 +212,16 @@ def _probe_all(requested: str, python: str, uid: int) -> IsolationInfo:
     modes = MODES if requested == "auto" else (requested,)
     probes: dict[str, str] = {}
     for mode in modes:
+        tried: list[str] = []
         for exe, binds in _python_candidates(python):
             info = IsolationInfo(mode, mode != "rlimits", mode == "bwrap", uid, exe, tuple(binds))
             res = _run(info, SandboxLimits(timeout_s=20, cpu_s=10), "print('ok')", {}, None, [])
             if res.ok and res.stdout.strip() == "ok":
-                probes[mode] = "ok"
+                probes[mode] = "ok" + (f" (skipped {'; '.join(tried)})" if tried else "")
                 return IsolationInfo(mode, mode != "rlimits", mode == "bwrap", uid, exe, tuple(binds), probes)
             why = (res.stderr.strip().splitlines() or [f"exit {res.returncode}"])[-1][:200]
-            probes[mode] = f"{exe}: {why}"
+            tried.append(f"{exe}: {why}")
+        probes[mode] = "; ".join(tried)
     return IsolationInfo("none", False, False, uid, "", (), probes)
 
 
@@ -356,3 +358,11 @@ def _classify(sig: int | None, stderr: str) -> str | None:
     if "File too large" in tail or "No space left on device" in tail:
         return "file_size_limit"
     return None
+
+
+if __name__ == "__main__":  # `python -m generators.sandbox`: which isolation works on this machine
+    try:
+        print(json.dumps(describe_isolation(Sandbox(allow_weak=True).info), indent=2))
+    except SandboxUnavailable as exc:
+        print(f"no sandbox: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
