@@ -61,7 +61,8 @@ def test_stage_writes_every_row_and_keeps_input_ids(tmp_path):
     assert proc.returncode == 0, proc.stderr
     table = pq.read_table(out)
     assert table.num_rows == 120
-    assert table["id"].to_pylist()[:3] == ["langid-00001", "langid-00002", "langid-00003"]
+    given = [json.loads(line)["id"] for line in (DEV / "langid.jsonl").open()][:120]
+    assert table["id"].to_pylist() == given
     assert {"id", "text", "drop_reason"} <= set(table.column_names)
     dropped = table.filter(pq.read_table(out)["drop_reason"].is_valid())
     assert dropped.num_rows > 0 and set(dropped["drop_reason"].to_pylist()) <= {"normalize:too_short",
