@@ -53,7 +53,7 @@ class DedupStage:
     score_column: str = field(default="auto", metadata={"help": "survivor score column; auto | none | a column"})
     survivor_order: list[str] = field(default_factory=lambda: ["quality", "length"],
                                       metadata={"help": "survivor keys in order: quality, length, shortest (id last)"})
-    num_partitions: int = field(default=16, metadata={"help": "Ray groupby partitions"})
+    num_partitions: int = field(default=0, metadata={"help": "Ray groupby/join partitions; 0 = 2 x the runner's workers"})
     work_dir: str = field(default="", metadata={"help": "set by run_global; where the marks are"})
 
     def __post_init__(self) -> None:
@@ -89,7 +89,8 @@ class DedupStage:
         if context.engine == "ray":
             from filters.dedup_ray import run_ray
 
-            marks_path = run_ray(inputs, work, plan, old, self.num_partitions)
+            parts = self.num_partitions or max(2, 2 * context.num_workers)
+            marks_path = run_ray(inputs, work, plan, old, parts)
         else:
             marks_path = run_local(inputs, work, plan, old)
         if context.output_dir is not None:

@@ -124,7 +124,7 @@ def run_ray(inputs: list[str], work: Path, plan: DedupPlan, old: pa.Table | None
         return marks_path
     names = pq.ParquetFile(inputs[0]).schema_arrow.names if inputs else []
     cols = ["id", "text", "drop_reason"] + [c for c in SCORE_COLUMNS if c in names]
-    sig_dir = _phase(work / "signatures", lambda d: rd.read_parquet(inputs, columns=cols)
+    sig_dir = _phase(work / "signatures", lambda d: rd.read_parquet(inputs).select_columns(cols)
                      .map_batches(signature_table, batch_format="pyarrow", fn_kwargs={"config": plan.signature})
                      .write_parquet(d))
     order = plan.survivor_order
@@ -150,7 +150,7 @@ def run_ray(inputs: list[str], work: Path, plan: DedupPlan, old: pa.Table | None
                       ).write_parquet(d)
 
     def build_components(d: str) -> None:
-        edges = rd.read_parquet(str(edges_dir), columns=["a", "b"])
+        edges = rd.read_parquet(str(edges_dir)).select_columns(["a", "b"])
         # star-edge candidates may repeat across bands; dedup is implied by the star steps
         components_ray(edges, num_partitions).write_parquet(d)
 

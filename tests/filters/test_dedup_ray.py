@@ -26,11 +26,12 @@ def ray_local():
 @pytest.mark.slow
 def test_local_and_ray_runs_give_the_same_clusters(tmp_path, ray_local):
     rows = [json.loads(line) for line in (DEV / "neardup_clusters.jsonl").open()]
+    rows = rows[:60] + rows[360:400] + rows[-40:]  # cmath, gsd and gsm8k clusters; small keeps Ray fast
     texts = [r["text"] for r in rows] + [rows[0]["text"]]
     ids = [r["id"] for r in rows] + ["copy0"]
     batch = make_batch(texts, ids=ids, source="s")
     paths = []
-    for i, (lo, hi) in enumerate([(0, 250), (250, len(ids))]):
+    for i, (lo, hi) in enumerate([(0, 70), (70, len(ids))]):
         paths.append(str(tmp_path / f"in-{i}.parquet"))
         pq.write_table(batch.slice(lo, hi - lo), paths[-1])
     local = DedupStage()
@@ -39,6 +40,6 @@ def test_local_and_ray_runs_give_the_same_clusters(tmp_path, ray_local):
     ray_stage.run_global(paths, GlobalContext(engine="ray", work_dir=tmp_path / "ray"))
     a = pl.read_parquet(tmp_path / "local" / "marks.parquet")
     b = pl.read_parquet(tmp_path / "ray" / "marks.parquet")
-    assert a.height > 200 and a.equals(b)
+    assert a.height > 50 and a.equals(b)
     out = ray_stage(pq.read_table(paths[0]))
     assert out["drop_reason"].null_count < out.num_rows

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Dedup at scale on Ray: docs/s, peak RSS, recall of injected duplicates.
+
+Builds (or reuses) a real-text corpus with /work/shared/bench/make_corpus.py (5% exact
+and 10% near duplicates injected, ground truth in dups.jsonl), converts its shards to
+Parquet batches in the core schema (what the runner spills before a global stage; timed
+apart), runs ``DedupStage.run_global`` on the chosen engine, applies the marks and
+scores them like /work/shared/bench/datatrove_bench.py: an injected pair is caught when
+either document is removed; "other removed" are documents outside any injected pair.
+
+Usage:
+    benchmarks/dedup_scale.py [--docs 100000] [--engine ray|local] [--cpus 2] [--work DIR]
+    benchmarks/dedup_scale.py --docs 1000000   # the 1M run (needs that many source docs)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import polars as pl  # noqa: E402
+import psutil  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from filters.dedup import DedupStage  # noqa: E402
+from pipeline.schema import make_batch  # noqa: E402
+from pipeline.stage import GlobalContext  # noqa: E402
+
+
+class PeakRSS:
+    """Samples the RSS of this process and all its children (Ray's raylet, workers)."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval, self.peak_tree, self.peak_self = interval, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            try:
+                procs = [me] + me.children(recursive=True)
+                total = sum(p.memory_info().rss for p in procs if p.is_running())
+                self.peak_tree = max(self.peak_tree, total)
+                self.peak_self = max(self.peak_self, me.memory_info().rss)
+            except psutil.Error:
+                pass
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def ensure_corpus(corpus: Path, docs: int, make_corpus: str, dev: str) -> None:
+    if (corpus / "manifest.json").exists():
+        return
+    subprocess.run([sys.executable, make_corpus, str(corpus), "--docs", str(docs), "--seed", "0", "--dev-data", dev],
+                   check=True)
+
+
+def to_parquet(corpus: Path, out: Path) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for shard in sorted((corpus / "docs").glob("*.jsonl.gz")):
+        path = out / (shard.name.split(".")[0] + ".parquet")
+        if not path.exists():
+            rows = [json.loads(line) for line in gzip.open(shard, "rt", encoding="utf-8")]
+            pq.write_table(make_batch([r["text"] for r in rows], ids=[r["id"] for r in rows], source=shard.name),
+                           str(path) + ".tmp")
+            os.replace(str(path) + ".tmp", path)
+        paths.append(str(path))
+    return paths
+
+
+def score(corpus: Path, ids_in: set[str], removed: set[str]) -> dict:
+    dups = [json.loads(line) for line in (corpus / "dups.jsonl").open()]
+    by_kind: dict[str, list[int]] = {}
+    expected = set()
+    for d in dups:
+        o, c = d["orig_id"], d["dup_id"]
+        expected.update((o, c))
+        caught = int(o in removed or c in removed)
+        k = by_kind.setdefault(d["kind"], [0, 0])
+        k[0] += 1
+        k[1] += caught
+    return {"recall": {k: (n, c, c / n) for k, (n, c) in by_kind.items()},
+            "other_removed": len(removed - expected), "removed": len(removed), "docs": len(ids_in)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--engine", choices=("ray", "local"), default="ray")
+    ap.add_argument("--cpus", type=int, default=2)
+    ap.add_argument("--work", default="/tmp/taosha_dedup_scale")
+    ap.add_argument("--corpus", default=None, help="an existing make_corpus.py output (default WORK/corpus-N)")
+    ap.add_argument("--make-corpus", default="/work/shared/bench/make_corpus.py")
+    ap.add_argument("--dev-data", default="/work/shared/data/dev")
+    ap.add_argument("--set", nargs="*", default=[], help="stage overrides key=value")
+    args = ap.parse_args()
+    work = Path(args.work)
+    corpus = Path(args.corpus) if args.corpus else work / f"corpus-{args.docs}"
+    t0 = time.perf_counter()
+    ensure_corpus(corpus, args.docs, args.make_corpus, args.dev_data)
+    inputs = to_parquet(corpus, work / f"parquet-{corpus.name}")
+    n_docs = sum(pq.read_metadata(p).num_rows for p in inputs)
+    mb = sum(pq.read_table(p, columns=["text"])["text"].combine_chunks().nbytes for p in inputs) / 1e6
+    print(f"corpus {corpus} ready: {n_docs} docs, {mb:.0f} MB text ({time.perf_counter() - t0:.0f} s incl. build)")
+    overrides = {k: json.loads(v) if v[:1] in "0123456789tfn[" else v for k, _, v in (s.partition("=") for s in args.set)}
+    stage = DedupStage(**overrides)
+    run_dir = work / f"run-{corpus.name}-{args.engine}"
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if args.engine == "ray":
+        import ray
+
+        ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    cpu0 = psutil.Process().cpu_times()
+    with PeakRSS() as rss:
+        t1 = time.perf_counter()
+        stage.run_global(inputs, GlobalContext(engine=args.engine, work_dir=run_dir / "work",
+                                               num_workers=args.cpus, output_dir=run_dir / "out"))
+        wall = time.perf_counter() - t1
+    phases = {p.name: time.ctime(p.stat().st_mtime)[11:19] for p in sorted((run_dir / "work").iterdir(), key=lambda p: p.stat().st_mtime)}
+    marks = pl.read_parquet(run_dir / "work" / "marks.parquet")
+    removed = set(marks.filter(pl.col("dup_of").is_not_null())["id"].to_list())
+    ids_in = set().union(*(pq.read_table(p, columns=["id"])["id"].to_pylist() for p in inputs))
+    res = score(corpus, ids_in, removed)
+    cpu1 = psutil.Process().cpu_times()
+    print(f"engine={args.engine} cpus={args.cpus} threshold={stage.threshold} bands x rows={stage.plan().bands}x{stage.plan().rows}")
+    print(f"run_global wall {wall:.1f} s -> {n_docs / wall:.0f} docs/s, {mb / wall:.2f} MB/s "
+          f"({n_docs / wall / args.cpus:.0f} docs/s per core); driver CPU {cpu1.user - cpu0.user:.0f} s")
+    print(f"peak RSS: driver {rss.peak_self / 2**20:.0f} MiB, driver + Ray processes {rss.peak_tree / 2**20:.0f} MiB")
+    print(f"phase finish times: {phases}")
+    for kind, (n, c, r) in sorted(res["recall"].items()):
+        print(f"recall {kind:5s}: {c}/{n} = {r:.4f}")
+    print(f"removed {res['removed']} of {res['docs']}; removed outside injected pairs: {res['other_removed']}")
+    if args.engine == "ray":
+        ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
