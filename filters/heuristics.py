@@ -92,6 +92,7 @@ class HeuristicsStage:
         if self._jieba is None:
             self._jieba = JiebaWords(hmm=self.jieba_hmm)
             self._spam_pattern = keyword_pattern(load_keywords(self.spam_words_path, self.spam_words))
+            char_stats(pa.array(["预热 warm-up"]))  # build the character tables now, not in the first batch
 
     def signals(self, texts: pa.Array, kinds: np.ndarray | None = None) -> pl.DataFrame:
         """Every ``quality_*`` signal plus ``doc_kind`` for ``texts`` (no filtering)."""

@@ -1,0 +1,69 @@
+"""Throughput of the heuristics stage in MB/s per core, overall and per language mix.
+
+Usage: python benchmarks/heuristics_speed.py [--data-dir /work/shared/data/dev] [--docs 2000] [--repeats 3]
+
+Documents of ~2 KB are assembled from the labeled dev rows (as in langid_speed.py).
+English/code-heavy and Chinese-heavy sets are timed separately because Chinese runs
+jieba (a per-document Python loop, ~280k chars/s) and alphabetic text does not. Polars
+is pinned to one thread (POLARS_MAX_THREADS=1, set before import) so the figure is per
+core. Prints the medians of ``--repeats`` runs, and the jieba share of the Chinese time.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from langid_speed import build_docs  # noqa: E402
+
+from filters.heuristics import HeuristicsStage  # noqa: E402
+from filters.script_detect import char_stats  # noqa: E402
+from pipeline.schema import make_batch  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data-dir", default="/work/shared/data/dev")
+    ap.add_argument("--docs", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    import pyarrow as pa
+
+    docs = build_docs(Path(args.data_dir), args.docs)
+    cjk = char_stats(pa.array(docs)).han_share >= 0.5
+    sets = {
+        "all": docs,
+        "zh": [d for d, z in zip(docs, cjk) if z],
+        "en+code": [d for d, z in zip(docs, cjk) if not z],
+    }
+    stage = HeuristicsStage()
+    stage.setup()
+    stage(make_batch(docs[:10], ids=[str(i) for i in range(10)], source="warm"))
+    print(f"polars threads: {os.environ['POLARS_MAX_THREADS']}; {args.repeats} repeats (medians)")
+    for name, texts in sets.items():
+        batch = make_batch(texts, ids=[str(i) for i in range(len(texts))], source="bench")
+        mb = sum(len(t.encode()) for t in texts) / 1e6
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            stage(batch)
+            times.append(time.perf_counter() - t0)
+        t = statistics.median(times)
+        print(f"{name:<8} {len(texts):6d} docs {mb:7.2f} MB  {mb / t:7.2f} MB/s per core  {len(texts) / t:8.0f} docs/s")
+        if name == "zh":
+            t0 = time.perf_counter()
+            stage._jieba.words(texts)
+            print(f"         of which jieba segmentation: {(time.perf_counter() - t0) / t:.0%}")
+
+
+if __name__ == "__main__":
+    main()
