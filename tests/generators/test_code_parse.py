@@ -82,7 +82,8 @@ def test_parse_errors_are_reported_not_raised():
 
 
 def test_self_imports_of_the_tests_are_dropped():
-    text = "```python\ndef add(a, b):\n    return a + b\n```\n```python\nfrom solution import add\nfrom math import sqrt\n\nassert add(1, 2) == 3\n```"
+    text = ("```python\ndef add(a, b):\n    return a + b\n```\n"
+            "```python\nfrom solution import add\nfrom math import sqrt\n\nassert add(1, 2) == 3\n```")
     p = parse_sample(text)
     assert "from solution" not in p.solution and "from math import sqrt" in p.solution
     assert [t.name for t in p.tests] == ["assert_1"]
