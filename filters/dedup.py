@@ -110,7 +110,7 @@ class DedupStage:
                 "before batches are passed to it (no marks found"
                 + (f" at {path})" if path else ")")
             )
-        self._marks = pl.read_parquet(path)
+        self._marks = pl.read_parquet(path).unique("id", keep="first", maintain_order=True)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         self.setup()

@@ -188,6 +188,10 @@ def marks_from(docs: pl.DataFrame, exact: pl.DataFrame, labels: pl.DataFrame, or
     return out.sort("id")
 
 
+def empty_marks() -> pl.DataFrame:
+    return pl.DataFrame(schema={"id": pl.String, "dup_cluster": pl.String, "dup_of": pl.String, "dup_reason": pl.String})
+
+
 def run_local(inputs: list[str], work_dir: Path, plan: DedupPlan, old: pa.Table | None) -> Path:
     """Run (or resume) every phase; returns the marks file."""
     sig_paths = phase_signatures(inputs, work_dir / "signatures", plan.signature)
@@ -195,7 +199,9 @@ def run_local(inputs: list[str], work_dir: Path, plan: DedupPlan, old: pa.Table 
     if marks_path.exists():
         return marks_path
     tables = [pq.read_table(p) for p in sig_paths] + ([old] if old is not None and old.num_rows else [])
-    docs_t = pa.concat_tables([t.select(tables[0].column_names) for t in tables]) if tables else None
+    if not tables:
+        return _write(empty_marks(), marks_path)
+    docs_t = pa.concat_tables([t.select(tables[0].column_names) for t in tables])
     docs = pl.from_arrow(docs_t.drop(["sig"]))
     exact_path = work_dir / "exact.parquet"
     if not exact_path.exists():

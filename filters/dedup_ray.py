@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from filters.connected_components import large_star, small_star, star_fingerprint
-from filters.dedup_local import DedupPlan, _write, best_first, marks_from
+from filters.dedup_local import DedupPlan, _write, best_first, marks_from, run_local
 from filters.dedup_signatures import SCORE_COLUMNS, band_keys, sig_matrix, signature_table
 
 
@@ -122,6 +122,8 @@ def run_ray(inputs: list[str], work: Path, plan: DedupPlan, old: pa.Table | None
     marks_path = work / "marks.parquet"
     if marks_path.exists():
         return marks_path
+    if not inputs:  # nothing new to deduplicate: the local engine handles the trivial case
+        return run_local(inputs, work, plan, None)
     names = pq.ParquetFile(inputs[0]).schema_arrow.names if inputs else []
     cols = ["id", "text", "drop_reason"] + [c for c in SCORE_COLUMNS if c in names]
     sig_dir = _phase(work / "signatures", lambda d: rd.read_parquet(inputs).select_columns(cols)

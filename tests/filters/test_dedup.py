@@ -166,3 +166,13 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
     assert hits[0] in old_ids and hits[1] is None
     with pytest.raises(ValueError, match="index"):
         run_stage(DedupStage(ngram_word=5), [new], tmp_path, name="r3", previous=[out1])
+
+
+def test_no_documents_gives_empty_marks(tmp_path):
+    batch = drop_rows(make_batch(["a", "b"], ids=["x", "y"], source="s"), [True, True], "langid:other")
+    out = run_stage(DedupStage(), [batch], tmp_path)
+    assert out["drop_reason"].to_pylist() == ["langid:other"] * 2
+    assert out["dup_cluster"].null_count == 2
+    stage = DedupStage()
+    stage.run_global([], GlobalContext(engine="local", work_dir=tmp_path / "empty"))
+    assert stage(batch).num_rows == 2
