@@ -81,16 +81,18 @@ class LocalRunner:
             raise RunError(f"no input files under {config.input.paths}")
         names = unique_stage_names(config)
         stages = config.build_stages()
-        for stage in stages:
-            stage.setup()
         segments = split_segments(stages, names)
+        for segment in segments:  # a global stage is set up after its global phase
+            for stage in segment.stages[1:] if segment.global_stage is not None else segment.stages:
+                stage.setup()
         work = WorkDir.open(config, inputs, overwrite=self.overwrite)
         parts = [part_name(p) for p in inputs]
         spills: list[str | None] = [None] * len(inputs)
         markers: list[dict] = []
         for segment in segments:
             last = segment.index == len(segments) - 1
-            if segment.global_stage is not None:
+            pending = [p for p in parts if work.done(segment.index, p) is None]
+            if segment.global_stage is not None and pending:
                 self._run_global(segment, [s for s in spills if s], work)
             for i, (path, part) in enumerate(zip(inputs, parts)):
                 marker = work.done(segment.index, part)
@@ -114,6 +116,7 @@ class LocalRunner:
             output_dir=_local_path(work.out_dir),
         )
         segment.global_stage.run_global(spill_paths, context)
+        segment.global_stage.setup()
         self.progress(f"[{name}] global phase done in {time.perf_counter() - t0:.1f} s")
 
     def _run_part(self, segment: Segment, last: bool, path: str, part: str, spill: str | None, work: WorkDir) -> dict:
@@ -178,10 +181,14 @@ class LocalRunner:
 
     def _progress_line(self, segment: Segment, i: int, n: int, path: str, marker: dict) -> str:
         s = marker["stats"]
-        label = "read" if segment.index == 0 else segment.names[0]
         seconds = sum(st["seconds"] for st in s["stages"])
-        return (f"[{label} {i + 1}/{n}] {path}: {s['records_in'] or '-'} in, {s['kept']} kept, "
-                f"{s['rejected']} rejected, {s['errored']} errors ({seconds:.1f} s)")
+        head = f"[{'read' if segment.index == 0 else segment.names[0]} {i + 1}/{n}] {path}:"
+        if segment.index == 0:
+            head += f" {s['records_in']} records, {s['errored']} errors,"
+        if marker.get("spill") is not None or (segment.index == 0 and not s["kept"] and not s["rejected"]):
+            active = s["stages"][-1]["kept"] if s["stages"] else 0
+            return f"{head} {active} rows on to the next global stage ({seconds:.1f} s)"
+        return f"{head} {s['kept']} kept, {s['rejected']} rejected ({seconds:.1f} s)"
 
     def _finish(self, markers: list[dict], work: WorkDir, seconds: float, names: list[str]) -> RunResult:
         total = RunStats()
