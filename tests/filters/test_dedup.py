@@ -76,7 +76,10 @@ def test_exact_and_near_duplicates_on_real_texts(tmp_path, real_batches):
     g_main, g_soc = (out[r["id"]] for r in gsm)
     assert {g_main["drop_reason"], g_soc["drop_reason"]} == {None, "dedup:near"}
     copy = out["copy-gsm"]
-    assert copy["dup_of"] == g_soc["id"] if g_soc["drop_reason"] is None else g_main["id"]
+    survivor_gsm = g_soc["id"] if g_soc["drop_reason"] is None else g_main["id"]
+    assert copy["dup_of"] == survivor_gsm and copy["drop_reason"] in ("dedup:exact", "dedup:near")
+    # the copy is an exact copy of the standard solution: exact iff that one survived
+    assert (copy["drop_reason"] == "dedup:exact") == (survivor_gsm == g_main["id"])
     # unrelated prose is untouched
     negs = [r for k, r in out.items() if k.startswith("neg-")]
     assert all(r["drop_reason"] is None and r["dup_cluster"] is None for r in negs)
