@@ -6,21 +6,24 @@ Documents of ~2 KB are assembled from the labeled dev rows (math zh/en, prose zh
 code files; consecutive rows of one file joined with newlines), the size of a typical
 extracted web page. Both sides get the same list; raw means
 ``model.predict([t.replace("\\n", " ") for t in texts])``, the least any caller must do
-(fastText reads one line). Prints medians of ``--repeats`` runs and the ratio.
+(fastText reads one line). Polars is pinned to one thread so both sides use one core.
+Prints medians of ``--repeats`` runs and the ratio.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
-import time
-from pathlib import Path
+import os
 
-import pyarrow as pa
+os.environ.setdefault("POLARS_MAX_THREADS", "1")  # one core for both sides
 
-from filters.langid import LangIdStage
-from pipeline.schema import make_batch
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from filters.langid import LangIdStage  # noqa: E402
+from pipeline.schema import make_batch  # noqa: E402
 
 FILES = ["math_pos_en", "math_pos_zh", "neg_en", "neg_zh", "code_pos"]
 
@@ -64,7 +67,7 @@ def main() -> None:
         stage(batch)
         stage_t.append(time.perf_counter() - t0)
     raw, ours = statistics.median(raw_t), statistics.median(stage_t)
-    print(f"{len(docs)} docs, {mb:.2f} MB, {args.repeats} repeats (medians), 1 process")
+    print(f"{len(docs)} docs, {mb:.2f} MB, {args.repeats} repeats (medians), 1 process; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"raw lid.176 predict : {len(docs) / raw:9.0f} docs/s  {mb / raw:6.2f} MB/s")
     print(f"langid stage        : {len(docs) / ours:9.0f} docs/s  {mb / ours:6.2f} MB/s")
     print(f"stage / raw         : {raw / ours:9.2f}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from filters.signals_code import code_line_count, nonblank_lines
 from filters.signals_math import math_signals
@@ -37,12 +38,15 @@ class DocKindConfig:
     math_latex_per_1k: float = 8.0  # LaTeX tokens per 1000 chars
     math_equation_line_frac: float = 0.15  # share of lines holding an equation
     math_keywords_per_1k: float = 4.0  # zh/en math words per 1000 chars
+    head_chars: int = 4000  # decide on the head of the document: cheap, and a file's head says what it is
 
 
 def doc_kind_frame(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig = DocKindConfig()) -> pl.DataFrame:
     """Columns ``doc_kind`` plus the signals it was decided on (``quality_code_line_frac``,
-    ``quality_latex_density``, ``quality_equation_lines``, ``quality_math_keywords``)."""
-    df = pl.from_arrow(pa.table({"text": texts})).with_columns(pl.col("text").fill_null(""))
+    ``quality_latex_density``, ``quality_equation_lines``, ``quality_math_keywords``),
+    all measured on the first ``config.head_chars`` characters."""
+    head = pc.utf8_slice_codeunits(texts, 0, config.head_chars) if config.head_chars > 0 else texts
+    df = pl.from_arrow(pa.table({"text": head})).with_columns(pl.col("text").fill_null(""))
     text = pl.col("text")
     lines = pl.max_horizontal(nonblank_lines(text), 1)
     df = df.select(

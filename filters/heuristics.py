@@ -31,7 +31,7 @@ from filters.doc_kind import DocKindConfig, doc_kind_frame
 from filters.heuristic_rules import build_rules, reason_expr
 from filters.script_detect import char_stats
 from filters.signals_code import code_signals
-from filters.signals_general import duplicate_fracs, line_signals, whitespace_words, word_signals
+from filters.signals_general import duplicate_fracs, line_signals, text_signals, whitespace_words, word_signals
 from filters.signals_zh import DEFAULT_SPAM_WORDS, JiebaWords, keyword_hits, keyword_pattern, load_keywords
 from pipeline.schema import active_mask, drop_rows, set_column
 
@@ -121,9 +121,9 @@ class HeuristicsStage:
         cjk_chars = st.han + st.kana + st.hangul
         df = pl.DataFrame({"text": series, "_cjk_doc": cjk_doc, "_han": st.han})
         text = pl.col("text")
-        df = df.with_columns(*line_signals(text, pl.col("_cjk_doc")), *code_signals(text))
+        df = df.with_columns(*text_signals(text), *code_signals(text))
         df = pl.concat(
-            [df, word_signals(words), duplicate_fracs(series, "line"), duplicate_fracs(series, "para"), dk],
+            [df, line_signals(series, pl.Series(cjk_doc)), word_signals(words), duplicate_fracs(series, "para"), dk],
             how="horizontal",
         )
         chars = np.maximum(st.chars, 1)

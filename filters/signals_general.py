@@ -1,8 +1,8 @@
 """General text-quality signals (Gopher, C4, FineWeb), vectorized with polars.
 
-Line-level signals are regex counts over a ``text`` column. Duplicate lines/paragraphs
-and top n-gram repetition explode the batch into one row per line or word and group by
-(document, item): one polars group-by for the whole batch, no per-document Python.
+Line signals, duplicate lines/paragraphs and top n-gram repetition explode the batch
+into one row per line or word and aggregate per document: one polars pass for the whole
+batch, no per-document Python. Whole-text signals are regex counts over a ``text`` column.
 Words are whitespace tokens for alphabetic text and jieba tokens for Chinese (see
 ``filters.signals_zh``); they arrive as a list column so both share this code.
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import polars as pl
 
-BULLET_LINE = r"(?m)^[ \t]*[•●○◦▪▫■□‣⁃∙·\-\*–➢►✓✔]"
-ELLIPSIS_LINE = r"(?m)(?:\.\.\.|…|。。。)[ \t]*$"
-TERMINAL_LINE = r"(?m)[.!?\"'。！？」』”’…)）][ \t]*$"
-NONBLANK_LINE = r"(?m)^[ \t]*\S"
-BOILERPLATE_LINE = (
-    r"(?mi)^.*(?:javascript|cookie|terms of use|terms of service|privacy policy|all rights reserved"
-    r"|版权所有|隐私政策|免责声明|用户协议|备案号|ICP备).*$"
+# patterns applied to one stripped line each
+BULLET_START = r"^[•●○◦▪▫■□‣⁃∙·\-\*–➢►✓✔]"
+ELLIPSIS_END = r"(?:\.\.\.|…|。。。)$"
+TERMINAL_END = r"[.!?\"'。！？」』”’…)）]$"
+BOILERPLATE = (
+    r"(?i)javascript|cookie|terms of use|terms of service|privacy policy|all rights reserved"
+    r"|版权所有|隐私政策|免责声明|用户协议|备案号|ICP备"
 )
 LOREM = r"(?i)lorem ipsum"
 STOPWORDS_EN = r"(?i-u)\b(?:the|be|to|of|and|that|have|with)\b"
@@ -26,24 +26,58 @@ _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constants for combining word hashes
 _MIX_DOC = 0xC2B2AE3D27D4EB4F
 
 
-def line_signals(text: pl.Expr, cjk: pl.Expr, short_line_chars: int = 30, short_line_chars_cjk: int = 10) -> list[pl.Expr]:
-    """Per-document line fractions; ``cjk`` (bool) picks the short-line length, since a
-    10-character Chinese line says as much as a 30-character English one."""
-    lines = pl.max_horizontal(text.str.count_matches(NONBLANK_LINE), 1)
-    short = pl.when(cjk).then(
-        text.str.count_matches(rf"(?m)^[ \t]*\S[^\n]{{0,{short_line_chars_cjk - 2}}}$")
-    ).otherwise(text.str.count_matches(rf"(?m)^[ \t]*\S[^\n]{{0,{short_line_chars - 2}}}$"))
+def text_signals(text: pl.Expr) -> list[pl.Expr]:
+    """Whole-text signals: C4's lorem ipsum and curly bracket, Gopher's stop words and
+    the '#'/ellipsis count behind the symbol-to-word ratio."""
     return [
-        (text.str.count_matches(BULLET_LINE) / lines).alias("quality_bullet_lines_frac"),
-        (text.str.count_matches(ELLIPSIS_LINE) / lines).alias("quality_ellipsis_lines_frac"),
-        (text.str.count_matches(TERMINAL_LINE) / lines).alias("quality_terminal_punct_frac"),
-        (short / lines).alias("quality_short_line_frac"),
-        (text.str.count_matches(BOILERPLATE_LINE) / lines).alias("quality_boilerplate_lines_frac"),
         text.str.contains(LOREM).alias("quality_lorem_ipsum"),
         text.str.contains("{", literal=True).alias("quality_curly_bracket"),
         text.str.count_matches(STOPWORDS_EN).cast(pl.Int64).alias("quality_stopwords_en"),
         text.str.count_matches(SYMBOL_HASH_ELLIPSIS).cast(pl.Int64).alias("_symbols"),
     ]
+
+
+def line_signals(texts: pl.Series, cjk: pl.Series, short_line_chars: int = 30, short_line_chars_cjk: int = 10) -> pl.DataFrame:
+    """Per-document line fractions over non-blank lines, from one exploded frame of
+    stripped lines: bullets, ellipses, terminal punctuation, short lines (``cjk`` picks
+    the length: a 10-character Chinese line says as much as a 30-character English one),
+    boilerplate, and Gopher's duplicate lines (a line equal to an earlier line of the
+    same document, found with a hash set rather than a string group-by)."""
+    n_docs = len(texts)
+    df = pl.DataFrame({"text": texts, "cjk": cjk}).with_row_index("doc")
+    ex = (
+        df.select("doc", "cjk", pl.col("text").str.split("\n").alias("line"))
+        .explode("line")
+        .select("doc", "cjk", pl.col("line").str.strip_chars())
+        .filter(pl.col("line").str.len_bytes() > 0)
+    )
+    line = pl.col("line")
+    chars = line.str.len_chars()
+    key = line.hash(seed=11) ^ (pl.col("doc").cast(pl.UInt64) * pl.lit(_MIX_DOC, pl.UInt64))
+    dup = ~key.is_first_distinct()
+    per_doc = ex.group_by("doc").agg(
+        pl.len().alias("_lines"),
+        line.str.contains(BULLET_START).sum().alias("_bullet"),
+        line.str.contains(ELLIPSIS_END).sum().alias("_ellipsis"),
+        line.str.contains(TERMINAL_END).sum().alias("_terminal"),
+        pl.when(pl.col("cjk")).then(chars < short_line_chars_cjk).otherwise(chars < short_line_chars).sum().alias("_short"),
+        line.str.contains(BOILERPLATE).sum().alias("_boiler"),
+        dup.sum().alias("_dup"),
+        chars.sum().alias("_chars"),
+        chars.filter(dup).sum().alias("_dup_chars"),
+    )
+    out = pl.DataFrame({"doc": pl.arange(0, n_docs, eager=True).cast(pl.UInt32)}).join(per_doc, on="doc", how="left").sort("doc")
+    lines = pl.max_horizontal(pl.col("_lines").fill_null(0), 1)
+    frac = lambda c: (pl.col(c).fill_null(0) / lines)  # noqa: E731
+    return out.select(
+        frac("_bullet").alias("quality_bullet_lines_frac"),
+        frac("_ellipsis").alias("quality_ellipsis_lines_frac"),
+        frac("_terminal").alias("quality_terminal_punct_frac"),
+        frac("_short").alias("quality_short_line_frac"),
+        frac("_boiler").alias("quality_boilerplate_lines_frac"),
+        frac("_dup").alias("quality_dup_line_frac"),
+        (pl.col("_dup_chars").fill_null(0) / pl.max_horizontal(pl.col("_chars").fill_null(0), 1)).alias("quality_dup_line_char_frac"),
+    )
 
 
 def duplicate_fracs(texts: pl.Series, unit: str) -> pl.DataFrame:
