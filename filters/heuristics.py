@@ -148,8 +148,8 @@ class HeuristicsStage:
         reasons = sig.select(reason_expr(build_rules(self), self.name, pl.col("doc_kind")).alias("r"))["r"]
         pos = pa.array(idx, pa.int64())
         for name in sig.columns:
-            if name.startswith("_"):
-                continue
+            if name.startswith("_") or (name == "doc_kind" and kinds is not None):
+                continue  # internal, or langid's doc_kind (kept on the rows it dropped too)
             values = sig[name].to_arrow()
             batch = set_column(batch, name, _scatter(values, pos, n))
         reason_full = _scatter(reasons.to_arrow().cast(pa.string()), pos, n)

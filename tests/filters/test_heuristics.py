@@ -142,7 +142,8 @@ def test_code_rules(stage):
 def test_reuses_doc_kind_and_skips_dropped_rows(stage):
     batch = _batch(["short", "also short"])
     batch = drop_rows(batch, [True, False], "langid:lang_fr")
-    batch = batch.append_column("doc_kind", pa.array([None, "math"], pa.string()))
+    batch = batch.append_column("doc_kind", pa.array(["prose", "math"], pa.string()))  # as langid leaves it
     out = stage(batch)
     assert out["drop_reason"].to_pylist() == ["langid:lang_fr", "heuristics:too_few_words"]
     assert out["quality_word_count"].to_pylist() == [None, 2]
+    assert out["doc_kind"].to_pylist() == ["prose", "math"]  # langid's column is left as it was
