@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filters.text_normalization import code_point_counts
+from filters.text_normalization import code_point_counts, replace_many
 
 def _lookup(ranges: list[tuple[int, int]] | None = None, chars: frozenset[str] | None = None) -> np.ndarray:
     table = np.zeros(0x110000, dtype=bool)
@@ -67,14 +67,6 @@ def _dictionary_path(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _t2s_series():
-    import polars as pl
-
-    keys, values = t2s_table()
-    return pl.Series([keys]), pl.Series([values])  # built once; one-element list columns
-
-
-@lru_cache(maxsize=1)
 def t2s_table() -> tuple[list[str], list[str]]:
     """(keys, values) of t2s, phrases before characters, keys sorted longest first."""
     mapping: dict[str, str] = {}
@@ -98,10 +90,8 @@ def needs_simplification(arr: pa.Array) -> np.ndarray:
 
 def to_simplified(arr: pa.Array) -> pa.Array:
     """t2s of every row (maximum forward matching over phrases and characters)."""
-    import polars as pl
-
-    keys, values = _t2s_series()
-    return pl.Series(arr).str.replace_many(keys, values, leftmost=True).to_arrow().cast(arr.type)
+    keys, values = t2s_table()
+    return replace_many(arr, keys, values, leftmost=True)
 
 
 def simplify(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:

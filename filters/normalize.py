@@ -20,6 +20,16 @@ Columns added (null on rows already dropped before this stage, whose text is unt
 
 Reasons: ``normalize:empty`` (nothing left after normalization) and
 ``normalize:too_short`` (weighted length below ``min_chars``).
+
+The length rule is a floor for fragments ("Home", "404", a lone word), not a quality
+rule (the heuristics stage judges real documents). Length is counted after
+normalization, with each Han/kana/Hangul character counting ``cjk_char_weight``
+characters: the same content takes roughly a third as many characters in Chinese as
+in English (an English word is ~5 letters plus a space, a Chinese word ~1.5
+characters), so a 50-character Chinese text carries about what 150 English characters
+do. ``min_chars=20`` keeps the shortest real math problem of the dev set
+(``9只兔子有多少条腿？``: 10 characters, 8 of them Han, weighted 26) and every math and
+code row, and drops one-word rows such as ``moved``.
 """
 
 from __future__ import annotations

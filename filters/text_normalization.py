@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Callable, Literal
 
 import numpy as np
@@ -203,10 +204,36 @@ def _nfkc(s: str) -> str:
     return unicodedata.normalize("NFKC", s)
 
 
-def _polars_fold(sub: pa.Array) -> pa.Array:
+def replace_many(arr: pa.Array, keys: list[str], values: list[str], *, leftmost: bool = False) -> pa.Array:
+    """Polars' Aho-Corasick ``str.replace_many`` over an Arrow string array.
+
+    The patterns go in as one-element list columns, built once per key list (Polars 2
+    wants that form and converting ~4k Python strings per call costs ~8 ms); older
+    Polars takes the plain lists.
+    """
     import polars as pl
 
-    return pl.Series(sub).str.replace_many(FOLD_TABLE).to_arrow()
+    series = pl.Series(arr)
+    try:
+        k, v = _pattern_series(tuple(keys), tuple(values))
+        out = series.str.replace_many(k, v, leftmost=leftmost)
+    except Exception:  # noqa: BLE001 - a Polars version without list-column patterns
+        out = series.str.replace_many(keys, values, leftmost=leftmost)
+    return out.to_arrow().cast(arr.type)
+
+
+@lru_cache(maxsize=8)
+def _pattern_series(keys: tuple[str, ...], values: tuple[str, ...]):
+    import polars as pl
+
+    return pl.Series([list(keys)]), pl.Series([list(values)])
+
+
+_FOLD_KEYS, _FOLD_VALUES = list(FOLD_TABLE), list(FOLD_TABLE.values())
+
+
+def _polars_fold(sub: pa.Array) -> pa.Array:
+    return replace_many(sub, _FOLD_KEYS, _FOLD_VALUES)
 
 
 def _per_row(fn: Callable[[str], str]) -> Callable[[pa.Array], pa.Array]:
