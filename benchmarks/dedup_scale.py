@@ -29,7 +29,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import polars as pl  # noqa: E402
-import psutil  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from filters.dedup import DedupStage  # noqa: E402
@@ -37,24 +36,47 @@ from pipeline.schema import make_batch  # noqa: E402
 from pipeline.stage import GlobalContext  # noqa: E402
 
 
+def _proc_tree_rss(root: int) -> tuple[int, int, dict[int, float]]:
+    """(RSS of ``root``, RSS of root + all descendants) in bytes, and CPU seconds per
+    process of the tree, from /proc."""
+    parent, rss, cpu = {}, {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            parent[int(entry)] = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parent.items() if pp == p and c not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    return rss.get(root, 0), sum(rss.get(p, 0) for p in tree), {p: cpu.get(p, 0.0) for p in tree}
+
+
 class PeakRSS:
-    """Samples the RSS of this process and all its children (Ray's raylet, workers)."""
+    """Samples the RSS of this process and all its descendants (Ray's raylet, workers;
+    shared object-store pages count once per process that maps them)."""
 
     def __init__(self, interval: float = 0.5) -> None:
         self.interval, self.peak_tree, self.peak_self = interval, 0, 0
+        self.cpu: dict[int, float] = {}  # last CPU seconds seen per process
+        self.cpu_start = sum(_proc_tree_rss(os.getpid())[2].values())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        me = psutil.Process()
         while not self._stop.is_set():
-            try:
-                procs = [me] + me.children(recursive=True)
-                total = sum(p.memory_info().rss for p in procs if p.is_running())
-                self.peak_tree = max(self.peak_tree, total)
-                self.peak_self = max(self.peak_self, me.memory_info().rss)
-            except psutil.Error:
-                pass
+            own, total, cpu = _proc_tree_rss(os.getpid())
+            self.cpu.update(cpu)
+            self.peak_tree = max(self.peak_tree, total)
+            self.peak_self = max(self.peak_self, own)
             self._stop.wait(self.interval)
 
     def __enter__(self):
@@ -64,6 +86,13 @@ class PeakRSS:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self.cpu.update(_proc_tree_rss(os.getpid())[2])
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the process tree while sampling (exited processes count
+        up to their last sample)."""
+        return sum(self.cpu.values()) - self.cpu_start
 
 
 def ensure_corpus(corpus: Path, docs: int, make_corpus: str, dev: str) -> None:
@@ -131,7 +160,7 @@ def main() -> None:
         import ray
 
         ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
-    cpu0 = psutil.Process().cpu_times()
+    cpu0 = time.process_time()
     with PeakRSS() as rss:
         t1 = time.perf_counter()
         stage.run_global(inputs, GlobalContext(engine=args.engine, work_dir=run_dir / "work",
@@ -142,10 +171,11 @@ def main() -> None:
     removed = set(marks.filter(pl.col("dup_of").is_not_null())["id"].to_list())
     ids_in = set().union(*(pq.read_table(p, columns=["id"])["id"].to_pylist() for p in inputs))
     res = score(corpus, ids_in, removed)
-    cpu1 = psutil.Process().cpu_times()
+    cpu1 = time.process_time()
     print(f"engine={args.engine} cpus={args.cpus} threshold={stage.threshold} bands x rows={stage.plan().bands}x{stage.plan().rows}")
-    print(f"run_global wall {wall:.1f} s -> {n_docs / wall:.0f} docs/s, {mb / wall:.2f} MB/s "
-          f"({n_docs / wall / args.cpus:.0f} docs/s per core); driver CPU {cpu1.user - cpu0.user:.0f} s")
+    print(f"run_global wall {wall:.1f} s -> {n_docs / wall:.0f} docs/s, {mb / wall:.2f} MB/s wall; "
+          f"CPU {rss.cpu_seconds:.1f} s (driver {cpu1 - cpu0:.1f} s) -> {n_docs / rss.cpu_seconds:.0f} docs per CPU-second; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"peak RSS: driver {rss.peak_self / 2**20:.0f} MiB, driver + Ray processes {rss.peak_tree / 2**20:.0f} MiB")
     print(f"phase finish times: {phases}")
     for kind, (n, c, r) in sorted(res["recall"].items()):

@@ -101,22 +101,26 @@ class DedupStage:
         self._marks = None
 
     def setup(self) -> None:
-        if self._marks is not None:
-            return
+        """Loads the marks when ``run_global`` has produced them; before that (a runner
+        may call setup first) it does nothing, and ``__call__`` raises."""
         path = Path(self.work_dir) / "marks.parquet" if self.work_dir else None
-        if path is None or not path.exists():
+        if self._marks is None and path is not None and path.exists():
+            self._marks = pl.read_parquet(path).unique("id", keep="first", maintain_order=True)
+
+    def _require_marks(self) -> pl.DataFrame:
+        self.setup()
+        if self._marks is None:
+            where = f" at {Path(self.work_dir) / 'marks.parquet'}" if self.work_dir else ""
             raise RuntimeError(
                 "dedup is a global stage: run_global(inputs, context) must run over all documents "
-                "before batches are passed to it (no marks found"
-                + (f" at {path})" if path else ")")
+                f"before batches are passed to it (no marks found{where})"
             )
-        self._marks = pl.read_parquet(path).unique("id", keep="first", maintain_order=True)
+        return self._marks
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        self.setup()
-        assert self._marks is not None
+        marks = self._require_marks()
         ids = pl.from_arrow(batch["id"]).alias("id").to_frame().with_row_index("_row")
-        joined = ids.join(self._marks, on="id", how="left").sort("_row")
+        joined = ids.join(marks, on="id", how="left").sort("_row")
         active = active_mask(batch)
         cluster = np.where(active, joined["dup_cluster"].to_numpy(), None)
         dup_of = np.where(active, joined["dup_of"].to_numpy(), None)
