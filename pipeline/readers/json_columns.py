@@ -47,12 +47,18 @@ def infer_type(values: list[Any]) -> pa.DataType:
     return pa.string()
 
 
+_NONE = type(None)
+_NATIVE = {pa.bool_(): {bool, _NONE}, pa.int64(): {int, _NONE}, pa.float64(): {float, _NONE}, pa.string(): {str, _NONE}}
+
+
 def coerce(values: list[Any], dtype: pa.DataType) -> tuple[list[Any], int]:
     """Values converted to ``dtype`` where lossless; others null. Returns (values, conflicts)."""
+    if set(map(type, values)) <= _NATIVE.get(dtype, set()):
+        return values, 0  # the common case: nothing to convert
     out: list[Any] = []
     conflicts = 0
     if pa.types.is_string(dtype):
-        return [None if v is None else _json_text(v) for v in values], 0
+        return [v if v is None or type(v) is str else _json_text(v) for v in values], 0
     for v in values:
         if v is None:
             out.append(None)
@@ -86,16 +92,19 @@ class ColumnTypes:
         self.types: dict[str, pa.DataType] = {}
         self.conflicts: dict[str, int] = {}
 
-    def build(self, rows: list[dict[str, Any]]) -> dict[str, pa.Array]:
-        """Arrow columns (all fields seen so far in the file) for one chunk of extra-field dicts."""
-        new_fields: dict[str, None] = {}
-        for row in rows:
-            for key in row:
-                if key not in self.types and key not in new_fields:
-                    new_fields[key] = None
-        columns: dict[str, pa.Array] = {}
-        for key in list(self.types) + list(new_fields):
-            values = [row.get(key) for row in rows]
+    def build(self, columns: dict[str, list[Any]], n: int) -> dict[str, pa.Array]:
+        """Arrow columns (all fields seen so far in the file) for one chunk of ``n`` rows.
+
+        ``columns`` maps field -> values, possibly shorter than ``n`` (missing at the end).
+        """
+        out: dict[str, pa.Array] = {}
+        for key in list(self.types) + [k for k in columns if k not in self.types]:
+            values = columns.get(key)
+            if values is None:
+                out[key] = pa.nulls(n, self.types[key])
+                continue
+            if len(values) < n:
+                values.extend([None] * (n - len(values)))
             if key not in self.types:
                 self.types[key] = infer_type(values)
             dtype = self.types[key]
@@ -105,5 +114,5 @@ class ColumnTypes:
                     log.warning("%s: field %r changes type mid-file (column is %s); %d value(s) stored as null",
                                 self.source, key, dtype, bad)
                 self.conflicts[key] = self.conflicts.get(key, 0) + bad
-            columns[key] = pa.array(coerced, dtype)
-        return columns
+            out[key] = pa.array(coerced, dtype)
+        return out
