@@ -1,7 +1,7 @@
 """Every kind of bad input lands in errors with file and offset; the reader goes on.
 
 The files in tests/data/broken are real data damaged in known ways by make_broken.py,
-which also wrote expected.json: the offsets that must be rows and those that must be
+which also wrote _expected.json: the offsets that must be rows and those that must be
 errors. For each file, rows + errors must equal its input records.
 """
 
@@ -18,7 +18,7 @@ from pipeline.readers import read_file
 from pipeline.schema import stable_id
 
 BROKEN = Path(__file__).resolve().parents[2] / "tests" / "data" / "broken"
-EXPECTED = json.loads((BROKEN / "expected.json").read_text(encoding="utf-8"))
+EXPECTED = json.loads((BROKEN / "_expected.json").read_text(encoding="utf-8"))
 
 ERROR_WORDS = {  # damage -> what the error message must say
     "invalid_json": "invalid JSON", "not_object": "not a JSON object", "missing_text": "missing text field",
@@ -97,7 +97,28 @@ def test_regenerating_the_broken_set_is_deterministic(tmp_path, monkeypatch):
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "HERE", tmp_path)
     module.main()
-    for name in list(EXPECTED) + ["expected.json"]:
+    for name in list(EXPECTED) + ["_expected.json"]:
         if name.endswith(".parquet"):  # bytes carry the pyarrow version; the expectations must not change
             continue
         assert (tmp_path / name).read_bytes() == (BROKEN / name).read_bytes(), name
+
+
+def test_run_over_the_whole_broken_directory_accounts_for_every_record(tmp_path):
+    """End to end through the local runner (no stages): errors/ holds exactly the bad records."""
+    import pyarrow.parquet as pq
+
+    from pipeline.config import load_config
+    from pipeline.local_runner import run_local
+
+    cfg = load_config(data={"input": {"paths": [str(BROKEN)], "batch_size": 4},
+                            "output": {"dir": str(tmp_path / "out")}, "stages": []})
+    run_local(cfg, progress=None, overwrite=True)
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    rows = sum(len(e["rows"]) for e in EXPECTED.values() if isinstance(e["rows"], list))
+    bad = {(str(BROKEN / name), int(offset)) for name, e in EXPECTED.items() if isinstance(e["errors"], dict)
+           for offset in e["errors"]}
+    written = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / "out" / "errors").glob("*.parquet"))])
+    got = set(zip(written["source"].to_pylist(), written["offset"].to_pylist()))
+    assert bad <= got and len(got - bad) == 1  # + the corrupt gzip JSONL, whose break offset is not listed
+    assert stats["errored"] == written.num_rows == len(bad) + 1
+    assert stats["records_in"] == stats["kept"] + stats["rejected"] + stats["errored"] == rows + len(bad) + 1

@@ -4,7 +4,7 @@
 
 Every file starts from real, licensed data shipped in the repo (rows of
 tests/data/dev, records of configs/demo_data/commoncrawl__ia-web-commons/
-IAH-urls-wget.warc.gz) and is broken in a known way. ``expected.json`` lists, per
+IAH-urls-wget.warc.gz) and is broken in a known way. ``_expected.json`` lists, per
 file, the offsets of the records that must come out as rows and of those that must
 come out as errors (with the kind of damage), which the reader tests check against.
 See README.md for what each file contains.
@@ -196,7 +196,7 @@ def main() -> None:
     expected.update(truncated_streams())
     expected.update(parquet_files())
     expected.update(broken_warcs())
-    (HERE / "expected.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (HERE / "_expected.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     for name in sorted(expected):
         print(f"{name}: {(HERE / name).stat().st_size} bytes")
 
