@@ -40,6 +40,7 @@ class ChatRequest:
     request_id: str  # the caller's id (a sample id); results come back in request order too
     messages: list[dict[str, str]]
     seed: int | None = None
+    stop: tuple[str, ...] = ()  # stop sequences (part of the cache key)
 
 
 @dataclass
@@ -169,8 +170,14 @@ class ChatClient:
         c = self.config
         return {"temperature": c.temperature, "top_p": c.top_p, "max_tokens": c.max_tokens, **c.extra_body}
 
+    def params_of(self, request: ChatRequest) -> dict[str, Any]:
+        params = self.params()
+        if request.stop:
+            params["stop"] = list(request.stop)
+        return params
+
     def key_of(self, request: ChatRequest) -> str:
-        return request_key(self.model, request.messages, self.params(), request.seed)
+        return request_key(self.model, request.messages, self.params_of(request), request.seed)
 
     def run(self, requests: list[ChatRequest]) -> list[ChatResult]:
         """Blocking wrapper for ``complete_many`` (one event loop per call)."""
@@ -217,12 +224,14 @@ class ChatClient:
                 async with sem:
                     api = await self._client()
                     self.stats.requests += 1
+                    kwargs: dict[str, Any] = {"stop": list(request.stop)} if request.stop else {}
+                    if self.config.extra_body:
+                        kwargs["extra_body"] = self.config.extra_body
                     response = await asyncio.wait_for(
                         api.chat.completions.create(
                             model=self.model, messages=request.messages, seed=request.seed,
                             temperature=self.config.temperature, top_p=self.config.top_p,
-                            max_tokens=self.config.max_tokens, extra_body=self.config.extra_body or None,
-                            timeout=self.config.timeout_s),
+                            max_tokens=self.config.max_tokens, timeout=self.config.timeout_s, **kwargs),
                         timeout=self.config.timeout_s + 5.0)  # guard against a stuck transport
                     completion = _completion_of(response)
             except asyncio.CancelledError:
@@ -238,7 +247,7 @@ class ChatClient:
                 await asyncio.sleep(delay)
                 continue
             if self.cache is not None:
-                self.cache.put(key, self.model, {"messages": request.messages, "params": self.params(),
+                self.cache.put(key, self.model, {"messages": request.messages, "params": self.params_of(request),
                                                  "seed": request.seed}, completion)
             return self._finish(ChatResult(request.request_id, key, "done", completion.content,
                                            completion.finish_reason, completion.prompt_tokens,

@@ -71,11 +71,11 @@ class SeedConfig:
     corpus_min_math_score: float | None = None  # use a classify column when the corpus has one
     corpus_min_chars: int = 80
     corpus_max_chars: int = 1500  # a seed document is cut to this many characters in the prompt
-    problems: list[str] = field(default_factory=list, metadata={"path": True})
+    problems: list[str] = field(default_factory=list)  # relative paths: from the cwd, else the project root
     problem_field: str = "question"
     answer_field: str = "answer"
     lang_field: str = "lang"
-    topics: str | None = field(default=None, metadata={"path": True})
+    topics: str | None = None
 
 
 @dataclass
@@ -87,12 +87,13 @@ class GenerateConfig:
     tasks: dict[str, int] = field(default_factory=lambda: {"math": 4, "math_ref": 4, "code": 4})  # samples per round
     languages: list[str] = field(default_factory=lambda: ["en", "zh"])  # drawn in turn per sample
     repair_tries: int = 1  # regenerations with the error fed back, per failed sample
+    self_consistency_k: int = 3  # a new problem's answer must agree with most of k independent solves (k-1 extra requests)
     seed: int = 0  # seed selection and topic draws
     prompt_templates: str | None = field(default=None, metadata={"path": True})  # null = shipped templates
     client: ClientConfig = field(default_factory=ClientConfig)
     server: ServerConfig | None = None  # set = start a local llama.cpp server; null = use client.base_url
     seeds: SeedConfig = field(default_factory=SeedConfig)
-    verify_math: dict[str, Any] = field(default_factory=dict)  # params of the verify_math stage
+    verify_math: dict[str, Any] = field(default_factory=dict)  # params of verify_math (group_fields/min_group_size preset)
     verify_code: dict[str, Any] = field(default_factory=dict)  # params of the verify_code stage
     cache_path: str | None = None  # null = OUTPUT/_work/generate/requests.sqlite
 
@@ -105,7 +106,7 @@ class GenerateConfig:
         bad = sorted(set(self.languages) - {"en", "zh"})
         if bad or not self.languages:
             raise ValueError(f"languages: must be a non-empty subset of en, zh (got {self.languages})")
-        if self.rounds < 1 or self.repair_tries < 0:
-            raise ValueError("rounds must be >= 1 and repair_tries >= 0")
+        if self.rounds < 1 or self.repair_tries < 0 or self.self_consistency_k < 0:
+            raise ValueError("rounds must be >= 1, repair_tries and self_consistency_k >= 0")
         if self.client.max_concurrency < 1 or self.client.max_attempts < 1:
             raise ValueError("client.max_concurrency and client.max_attempts must be >= 1")

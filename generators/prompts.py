@@ -31,10 +31,12 @@ class PromptTemplate:
     lang: str
     system: str
     user: str
+    stop: tuple[str, ...] = ()  # stop sequences sent with the request (cut a model that rambles on)
 
     @property
     def hash(self) -> str:
-        blob = json.dumps([self.id, self.version, self.lang, self.system, self.user], ensure_ascii=False)
+        blob = json.dumps([self.id, self.version, self.lang, self.system, self.user, list(self.stop)],
+                          ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:8]
 
     @property
@@ -77,7 +79,8 @@ class PromptLibrary:
                 if lang in spec:
                     v = spec[lang]
                     templates[(tid, lang)] = PromptTemplate(tid, int(spec["version"]), lang,
-                                                            str(v.get("system") or ""), str(v["user"]))
+                                                            str(v.get("system") or ""), str(v["user"]),
+                                                            tuple(str(x) for x in spec.get("stop") or ()))
         missing = [(t, lang) for t in TEMPLATE_IDS for lang in ("en", "zh") if (t, lang) not in templates]
         if missing:
             raise ValueError(f"{path}: missing templates {missing}")

@@ -1,0 +1,298 @@
+"""The synthetic loop driver behind ``taosha generate CONFIG``.
+
+Each round: seeds -> prompts -> generation (cached, retried, dead-lettered) -> parse ->
+verify (``verify_math`` / ``verify_code``) -> repair of failures with the error fed back
+(``repair_tries`` times) -> the config's own filter stages (langid, heuristics, classify,
+dedup against ``run.previous_outputs`` and earlier rounds) run by ``pipeline.local_runner``
+over the round's candidates -> accepted rows in ``OUT/data``, every other candidate in
+``OUT/rejects`` with its reason. ``manifest.json`` lists all shards; ``stats.json`` holds the
+run's accounting plus a funnel per round.
+
+Resumable: a finished round leaves a marker and is skipped; an unfinished round is redone,
+and the request cache makes that cheap (finished calls replay with zero requests, and a
+fully cached rerun never starts the managed server).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from generators.config import GenerateConfig
+from generators.prompts import PromptLibrary, load_topics
+from generators.request_cache import RequestCache
+from generators.samples import build_rows, first_request, plan_round, repair_request, vote_requests, vote_rows
+from generators.seeds import load_corpus_documents, load_problems
+from generators.server import llama_cpp_server, served_model_name
+from generators.verification import CandidatesStage, Verifier, funnel_of, repairable_failures, replace_rows
+from pipeline import fsutil
+from pipeline.config import ConfigError, InputConfig, PipelineConfig, RunConfig, StageSpec, build_stage, project_root
+from pipeline.manifest import write_manifest, write_stats
+from pipeline.run_plan import RunError
+from pipeline.stats import RunStats
+from pipeline.writers import FileEntry
+
+Progress = Callable[[str], None]
+OUTPUT_KINDS = ("data", "rejects", "errors")
+
+
+def stderr_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class GenerateResult:
+    output_dir: str
+    stats: RunStats
+    rounds: list[dict] = field(default_factory=list)
+    files: list[FileEntry] = field(default_factory=list)
+
+
+class Endpoint:
+    """Where requests go: a managed llama.cpp server (started lazily) or a given URL."""
+
+    def __init__(self, gen: GenerateConfig, log_dir: Path):
+        self.server = None
+        if gen.server is not None:
+            self.server = llama_cpp_server(gen.server, log_dir / "llama_server.log")
+            self.model = served_model_name(gen.server)
+            if gen.client.model not in (None, self.model):
+                raise ConfigError(f"with a managed server the model is {self.model!r}; set client.model to null",
+                                  stage="generate", key="client.model")
+            self.base_url: str | Callable[[], str] = self.server.start
+        else:
+            url = gen.client.base_url or os.environ.get("TAOSHA_BASE_URL")
+            model = gen.client.model or os.environ.get("TAOSHA_MODEL")
+            if not url or not model:
+                raise ConfigError("set client.base_url and client.model (or TAOSHA_BASE_URL / TAOSHA_MODEL), "
+                                  "or a server section for a managed llama.cpp server", stage="generate", key="client")
+            self.base_url, self.model = url, model
+
+    def describe(self) -> dict:
+        if self.server is not None:
+            return {"kind": "managed llama.cpp", "model": self.model, "log": str(self.server.log_path)}
+        return {"kind": "external", "model": self.model, "base_url": self.base_url}
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+class GenerateLoop:
+    def __init__(self, config: PipelineConfig, *, output_dir: str | None = None, progress: Progress | None = stderr_progress,
+                 overwrite: bool = False):
+        if config.generate is None:
+            raise ConfigError("the config has no generate: section", file=config.source_file, stage="generate")
+        self.config = config
+        self.gen: GenerateConfig = config.generate
+        self.out = Path(output_dir or config.output.dir)
+        self.work = self.out / "_work" / "generate"
+        self.progress = progress or (lambda message: None)
+        self.overwrite = overwrite
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> GenerateResult:
+        start = time.perf_counter()
+        gen = self.gen
+        self._open_work_dir()
+        library = PromptLibrary.load(gen.prompt_templates)
+        s = gen.seeds
+        topics = load_topics(project_file(s.topics) if s.topics else None)
+        corpus = [p for p in s.corpus if Path(p).exists()]
+        for p in sorted(set(s.corpus) - set(corpus)):
+            self.progress(f"[generate] seed corpus {p} not found: math seeds come from seeds.problems "
+                          "(run the cleaning pipeline first to seed from its output)")
+        documents = load_corpus_documents(corpus, text_field=s.corpus_text_field, min_chars=s.corpus_min_chars,
+                                          max_chars=s.corpus_max_chars, min_math_score=s.corpus_min_math_score)
+        problems = load_problems([project_file(p) for p in s.problems], problem_field=s.problem_field, answer_field=s.answer_field,
+                                 lang_field=s.lang_field)
+        endpoint = Endpoint(gen, self.out / "logs")
+        cache = RequestCache(gen.cache_path or self.work / "requests.sqlite")
+        math_params = {"group_fields": ["gen_group"], "min_group_size": max(gen.self_consistency_k, 1), **gen.verify_math}
+        verifier = Verifier(math_params, gen.verify_code, file=self.config.source_file)
+        rounds: list[dict] = []
+        try:
+            generate = self._generator(endpoint, cache)
+            for r in range(gen.rounds):
+                marker = self.work / f"round-{r:03d}" / "done.json"
+                if marker.exists():
+                    rounds.append(json.loads(marker.read_text()))
+                    self.progress(f"[generate round {r}] done in an earlier run, skipped")
+                    continue
+                plan = plan_round(gen.tasks, gen.languages, library, round_index=r, base_seed=gen.seed,
+                                  documents=documents, problems=problems, topics=topics, model=endpoint.model)
+                info = self._round(r, plan, generate, library, verifier, endpoint, rounds)
+                marker.write_text(json.dumps(info, indent=1))
+                rounds.append(info)
+        finally:
+            endpoint.close()
+            cache.close()
+        return self._finish(rounds, endpoint, time.perf_counter() - start)
+
+    def _generator(self, endpoint: Endpoint, cache: RequestCache):
+        if self.config.run.engine == "ray":
+            from generators.ray_generate import RayGenerator
+
+            return RayGenerator(self.gen.client, model=endpoint.model, base_url=endpoint.base_url, cache=cache,
+                                num_actors=self.config.run.num_workers or 2, ray_address=self.config.run.ray_address)
+        from generators.client import ChatClient
+
+        return ChatClient(self.gen.client, model=endpoint.model, base_url=endpoint.base_url, cache=cache)
+
+    def _round(self, r: int, plan, generate, library: PromptLibrary, verifier: Verifier, endpoint: Endpoint,
+               earlier: list[dict]) -> dict:
+        t0 = time.perf_counter()
+        before = generate.stats.as_dict()
+        self.progress(f"[generate round {r}] {len(plan)} samples: requesting {endpoint.model}")
+        results = generate.run([first_request(s) for s in plan])
+        table = self._verify(build_rows(plan, results, model=endpoint.model, round_index=r), plan, generate,
+                             library, verifier)
+        dead = [(plan[i], res) for i, res in enumerate(results) if res.status == "dead"]
+        repairs = []
+        for attempt in range(1, self.gen.repair_tries + 1):
+            failures = repairable_failures(table)
+            if not failures:
+                break
+            samples = [plan[i] for i, _, _ in failures]
+            requests = [repair_request(plan[i], library, etype, msg, self.gen.seed) for i, etype, msg in failures]
+            self.progress(f"[generate round {r}] repair {attempt}: {len(requests)} failed samples sent back with their errors")
+            res = generate.run(requests)
+            dead += [(s, x) for s, x in zip(samples, res) if x.status == "dead"]
+            fixed = self._verify(build_rows(samples, res, model=endpoint.model, round_index=r), samples, generate,
+                                 library, verifier)
+            rescued = fixed["drop_reason"].null_count
+            repairs.append({"try": attempt, "sent": len(requests), "rescued": rescued})
+            table = replace_rows(table, [i for i, _, _ in failures], fixed)
+        round_dir = self.work / f"round-{r:03d}"
+        cand = self._write_candidates(round_dir, r, table, dead)
+        result = self._filter(r, cand, round_dir, earlier)
+        files = self._publish(round_dir / "out", result.files)
+        client_stats = {k: (v - before[k] if isinstance(v, int) else v) for k, v in generate.stats.as_dict().items()}
+        funnel = funnel_of(table, result.stats)
+        self.progress(f"[generate round {r}] {len(plan)} planned -> {result.stats.kept} kept "
+                      f"({time.perf_counter() - t0:.1f} s)")
+        return {"round": r, "planned": len(plan), "kept": result.stats.kept, "funnel": funnel, "repairs": repairs,
+                "client": client_stats, "dead_letters": len(dead), "files": [f.to_dict() for f in files],
+                "stats": result.stats.to_dict(), "seconds": round(time.perf_counter() - t0, 3)}
+
+    def _verify(self, table: pa.Table, samples, generate, library: PromptLibrary, verifier: Verifier) -> pa.Table:
+        """Verify candidates; new problems first get k-1 independent solves to vote with."""
+        requests = vote_requests(table, samples, library, self.gen.self_consistency_k, self.gen.seed)
+        votes = vote_rows(requests, generate.run(requests)) if requests else None
+        return verifier(table, votes)
+
+    # ------------------------------------------------------------------ outputs
+    def _write_candidates(self, round_dir: Path, r: int, table: pa.Table, dead) -> str:
+        round_dir.mkdir(parents=True, exist_ok=True)
+        path = round_dir / f"round-{r:03d}.parquet"
+        tmp = path.with_suffix(".parquet.tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+        if dead:
+            letters = pa.table({
+                "sample_id": [s.sample_id for s, _ in dead], "request_key": [x.key for _, x in dead],
+                "attempts": pa.array([x.attempts for _, x in dead], pa.int32()), "error": [x.error for _, x in dead],
+                "messages": [json.dumps(s.messages, ensure_ascii=False) for s, _ in dead]})
+            target = self.out / "dead_letters" / f"round-{r:03d}.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(letters, target.with_suffix(".tmp"))
+            os.replace(target.with_suffix(".tmp"), target)
+        return str(path)
+
+    def _filter(self, r: int, candidates: str, round_dir: Path, earlier: list[dict]):
+        """The crawl's own filter stages over this round's candidates, through the local runner."""
+        from pipeline.local_runner import run_local
+
+        cfg = self.config
+        previous = list(cfg.run.previous_outputs) + [str(self.work / f"round-{e['round']:03d}" / "out") for e in earlier]
+        derived = _RoundConfig(
+            input=InputConfig(paths=[candidates], format="parquet", batch_size=cfg.input.batch_size),
+            output=replace(cfg.output, dir=str(round_dir / "out")),
+            run=RunConfig(engine="local", work_dir=str(round_dir / "filter_work"), max_error_rate=cfg.run.max_error_rate,
+                          previous_outputs=previous),
+            stages=[StageSpec(CandidatesStage.name, {}), *cfg.stages], source_file=cfg.source_file,
+            raw={"generate_round": r, "stages": cfg.raw.get("stages"), "output": cfg.raw.get("output"),
+                 "previous_outputs": previous, "candidates": Path(candidates).name},
+        )
+        return run_local(derived, progress=self.progress)
+
+    def _publish(self, round_out: Path, files: list[FileEntry]) -> list[FileEntry]:
+        """Hard-link (or copy) the round's outputs into OUT/data, OUT/rejects, OUT/errors."""
+        for f in files:
+            src, dst = round_out / f.path, self.out / f.path
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if dst.exists():
+                dst.unlink()
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+        return list(files)
+
+    def _finish(self, rounds: list[dict], endpoint: Endpoint, seconds: float) -> GenerateResult:
+        total = RunStats()
+        files: list[FileEntry] = []
+        for info in rounds:
+            total.merge(RunStats.from_dict(info["stats"]))
+            files += [FileEntry(**f) for f in info["files"]]
+        total.seconds = seconds
+        fs, out_dir = fsutil.filesystem_for(str(self.out))
+        summary = {"generate": {"endpoint": endpoint.describe(), "rounds": [
+            {k: v for k, v in info.items() if k not in ("files", "stats")} for info in rounds]}}
+        write_stats(fs, out_dir, total, self.config, engine="local", extra=summary)
+        write_manifest(fs, out_dir, files, self.config, extra={"generate": {"model": endpoint.model,
+                                                                            "rounds": len(rounds)}})
+        return GenerateResult(str(self.out), total, rounds, files)
+
+    def _open_work_dir(self) -> None:
+        run_file = self.work / "run.json"
+        if self.overwrite:
+            for name in (*OUTPUT_KINDS, "dead_letters"):
+                shutil.rmtree(self.out / name, ignore_errors=True)
+            for d in self.work.glob("round-*"):
+                shutil.rmtree(d, ignore_errors=True)
+            run_file.unlink(missing_ok=True)  # the request cache is kept: it is keyed by content
+        self.work.mkdir(parents=True, exist_ok=True)
+        digest = self.config.config_hash()
+        if run_file.exists():
+            previous = json.loads(run_file.read_text()).get("config_hash")
+            if previous != digest:
+                raise RunError(f"{self.out} holds a generate run of a different config "
+                               f"({str(previous)[:12]} != {digest[:12]}); use a new --output dir or --overwrite")
+        else:
+            run_file.write_text(json.dumps({"config_hash": digest}))
+
+
+def project_file(path: str) -> str:
+    """A config's file path: as given if it exists (from the cwd), else under the project root."""
+    if Path(path).exists():
+        return path
+    candidate = project_root() / path
+    if candidate.exists():
+        return str(candidate)
+    raise ConfigError(f"file not found: {path}", stage="generate", key="seeds")
+
+
+@dataclass
+class _RoundConfig(PipelineConfig):
+    """The config of a round's filter run: the loop's ``CandidatesStage`` first (it is not a
+    registered stage: it only makes sense on a candidates file), then the config's stages."""
+
+    def build_stages(self) -> list[object]:
+        rest = [build_stage(s.name, s.params, file=self.source_file) for s in self.stages[1:]]
+        return [CandidatesStage(), *rest]
+
+
+def run_generate(config: PipelineConfig, *, output_dir: str | None = None, progress: Progress | None = stderr_progress,
+                 overwrite: bool = False) -> GenerateResult:
+    """Run the synthetic loop of ``config`` (its ``generate:`` section) and write its outputs."""
+    return GenerateLoop(config, output_dir=output_dir, progress=progress, overwrite=overwrite).run()
