@@ -61,7 +61,7 @@ COLUMN_TYPES = {
     OFFSET_COLUMN: pa.int64(), "warc_type": pa.string(), "warc_date": pa.string(), "warc_record_id": pa.string(),
     "http_status": pa.int32(), "content_type": pa.string(), "charset": pa.string(), "warc_language": pa.string(),
 }
-_HEAD_FIELD = re.compile(rb"^([A-Za-z0-9-]+):[ \t]*(.*?)[ \t]*$", re.M)
+_HEAD_FIELD = re.compile(rb"^([A-Za-z0-9-]+):[ \t]*(.*?)[ \t\r]*$", re.M)
 _SNIFF_HTML = re.compile(rb"^\s*(?:<!doctype html|<html|<head|<body|<!--)", re.I)
 
 

@@ -193,3 +193,58 @@ def test_reading_twice_gives_the_same_ids_and_text():
     _, a, _ = read_all(CHINESE)
     _, b, _ = read_all(CHINESE, batch_size=3)
     assert a["id"].to_pylist() == b["id"].to_pylist() and a["text"].to_pylist() == b["text"].to_pylist()
+
+
+def warc_member(uri: str, http: bytes, warc_type: str = "response", content_type: str = "application/http;msgtype=response") -> bytes:
+    head = (f"WARC/1.0\r\nWARC-Type: {warc_type}\r\nWARC-Target-URI: {uri}\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(http)}\r\n\r\n").encode()
+    return head + http + b"\r\n\r\n"
+
+
+def http_response(body: bytes, content_type: str = "text/html", status: str = "200 OK") -> bytes:
+    return f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n\r\n".encode() + body
+
+
+def test_unreadable_page_is_an_error_and_statuses_get_reasons(tmp_path):
+    good = b"<html><body><p>" + b"A readable page about sums and products of numbers. " * 5 + b"</p></body></html>"
+    records = [
+        warc_member("https://a.org/ok", http_response(good)),
+        warc_member("https://a.org/bytes", http_response(b"\x81\xff\x8d\xfe" * 300, "text/html; charset=utf-8")),
+        warc_member("https://a.org/gone", http_response(b"<p>Not here</p>", status="404 Not Found")),
+        warc_member("https://a.org/empty", http_response(b"<html><body><script>x()</script></body></html>")),
+        warc_member("https://a.org/doc.pdf", http_response(b"%PDF-1.4", "application/pdf")),
+        warc_member("https://a.org/raw", b"plain text stored as a resource", "resource", "text/plain"),
+        warc_member("metadata://crawler/log", b"crawler log line", "resource", "text/plain"),
+    ]
+    path = tmp_path / "mixed.warc.gz"
+    path.write_bytes(b"".join(gzip.compress(r, mtime=0) for r in records))
+    _, rows, errors = read_all(path)
+    got = dict(zip(rows["url"].to_pylist(), rows["drop_reason"].to_pylist()))
+    assert got == {"https://a.org/ok": None, "https://a.org/gone": "read:http_status",
+                   "https://a.org/empty": "read:empty_text", "https://a.org/doc.pdf": "read:not_html",
+                   "https://a.org/raw": None}  # the metadata:// resource is crawler bookkeeping, not a record
+    assert errors.num_rows == 1 and "undecodable page" in errors["error"][0].as_py()
+    assert rows.filter(pa.compute.equal(rows["url"], "https://a.org/raw"))["text"][0].as_py() == "plain text stored as a resource"
+
+
+def test_member_with_several_records_gives_distinct_ids(tmp_path):
+    page = b"<html><body><p>" + b"Enough words to count as the main content of this page. " * 5 + b"</p></body></html>"
+    both = warc_member("https://b.org/1", http_response(page)) + warc_member("https://b.org/2", http_response(page))
+    path = tmp_path / "one_member.warc.gz"
+    path.write_bytes(gzip.compress(both, mtime=0))
+    _, rows, errors = read_all(path)
+    assert errors.num_rows == 0 and rows["url"].to_pylist() == ["https://b.org/1", "https://b.org/2"]
+    assert rows["source_offset"].to_pylist() == [0, 0] and len(set(rows["id"].to_pylist())) == 2
+
+
+def test_records_over_the_size_limit_are_flagged_not_loaded():
+    from pipeline.readers.warc import parse_document
+
+    page = b"<html><body>" + b"<p>big page</p>" * 8000 + b"</body></html>"  # 120 KB, over the kept 64 KiB head
+    blob = gzip.compress(warc_member("https://c.org/big", http_response(page)), mtime=0)
+    import io
+
+    (raw,) = list(iter_gzip_records(io.BytesIO(blob), max_record_bytes=2000))
+    assert raw.too_large and len(raw.data) < len(page)
+    doc = parse_document(raw)
+    assert doc.reason == "read:too_large" and doc.headers["WARC-Target-URI"] == "https://c.org/big"
