@@ -125,7 +125,8 @@ def split_records(data: bytes, offset: int, *, at_member_end: bool = True) -> It
                 block_end = head_end + 4 + int(m.group(1))
                 trailer = data[block_end:block_end + 4]
                 if block_end > len(data):
-                    error = f"Content-Length {int(m.group(1))} runs past the end of the record (truncated or wrong length)"
+                    error = (f"Content-Length {int(m.group(1))} runs past the end of the record "
+                             "(truncated or wrong length)")
                 elif trailer != b"\r\n\r\n" and not (at_member_end and not data[block_end:].strip(b"\r\n")):
                     error = f"Content-Length {int(m.group(1))} does not end the record (found {trailer!r})"
                 else:
