@@ -17,13 +17,13 @@ marker characters are deleted from the page beforehand (a known, tiny loss).
 
 Extractor comparison (``python benchmarks/read_write.py --compare-extractors``: the 56
 HTML 200 responses of the crawl samples, same math/code preparation for both, one
-process on a shared 2-core machine, medians of 3):
+process, medians of 3; speed in documents per CPU-second of the whole html_to_text):
 
-    extractor    docs/s  long <p> kept  nav/footer lines  CJK kept (warcfile)  code lines  formulas
-    resiliparse     141        303/314       37/1754            9,418/14,975        49/49      45/45
-    trafilatura      12        204/314       17/1328           11,118/14,975        45/49      40/45
+    extractor    docs/CPU-s  long <p> kept  nav/footer lines  CJK kept (warcfile)  code lines  formulas
+    resiliparse         379        303/314       37/1754            9,418/14,975        49/49      45/45
+    trafilatura          46        204/314       17/1328           11,118/14,975        45/49      40/45
 
-resiliparse (main_content=True) is ~12x faster, keeps more of the long paragraphs and
+resiliparse (main_content=True) is ~8x faster, keeps more of the long paragraphs and
 every code line and injected formula; trafilatura lets through slightly fewer
 navigation lines and keeps more of the (mostly spam) Chinese list pages. Neither
 produced mojibake. resiliparse is the default; ``input.extract: trafilatura`` selects
