@@ -12,19 +12,22 @@ not documents and are not counted. Each input record becomes one row or one erro
 
 Rows that are read but hold no usable text keep an empty ``text`` and a reason:
 
-=====================  ============================================================
+======================  ===========================================================
 ``read:http_redirect``  HTTP status 3xx (the target is captured separately)
 ``read:http_status``    any other status that is not 2xx (404, 500, ...)
 ``read:not_html``       content that is neither HTML/XHTML nor plain text (images,
                         PDFs, feeds, JSON, ...)
 ``read:too_large``      a record over 32 MiB decompressed (not held in memory)
 ``read:empty_text``     nothing left after main-text extraction (or an empty body)
-=====================  ============================================================
+======================  ===========================================================
 
 Errors (``errors/``, with the record's byte offset): a corrupt or truncated gzip
 member, a bad WARC header or Content-Length (see :mod:`pipeline.readers.warc_records`),
 an unparsable HTTP header or payload encoding, a page whose bytes decode to more than
 5% replacement characters in every candidate charset, or a crash of the extractor.
+A record too damaged to tell its type is counted as one errored input record even if
+it was, say, a request: the reader cannot know, and dropping it silently would hide
+the damage.
 
 Columns besides the core schema: ``source_offset`` (byte offset of the record, or
 of its gzip member), ``warc_type``, ``warc_date`` (WARC-Date as written, ISO 8601),
