@@ -33,7 +33,9 @@ Columns besides the core schema: ``source_offset`` (byte offset of the record, o
 of its gzip member), ``warc_type``, ``warc_date`` (WARC-Date as written, ISO 8601),
 ``warc_record_id``, ``http_status``, ``content_type`` (MIME type, no parameters),
 ``charset`` (the codec used to decode), ``warc_language`` (Common Crawl's
-WARC-Identified-Content-Language, when present). ``id = stable_id(source, offset)``;
+WARC-Identified-Content-Language, when present), ``warc_truncated`` (WARC-Truncated:
+the crawler cut the payload, e.g. at Common Crawl's 1 MiB; the page is still extracted
+from what was kept). ``id = stable_id(source, offset)``;
 ``url`` is WARC-Target-URI without the ``<...>`` some writers (wget, dolma) put around it.
 """
 
@@ -63,6 +65,7 @@ TEXT_TYPES = frozenset({"text/plain"})
 COLUMN_TYPES = {
     OFFSET_COLUMN: pa.int64(), "warc_type": pa.string(), "warc_date": pa.string(), "warc_record_id": pa.string(),
     "http_status": pa.int32(), "content_type": pa.string(), "charset": pa.string(), "warc_language": pa.string(),
+    "warc_truncated": pa.string(),
 }
 _HEAD_FIELD = re.compile(rb"^([A-Za-z0-9-]+):[ \t]*(.*?)[ \t\r]*$", re.M)
 _SNIFF_HTML = re.compile(rb"^\s*(?:<!doctype html|<html|<head|<body|<!--)", re.I)
@@ -200,6 +203,7 @@ class _Chunk:
             "content_type": [d.content_type for d in docs],
             "charset": [d.charset for d in docs],
             "warc_language": [d.headers.get("WARC-Identified-Content-Language") for d in docs],
+            "warc_truncated": [d.headers.get("WARC-Truncated") for d in docs],
         }
         extra = {name: pa.array(values[name], dtype) for name, dtype in COLUMN_TYPES.items()}
         records = make_batch([d.text for d in docs], ids=ids, source=self.source,
