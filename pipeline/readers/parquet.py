@@ -70,10 +70,12 @@ def _convert(batch: pa.RecordBatch, first_row: int, source: str, text_field: str
         texts, bad, reasons = _text_column(batch.column(text_field))
     except TypeError as exc:
         return ReadChunk(_no_records(source), make_errors(source, offsets, [str(exc)] * n))
-    ids = stable_ids(source, offsets)
-    if id_field in names:
-        given = batch.column(id_field).cast(pa.string()).to_pylist()
-        ids = [g if g is not None else s for g, s in zip(given, ids)]
+    given = batch.column(id_field).cast(pa.string()) if id_field in names else None
+    if given is None or given.null_count:  # hash only when some row has no id of its own
+        hashed = pa.array(stable_ids(source, offsets), pa.string())
+        ids = hashed if given is None else pc.coalesce(given, hashed)
+    else:
+        ids = given
     urls = batch.column(url_field).cast(pa.string()) if url_field in names else None
     extra: dict[str, pa.Array] = {OFFSET_COLUMN: pa.array(offsets, pa.int64())}
     for name in names:
