@@ -55,7 +55,7 @@ class LangIdStage:
     )
     long_doc_bytes: int = field(default=1000, metadata={"help": "documents longer than this are scored per segment"})
     chunk_bytes: int = field(default=400, metadata={"help": "target segment size for long documents"})
-    segment_chars: int = field(default=200, metadata={"help": "fastText reads the first this many characters of each segment"})
+    segment_chars: int = field(default=150, metadata={"help": "fastText reads the first this many characters of each segment"})
     min_han_share: float = field(default=0.5, metadata={"help": "Han share of letters above which a segment is Chinese by script"})
     label_aliases: dict[str, str] = field(default_factory=lambda: {"yue": "zh", "wuu": "zh"}, metadata={"help": "map model labels (Cantonese, Wu) to a language"})
 
