@@ -13,7 +13,8 @@ Columns: ``lang`` (ISO 639-1; Chinese is ``zh`` in any script), ``lang_score``,
 
 Reasons: ``langid:lang_<xx>`` (language not kept), ``langid:low_score``,
 ``langid:mixed`` (mixed_policy ``drop``), ``langid:no_text`` (nothing left to read),
-``langid:code`` (code_route ``drop``).
+``langid:code`` (code_route ``drop``). Math documents that are nearly all formula
+(fewer than ``math_min_prose_letters`` letters of prose) are kept whatever their label.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class LangIdStage:
     code_route: Literal["keep", "langid", "drop"] = field(
         default="keep",
         metadata={"help": "code documents (doc_kind=code): kept whatever their comments' language; or filtered like prose; or dropped"},
+    )
+    math_min_prose_letters: int = field(
+        default=40,
+        metadata={"help": "math documents with fewer prose letters than this (all formula) are kept whatever their language"},
     )
     long_doc_bytes: int = field(default=1000, metadata={"help": "documents longer than this are scored per segment"})
     chunk_bytes: int = field(default=400, metadata={"help": "target segment size for long documents"})
@@ -114,7 +119,7 @@ class LangIdStage:
 def decide(result: DocVote, kinds: np.ndarray, cfg: LangIdStage) -> dict[str, np.ndarray]:
     """Per document: the drop reason (or None) and the mixed flag, from the vote.
 
-    Order: code route, no text, mixed policy, language, score."""
+    Order: code route, formula-only math (kept), no text, mixed policy, language, score."""
     n = len(kinds)
     lang = result.lang.to_numpy(zero_copy_only=False).astype(object)
     keep = set(cfg.keep_languages)
@@ -138,6 +143,8 @@ def decide(result: DocVote, kinds: np.ndarray, cfg: LangIdStage) -> dict[str, np
         undecided &= ~is_code
     elif cfg.code_route == "drop":
         mark(is_code, "code")
+    # a formula-only math document has too little prose for a language call
+    undecided &= ~((kinds == "math") & (result.letters < cfg.math_min_prose_letters))
     mark(lang == None, "no_text")  # noqa: E711
     if cfg.mixed_policy == "drop":
         mark(mixed, "mixed")

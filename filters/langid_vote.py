@@ -51,6 +51,7 @@ class DocVote:
     shares: dict[str, np.ndarray]  # weight share per language of interest
     second_share: np.ndarray  # share of the runner-up language
     zh_script: pa.Array  # Hans/Hant/null over the document's Chinese segments
+    letters: np.ndarray  # letters fastText read per document (how much prose there was)
 
 
 def vote(labels: SegmentLabels, doc: np.ndarray, weight: np.ndarray, n_docs: int, stats: CharStats, share_langs: list[str]) -> DocVote:
@@ -86,4 +87,5 @@ def vote(labels: SegmentLabels, doc: np.ndarray, weight: np.ndarray, n_docs: int
         shares=shares,
         second_share=np.where(has, second, 0.0),
         zh_script=pa.array(script, pa.string()),
+        letters=np.bincount(doc, weights=stats.letters, minlength=n_docs) if len(doc) else np.zeros(n_docs),
     )

@@ -93,3 +93,17 @@ def test_already_dropped_rows_are_skipped_and_keep_their_reason(stage):
     out = stage(batch)
     assert out["drop_reason"].to_pylist() == ["normalize:empty", None]
     assert out["lang"].to_pylist() == [None, "zh"]
+
+
+def test_formula_only_math_is_not_judged_by_language(stage):
+    text = "Compute: $1-2+3-4+5- \\dots +99-100$.\n\n$(1-2)+(3-4)+ \\dots +(97-98)+(99-100) = 50(-1) = \\boxed{-50}.$"
+    out = stage(_batch([text, "Ceci est une phrase en français sur le calcul de 2 + 2 = 4 et combien font 3 fois 5."]))
+    assert out["doc_kind"].to_pylist()[0] == "math"
+    assert out["drop_reason"].to_pylist() == [None, "langid:lang_fr"]  # prose math in French is still French
+
+
+@pytest.mark.parametrize("name", ["math_pos_en", "math_pos_zh", "code_pos", "neg_zh"])
+def test_dev_math_code_and_chinese_rows_pass_langid(stage, dev_data, name):
+    texts = [json.loads(x)["text"] for x in open(dev_data / f"{name}.jsonl", encoding="utf-8")]
+    out = stage(_batch(texts))
+    assert out["drop_reason"].null_count / len(texts) >= 0.98
