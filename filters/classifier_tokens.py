@@ -30,18 +30,23 @@ NEWLINE = "<nl>"
 INDENT = "<ind>"
 LONG_NUMBER = "<num>"
 
-# One alternation, scanned left to right by the C regex engine:
-#   1 a newline run, with the indentation that follows it
-#   2 a run of Han characters (segmented by jieba afterwards)
-#   3 a TeX control word (\frac, \alpha) kept whole
-#   4 a word of letters/marks/underscore (any script except Han)
-#   5 a digit run
-#   6 any other visible character (one symbol = one token)
+# Line breaks first become two placeholder noncharacters (never valid in interchange,
+# stripped from the input beforehand), so the token scan below is one C-level findall.
+_NL_MARK, _IND_MARK = "\ufdd0", "\ufdd1"
+_STRIP_MARKS = str.maketrans({_NL_MARK: None, _IND_MARK: None})
+_NEWLINE_INDENTED = regex.compile(r"\n[\n\r\f\v]*[ \t]+")
+_NEWLINE = regex.compile(r"\n[\n\r\f\v]*")
+# Tokens, scanned left to right: a Han run (segmented by jieba afterwards), a TeX
+# control word (\frac) kept whole, a word of letters/marks/underscore (any script
+# but Han, digits allowed after the first character), a digit run, any other visible
+# character (one symbol = one token; the placeholders are symbols too).
 _TOKEN = regex.compile(
-    r"(\n[\n\r\f\v]*[ \t]*)|(\p{Han}+)|(\\[a-z]+)|([[\p{L}\p{M}_]--\p{Han}][[\p{L}\p{M}\p{Nd}_]--\p{Han}]*)"
-    r"|(\p{Nd}+)|([^\s\p{Han}])",
+    r"\p{Han}+|\\[a-z]+|[[\p{L}\p{M}_]--\p{Han}][[\p{L}\p{M}\p{Nd}_]--\p{Han}]*|\p{Nd}+|[^\s\p{Han}]",
     regex.V1,
 )
+# Applied to the joined tokens, where a pure digit token or a Han run stands between spaces.
+_LONG_DIGITS = regex.compile(r"(?<![^ ])\p{Nd}{5,}(?![^ ])")
+_HAN_RUN = regex.compile(r"\p{Han}{2,}")
 
 _jieba = None
 
@@ -58,33 +63,25 @@ def _load_jieba():
     return _jieba
 
 
-def _segment(han: str) -> list[str]:
-    if len(han) == 1:
-        return [han]
-    return _load_jieba().lcut(han, cut_all=False, HMM=False)
+def _segment_match(m: regex.Match) -> str:
+    return " ".join(_load_jieba().lcut(m.group(), cut_all=False, HMM=False))
 
 
 def classifier_tokens(text: str) -> str:
-    """``text`` as one fastText input line: space-separated tokens, no newline."""
-    out: list[str] = []
-    append = out.append
-    for nl, han, tex, word, digits, sym in _TOKEN.findall(text.lower()):
-        if nl:
-            append(NEWLINE)
-            last = nl.rsplit("\n", 1)[-1]
-            if last and last[-1] in " \t":
-                append(INDENT)
-        elif han:
-            out.extend(_segment(han))
-        elif tex:
-            append(tex)
-        elif word:
-            append(word)
-        elif digits:
-            append(digits if len(digits) <= 4 else LONG_NUMBER)
-        else:
-            append(sym)
-    return " ".join(out)
+    """``text`` as one fastText input line: space-separated tokens, no newline.
+
+    Everything but jieba runs in the C regex engine (substitutions, one findall, a
+    join): no Python work per token.
+    """
+    text = text.lower()
+    if _NL_MARK in text or _IND_MARK in text:
+        text = text.translate(_STRIP_MARKS)
+    if "\n" in text:
+        text = _NEWLINE.sub(f" {_NL_MARK} ", _NEWLINE_INDENTED.sub(f" {_NL_MARK} {_IND_MARK} ", text))
+    out = " ".join(_TOKEN.findall(text))
+    out = _LONG_DIGITS.sub(LONG_NUMBER, out)
+    out = _HAN_RUN.sub(_segment_match, out)
+    return out.replace(_NL_MARK, NEWLINE).replace(_IND_MARK, INDENT)
 
 
 def tokenize_many(texts: Iterable[str]) -> list[str]:
