@@ -147,3 +147,10 @@ def test_reuses_doc_kind_and_skips_dropped_rows(stage):
     assert out["drop_reason"].to_pylist() == ["langid:lang_fr", "heuristics:too_few_words"]
     assert out["quality_word_count"].to_pylist() == [None, 2]
     assert out["doc_kind"].to_pylist() == ["prose", "math"]  # langid's column is left as it was
+
+
+def test_spam_list_has_no_hits_on_clean_chinese_text(stage, dev_data):
+    texts = [r["text"] for name in ("neg_zh", "math_pos_zh", "neardup_clusters") for r in _rows(dev_data, name)]
+    texts += ["这家公司主要从事出口交易。", "他是个性爱好广泛的人。", "书里有很多彩色图片。", "以下注意事项请仔细阅读。"]
+    out = stage(_batch(texts))
+    assert sum(out["quality_spam_hits"].to_pylist()) == 0
