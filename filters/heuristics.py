@@ -83,6 +83,7 @@ class HeuristicsStage:
     code_drop_autogen: bool = True
     code_drop_data_files: bool = True
     jieba_hmm: bool = field(default=False, metadata={"help": "jieba HMM for unknown words (slower)"})
+    jieba_max_chars: int = field(default=20_000, metadata={"help": "segment at most this head of a Chinese document (counts are scaled up)"})
 
     def __post_init__(self) -> None:
         self._jieba: JiebaWords | None = None
@@ -109,14 +110,18 @@ class HeuristicsStage:
         # words: jieba for Chinese prose/math, whitespace otherwise; code needs none
         need_jieba = cjk_doc & (kind != "code")
         words = whitespace_words(series)
+        scale = np.ones(len(series))
         if need_jieba.any():
             idx = np.flatnonzero(need_jieba)
-            zh_words = self._jieba.words(series.gather(idx).to_list())
-            zh = [[w for w in ws if any(ch.isalnum() for ch in w)] for ws in zh_words]
+            docs = series.gather(idx)
+            head = docs.str.slice(0, self.jieba_max_chars)
+            # word counts of a long document are extrapolated from its segmented head
+            scale[idx] = (docs.str.len_chars() / pl.Series(head.str.len_chars()).clip(lower_bound=1)).to_numpy()
             full: list[list[str]] = [[] for _ in range(len(series))]
-            for i, ws in zip(idx.tolist(), zh):
+            for i, ws in zip(idx.tolist(), self._jieba.words(head.to_list())):
                 full[i] = ws
             zh_series = pl.Series("w", full, dtype=pl.List(pl.String))
+            zh_series = zh_series.list.eval(pl.element().filter(pl.element().str.contains(r"[\pL\pN]")))  # no punctuation tokens
             words = pl.select(pl.when(pl.Series(need_jieba)).then(zh_series).otherwise(words)).to_series()
         cjk_chars = st.han + st.kana + st.hangul
         df = pl.DataFrame({"text": series, "_cjk_doc": cjk_doc, "_han": st.han})
@@ -127,6 +132,7 @@ class HeuristicsStage:
             how="horizontal",
         )
         chars = np.maximum(st.chars, 1)
+        df = df.with_columns((pl.col("quality_word_count") * pl.Series(scale)).round(0).cast(pl.Int64))
         df = df.with_columns(
             (pl.col("_symbols") / pl.max_horizontal(pl.col("quality_word_count"), 1)).alias("quality_symbol_word_ratio"),
             pl.Series("quality_cjk_ratio", st.cjk_ratio),

@@ -154,3 +154,10 @@ def test_spam_list_has_no_hits_on_clean_chinese_text(stage, dev_data):
     texts += ["这家公司主要从事出口交易。", "他是个性爱好广泛的人。", "书里有很多彩色图片。", "以下注意事项请仔细阅读。"]
     out = stage(_batch(texts))
     assert sum(out["quality_spam_hits"].to_pylist()) == 0
+
+
+def test_long_chinese_documents_segment_a_head_and_scale_counts(stage):
+    zh = "数据清洗是训练大模型之前最重要的步骤之一。我们需要去除重复、低质量和有害的内容，同时保留数学和代码。"
+    full = stage(_batch([zh * 10]))["quality_word_count"].to_pylist()
+    head_only = build_stage("heuristics", {"jieba_max_chars": len(zh) * 2})(_batch([zh * 10]))["quality_word_count"].to_pylist()
+    assert full == head_only and full[0] > 200
