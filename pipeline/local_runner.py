@@ -134,8 +134,8 @@ class LocalRunner:
             spill_writer = ShardWriter(work.fs, work.root, f"spill/seg{segment.index}", part, spill_cfg,
                                        checksum=False)
             fsutil.remove_matching(work.fs, work.spill_dir(segment.index), f"{part}-")
-        if out_writer is not None:
-            out_writer.clear_previous()
+        if out_writer is not None:  # errors/ belong to segment 0, cleared just below
+            out_writer.clear_previous(include_errors=False)
         if errors_writer is not None:
             fsutil.remove_matching(work.fs, fsutil.join(work.out_dir, ERRORS_DIR), f"{part}-")
         try:

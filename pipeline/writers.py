@@ -157,9 +157,9 @@ class OutputWriter:
         self.rejects = ShardWriter(self.fs, self.out_dir, REJECTS_DIR, part, config)
         self.errors = ShardWriter(self.fs, self.out_dir, ERRORS_DIR, part, config)
 
-    def clear_previous(self) -> None:
+    def clear_previous(self, include_errors: bool = True) -> None:
         """Remove whatever an earlier, killed attempt at this part left behind."""
-        for sub in (DATA_DIR, REJECTS_DIR, ERRORS_DIR):
+        for sub in (DATA_DIR, REJECTS_DIR, ERRORS_DIR) if include_errors else (DATA_DIR, REJECTS_DIR):
             fsutil.remove_matching(self.fs, fsutil.join(self.out_dir, sub), f"{self.part}-")
 
     def write(self, batch: pa.Table) -> None:
