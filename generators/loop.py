@@ -32,7 +32,7 @@ from generators.prompts import PromptLibrary, load_topics
 from generators.request_cache import RequestCache
 from generators.samples import build_rows, first_request, plan_round, repair_request, vote_requests, vote_rows
 from generators.seeds import load_corpus_documents, load_problems
-from generators.server import llama_cpp_server, served_model_name
+from generators.server import Endpoint
 from generators.verification import CandidatesStage, Verifier, funnel_of, repairable_failures, replace_rows
 from pipeline import fsutil
 from pipeline.config import ConfigError, InputConfig, PipelineConfig, RunConfig, StageSpec, build_stage, project_root
@@ -57,36 +57,6 @@ class GenerateResult:
     files: list[FileEntry] = field(default_factory=list)
 
 
-class Endpoint:
-    """Where requests go: a managed llama.cpp server (started lazily) or a given URL."""
-
-    def __init__(self, gen: GenerateConfig, log_dir: Path):
-        self.server = None
-        if gen.server is not None:
-            self.server = llama_cpp_server(gen.server, log_dir / "llama_server.log")
-            self.model = served_model_name(gen.server)
-            if gen.client.model not in (None, self.model):
-                raise ConfigError(f"with a managed server the model is {self.model!r}; set client.model to null",
-                                  stage="generate", key="client.model")
-            self.base_url: str | Callable[[], str] = self.server.start
-        else:
-            url = gen.client.base_url or os.environ.get("TAOSHA_BASE_URL")
-            model = gen.client.model or os.environ.get("TAOSHA_MODEL")
-            if not url or not model:
-                raise ConfigError("set client.base_url and client.model (or TAOSHA_BASE_URL / TAOSHA_MODEL), "
-                                  "or a server section for a managed llama.cpp server", stage="generate", key="client")
-            self.base_url, self.model = url, model
-
-    def describe(self) -> dict:
-        if self.server is not None:
-            return {"kind": "managed llama.cpp", "model": self.model, "log": str(self.server.log_path)}
-        return {"kind": "external", "model": self.model, "base_url": self.base_url}
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-
-
 class GenerateLoop:
     def __init__(self, config: PipelineConfig, *, output_dir: str | None = None, progress: Progress | None = stderr_progress,
                  overwrite: bool = False):
@@ -94,7 +64,11 @@ class GenerateLoop:
             raise ConfigError("the config has no generate: section", file=config.source_file, stage="generate")
         self.config = config
         self.gen: GenerateConfig = config.generate
-        self.out = Path(output_dir or config.output.dir)
+        self.corpus_dirs: list[str] = []
+        if output_dir is None:  # after a cleaning run of the same config: seed from it, dedup against it
+            output_dir = str(Path(config.output.dir) / "synthetic")
+            self.corpus_dirs = [config.output.dir]
+        self.out = Path(output_dir)
         self.work = self.out / "_work" / "generate"
         self.progress = progress or (lambda message: None)
         self.overwrite = overwrite
@@ -107,8 +81,9 @@ class GenerateLoop:
         library = PromptLibrary.load(gen.prompt_templates)
         s = gen.seeds
         topics = load_topics(project_file(s.topics) if s.topics else None)
-        corpus = [p for p in s.corpus if Path(p).exists()]
-        for p in sorted(set(s.corpus) - set(corpus)):
+        wanted = list(s.corpus) or self.corpus_dirs
+        corpus = [p for p in wanted if Path(p).exists()]
+        for p in sorted(set(wanted) - set(corpus)):
             self.progress(f"[generate] seed corpus {p} not found: math seeds come from seeds.problems "
                           "(run the cleaning pipeline first to seed from its output)")
         documents = load_corpus_documents(corpus, text_field=s.corpus_text_field, min_chars=s.corpus_min_chars,
@@ -213,7 +188,7 @@ class GenerateLoop:
         from pipeline.local_runner import run_local
 
         cfg = self.config
-        previous = list(cfg.run.previous_outputs) + [str(self.work / f"round-{e['round']:03d}" / "out") for e in earlier]
+        previous = list(cfg.run.previous_outputs) + self.corpus_dirs + [str(self.work / f"round-{e['round']:03d}" / "out") for e in earlier]
         derived = _RoundConfig(
             input=InputConfig(paths=[candidates], format="parquet", batch_size=cfg.input.batch_size),
             output=replace(cfg.output, dir=str(round_dir / "out")),
@@ -294,5 +269,10 @@ class _RoundConfig(PipelineConfig):
 
 def run_generate(config: PipelineConfig, *, output_dir: str | None = None, progress: Progress | None = stderr_progress,
                  overwrite: bool = False) -> GenerateResult:
-    """Run the synthetic loop of ``config`` (its ``generate:`` section) and write its outputs."""
+    """Run the synthetic loop of ``config`` (its ``generate:`` section) and write its outputs.
+
+    ``output_dir`` None means "right after ``taosha run`` of the same config": the outputs go
+    to ``OUTPUT/synthetic``, the cleaned ``OUTPUT`` seeds the math task (unless
+    ``seeds.corpus`` is set) and the dedup stage also checks against ``OUTPUT``'s index.
+    ``taosha generate`` always passes an explicit dir."""
     return GenerateLoop(config, output_dir=output_dir, progress=progress, overwrite=overwrite).run()

@@ -1,4 +1,5 @@
-"""A local OpenAI-compatible model server that taosha starts, waits for, and stops itself.
+"""Where the loop's requests go: a local model server that taosha starts, waits for and
+stops itself, or an external OpenAI-compatible endpoint (``Endpoint``).
 
 Used by the demo and the tests so that the synthetic loop needs no manual step:
 ``python -m llama_cpp.server --model PATH --host 127.0.0.1 --port N --n_threads 2`` on a
@@ -11,13 +12,16 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
-from generators.config import ServerConfig
+from generators.config import GenerateConfig, ServerConfig
+from pipeline.config import ConfigError
 
 
 class ServerStartError(RuntimeError):
@@ -146,3 +150,33 @@ def llama_cpp_server(config: ServerConfig, log_path: str | Path) -> ManagedServe
                "--host", "127.0.0.1", "--port", "{port}", "--n_threads", str(config.n_threads),
                "--n_ctx", str(config.n_ctx), *config.extra_args]
     return ManagedServer(command, log_path=log_path, startup_timeout_s=config.startup_timeout_s)
+
+
+class Endpoint:
+    """Where requests go: a managed llama.cpp server (started lazily) or a given URL."""
+
+    def __init__(self, gen: GenerateConfig, log_dir: Path):
+        self.server = None
+        if gen.server is not None:
+            self.server = llama_cpp_server(gen.server, log_dir / "llama_server.log")
+            self.model = served_model_name(gen.server)
+            if gen.client.model not in (None, self.model):
+                raise ConfigError(f"with a managed server the model is {self.model!r}; set client.model to null",
+                                  stage="generate", key="client.model")
+            self.base_url: str | Callable[[], str] = self.server.start
+        else:
+            url = gen.client.base_url or os.environ.get("TAOSHA_BASE_URL")
+            model = gen.client.model or os.environ.get("TAOSHA_MODEL")
+            if not url or not model:
+                raise ConfigError("set client.base_url and client.model (or TAOSHA_BASE_URL / TAOSHA_MODEL), "
+                                  "or a server section for a managed llama.cpp server", stage="generate", key="client")
+            self.base_url, self.model = url, model
+
+    def describe(self) -> dict:
+        if self.server is not None:
+            return {"kind": "managed llama.cpp", "model": self.model, "log": str(self.server.log_path)}
+        return {"kind": "external", "model": self.model, "base_url": self.base_url}
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()

@@ -112,7 +112,7 @@ def read_dir(path: Path) -> pl.DataFrame:
 
 def test_loop_verifies_repairs_filters_and_writes_shards(tmp_path):
     with FaultServer(responder=scripted_model) as server:
-        result = run_generate(loop_config(tmp_path, server.base_url), progress=None)
+        result = run_generate(loop_config(tmp_path, server.base_url), output_dir=str(tmp_path / "out"), progress=None)
         sent = server.count()
         out = tmp_path / "out"
         data, rejects = read_dir(out / "data"), read_dir(out / "rejects")
@@ -162,14 +162,14 @@ def test_loop_verifies_repairs_filters_and_writes_shards(tmp_path):
         assert manifest["totals"]["data"]["rows"] == data.height
 
         # rerun: finished rounds are skipped, nothing is requested again
-        again = run_generate(loop_config(tmp_path, server.base_url), progress=None)
+        again = run_generate(loop_config(tmp_path, server.base_url), output_dir=str(out), progress=None)
         assert server.count() == sent
         assert again.stats.kept == result.stats.kept
         # a fresh output dir sharing the request cache replays every call with zero requests
         # (except the dead-lettered ones, which are tried again)
         (tmp_path / "b").mkdir()
         cfg = loop_config(tmp_path / "b", server.base_url, cache=out / "_work" / "generate" / "requests.sqlite")
-        replay = run_generate(cfg, progress=None)
+        replay = run_generate(cfg, output_dir=str(tmp_path / "b" / "out"), progress=None)
         assert server.count() - sent == 2 * broken.height  # dead-lettered samples x max_attempts
         assert read_dir(tmp_path / "b" / "out" / "data").sort("id").equals(data.sort("id"))
         assert replay.stats.kept == result.stats.kept
@@ -179,7 +179,9 @@ def test_changed_config_in_the_same_output_dir_is_refused(tmp_path):
     from pipeline.run_plan import RunError
 
     with FaultServer(responder=scripted_model) as server:
+        # without an output dir (after `taosha run` of the same config) it writes OUTPUT/synthetic
         run_generate(loop_config(tmp_path, server.base_url, rounds=1), progress=None)
+        assert (tmp_path / "out" / "synthetic" / "stats.json").exists()
         with pytest.raises(RunError, match="different config"):
             run_generate(loop_config(tmp_path, server.base_url, rounds=2), progress=None)
         result = run_generate(loop_config(tmp_path, server.base_url, rounds=2), progress=None, overwrite=True)
