@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +71,7 @@ def main(argv=None) -> int:
         print(row("math vs non-math, en (neg: en prose + code)", math_s[sel], is_math[sel], thr))
         sel = scope & (lang == "zh")
         print(row("math vs non-math, zh (neg: zh prose)", math_s[sel], is_math[sel], thr))
-        sel = scope & ~((lang == "multi") & ~is_math)
-        print(row("math vs non-math, all zh+en", math_s[sel], is_math[sel], thr))
+        print(row("math vs non-math, all (every language)", math_s[scope], is_math[scope], thr))
         sel = scope & ((is_code & ~has_han) | (~is_code & (lang == "en")))
         print(row("code vs non-code, en (code w/o Han chars)", code_s[sel], is_code[sel], thr))
         sel = scope & ((is_code & has_han) | (~is_code & (lang == "zh")))

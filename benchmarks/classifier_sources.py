@@ -16,7 +16,6 @@ licenses are listed in ``SOURCES`` below and in filters/models/README-classifier
 from __future__ import annotations
 
 import ast
-import gettext  # noqa: F401 - documents that .mo files are GNU gettext catalogs
 import gzip
 import html
 import json
@@ -37,7 +36,7 @@ CHUNK_CHARS = 2000
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 RUST_DOC = Path.home() / ".rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html"
 
-Docs = Iterator[tuple[str, str]]
+Docs = Iterator[tuple]  # (key, text) or (key, text, natural language of this document)
 
 
 # ------------------------------------------------------------------ readers
@@ -220,7 +219,7 @@ def dev_rows(name: str, kinds: tuple[str, ...] = ()) -> Callable[[], Docs]:
         for line in (DEV / f"{name}.jsonl").open(encoding="utf-8"):
             r = json.loads(line)
             if not kinds or r.get("kind") in kinds:
-                yield r["id"], r["text"]
+                yield (r["id"], r["text"], r["label"]) if name == "langid" else (r["id"], r["text"])
     return gen
 
 
@@ -281,18 +280,19 @@ def collect(sources: list[Source] = SOURCES, chunk_chars: int = CHUNK_CHARS) -> 
     evaluation: list[LabeledText] = []
     for src in sources:
         n_train = n_eval = 0
-        for key, text in src.read():
+        for key, text, *doc_lang in src.read():
             if not text or not text.strip():
                 continue
+            lang = doc_lang[0] if doc_lang else src.lang
             held = src.eval_only or is_holdout(key, HOLDOUT)
             if held and n_eval < src.eval_cap:
                 # eval-only sources are few files: score their pieces, as a crawl would show them
                 for piece in text_chunks(text, chunk_chars) if src.eval_only else [text]:
-                    evaluation.append(LabeledText(piece, False, src.group, src.lang, key))
+                    evaluation.append(LabeledText(piece, False, src.group, lang, key))
                     n_eval += 1
             elif not held and n_train < src.train_cap:
                 for piece in text_chunks(text, chunk_chars, src.per_doc):
-                    train.append(LabeledText(piece, False, src.group, src.lang, key))
+                    train.append(LabeledText(piece, False, src.group, lang, key))
                     n_train += 1
             if n_train >= src.train_cap and n_eval >= src.eval_cap:
                 break
@@ -302,3 +302,11 @@ def collect(sources: list[Source] = SOURCES, chunk_chars: int = CHUNK_CHARS) -> 
 def with_positive(rows: list[LabeledText], kind: str) -> list[LabeledText]:
     """The rows labeled for one model: positive when the source's kind is ``kind``."""
     return [LabeledText(r.text, r.group.startswith(kind + ":"), r.group, r.lang, r.key) for r in rows]
+
+
+def languages(rows: list[LabeledText]) -> dict[str, int]:
+    """Documents per natural language (for the model card)."""
+    out: dict[str, int] = {}
+    for r in rows:
+        out[r.lang] = out.get(r.lang, 0) + 1
+    return out
