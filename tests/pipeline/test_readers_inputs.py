@@ -107,3 +107,34 @@ def test_open_input_local_path_is_seekable():
         f.seek(0)
         assert head == b"\x1f\x8b" and f.read(2) == head
     assert os.path.getsize(path) > 0
+
+
+def test_every_format_reads_through_a_file_uri(tmp_path):
+    """The URI path (pyarrow filesystem files) gives what the local path gives."""
+    import gzip
+
+    import pyarrow.parquet as pq
+
+    from pipeline.config import InputConfig
+    from pipeline.readers import read_file
+
+    dev = ROOT / "tests" / "data" / "dev" / "neg_zh.jsonl"
+    (tmp_path / "rows.jsonl.gz").write_bytes(gzip.compress(dev.read_bytes()))
+    pq.write_table(_rows_table(dev), tmp_path / "rows.parquet")
+    local = [str(tmp_path / "rows.jsonl.gz"), str(tmp_path / "rows.parquet"), DEMO_DOCS[0]]
+    for path in local:
+        uri = Path(path).as_uri()
+        assert resolve_inputs([uri]) == [uri]
+        by_path = [c.records["text"].to_pylist() for c in read_file(path, InputConfig())]
+        by_uri = [c.records for c in read_file(uri, InputConfig())]
+        assert [t["text"].to_pylist() for t in by_uri] == by_path and by_path
+        assert {s for t in by_uri for s in t["source"].to_pylist()} == {uri}
+
+
+def _rows_table(path: Path):
+    import json
+
+    import pyarrow as pa
+
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    return pa.table({"id": [r["id"] for r in rows], "text": [r["text"] for r in rows]})
