@@ -3,11 +3,13 @@
 
 Pipeline per batch (only rows not yet dropped are scored; dropped rows get nulls):
 
-1. each text is cut into the pieces that are scored (``long_docs``): ``crop`` scores
-   the first ``chunk_chars`` characters; ``chunks`` cuts the text at line breaks
-   into pieces of about ``chunk_chars`` (at most ``max_chunks``, spread over the
-   document) and a document's score is the maximum over its pieces, so a long page
-   with one worked solution or one code listing is still found;
+1. each text is cut into the pieces that are scored (``long_docs``): ``chunks`` cuts
+   the text at line breaks into pieces of about ``chunk_chars`` (at most
+   ``max_chunks``, spread over the document) and a document's score is the maximum
+   over its pieces, so a long page with one worked solution or one code listing is
+   still found; ``crop`` scores one sampled crop of ``chunk_chars`` characters (three
+   windows: start, middle, end; one predict per document, the cheapest); ``head``
+   scores the first ``chunk_chars`` characters only;
 2. every piece goes through :func:`filters.classifier_tokens.classifier_tokens`, the
    same function the trainer used (jieba for Chinese, lowercased Latin tokens);
 3. one fastText ``predict`` call per model over the whole list of pieces;
@@ -53,6 +55,19 @@ def positive_probability(model, lines: Sequence[str], label: str) -> np.ndarray:
     return np.clip(np.where(is_pos, top, 1.0 - top), 0.0, 1.0).astype(np.float32)
 
 
+def sampled_crop(text: str, chars: int, windows: int = 3) -> str:
+    """``chars`` characters of ``text``: ``windows`` equal windows spread from start to end.
+
+    Deterministic (the same text gives the same crop on every worker), and a page whose
+    math or code sits after a long header still shows some of it to the model.
+    """
+    if len(text) <= chars:
+        return text
+    width = chars // windows
+    step = (len(text) - width) / (windows - 1) if windows > 1 else 0
+    return "\n".join(text[round(i * step): round(i * step) + width] for i in range(windows))
+
+
 def document_pieces(texts: Sequence[str], mode: str, chunk_chars: int, max_chunks: int) -> tuple[list[str], np.ndarray]:
     """The pieces to score and, for each document, the index of its first piece.
 
@@ -62,8 +77,10 @@ def document_pieces(texts: Sequence[str], mode: str, chunk_chars: int, max_chunk
     pieces: list[str] = []
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     for i, text in enumerate(texts):
-        if mode == "crop" or len(text) <= chunk_chars:
+        if len(text) <= chunk_chars or mode == "head":
             pieces.append(text[:chunk_chars])
+        elif mode == "crop":
+            pieces.append(sampled_crop(text, chunk_chars))
         else:
             pieces.extend(text_chunks(text, chunk_chars, max_chunks))
         offsets[i + 1] = len(pieces)
@@ -100,8 +117,8 @@ class ClassifyStage:
     math_threshold: float = 0.5  # math_score >= this -> domain math
     code_threshold: float = 0.5  # code_score >= this -> domain code
     keep_domains: list[str] = field(default_factory=lambda: ["math", "code"])  # add "general" to keep prose
-    long_docs: Literal["chunks", "crop"] = "chunks"  # score max over pieces, or the head only
-    chunk_chars: int = 2000  # piece size (and crop size)
+    long_docs: Literal["chunks", "crop", "head"] = "chunks"  # max over pieces | one sampled crop | the head
+    chunk_chars: int = 2000  # piece size (and crop/head size)
     max_chunks: int = 8  # pieces scored per document at most (spread over it)
 
     def __post_init__(self) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from filters.classifier_data import is_holdout
 from filters.classify import (DEFAULT_CODE_MODEL, DEFAULT_MATH_MODEL, ClassifyStage, assign_domain,
-                              document_pieces, max_per_document)
+                              document_pieces, max_per_document, sampled_crop)
 from pipeline.config import ConfigError, build_stage
 from pipeline.schema import drop_rows, make_batch
 
@@ -88,16 +88,24 @@ def test_only_active_rows_are_scored(stage, rows):
     assert out["domain"].to_pylist()[1] == "math"
 
 
-def test_long_documents_chunks_find_code_that_a_crop_misses(rows, dev_data):
-    prose = "\n".join(r["text"] for r in rows["neg_en"])  # ~3 KB of web prose
-    code = next(r["text"] for r in _heldout(dev_data, "code_pos", 50) if len(r["text"]) > 3000)
+def test_long_documents_chunks_and_crop_find_code_that_the_head_misses(rows, dev_data):
+    prose = "\n".join(r["text"] for r in rows["neg_en"])  # ~9 KB of web prose, then a source file
+    code = max((r["text"] for r in _heldout(dev_data, "code_pos", 100)), key=len)
     doc = prose + "\n" + code
-    assert len(prose) > 2000
+    assert len(prose) > 2000 and len(code) > 2000
     batch = make_batch([doc], ids=["mixed"], source="t")
-    chunked = ClassifyStage(keep_domains=["math", "code", "general"])(batch)
-    cropped = ClassifyStage(long_docs="crop", keep_domains=["math", "code", "general"])(batch)
-    assert chunked["domain"][0].as_py() == "code"
-    assert cropped["domain"][0].as_py() == "general"
+    keep_all = ["math", "code", "general"]
+    domains = {mode: ClassifyStage(long_docs=mode, keep_domains=keep_all)(batch)["domain"][0].as_py()
+               for mode in ("chunks", "crop", "head")}
+    assert domains == {"chunks": "code", "crop": "code", "head": "general"}
+
+
+def test_sampled_crop_spans_the_document():
+    text = "".join(f"{i:05d}\n" for i in range(2000))  # 12,000 chars
+    crop = sampled_crop(text, 600)
+    assert len(crop) == 600 + 2 and crop.startswith("00000") and crop.endswith("01999\n")
+    assert "01000" in crop or "00999" in crop  # the middle window
+    assert sampled_crop("short", 600) == "short"
 
 
 def test_empty_batch_and_all_dropped(stage):
