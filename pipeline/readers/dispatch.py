@@ -22,12 +22,13 @@ def read_file(path: str, config: "InputConfig") -> Iterator[ReadChunk]:
     """
     fmt = config.format if config.format != "auto" else detect_format(path)
     batch_size = max(1, int(config.batch_size))
+    extra_fields = getattr(config, "extra_fields", "columns")  # an InputConfig field to come
     if fmt == "jsonl":
         return read_jsonl(path, text_field=config.text_field, id_field=config.id_field,
-                          url_field=config.url_field, batch_size=batch_size)
+                          url_field=config.url_field, batch_size=batch_size, extra_fields=extra_fields)
     if fmt == "parquet":
         return read_parquet(path, text_field=config.text_field, id_field=config.id_field,
-                            url_field=config.url_field, batch_size=batch_size)
+                            url_field=config.url_field, batch_size=batch_size, extra_fields=extra_fields)
     if fmt in ("warc", "wet"):
         return read_warc(path, batch_size=batch_size, extractor=config.extract)
     raise ValueError(f"unknown input format {fmt!r} for {path}")

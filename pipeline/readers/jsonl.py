@@ -13,6 +13,11 @@ Mapping: ``text_field`` -> ``text``; ``id_field`` -> ``id`` kept exactly as give
 a column typed per :mod:`pipeline.readers.json_columns`; a field whose name collides
 with a core or reader column (``source``, ``origin``, ``drop_reason``, ...) is carried
 as ``input_<name>``. ``source_offset`` holds the line number.
+
+``extra_fields`` (``input.extra_fields`` once the config has it) chooses how the other
+fields travel: ``columns`` (default, above), ``json`` (one ``metadata`` string column
+holding them as a JSON object: one schema for every file, at the cost of typed
+columns) or ``drop``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ except ImportError:  # pragma: no cover
 
 BLOCK = 1 << 20
 OFFSET_COLUMN = "source_offset"
+METADATA_COLUMN = "metadata"
+EXTRA_FIELD_MODES = ("columns", "json", "drop")
 RESERVED = frozenset(CORE_COLUMNS) | {OFFSET_COLUMN}
 
 
@@ -152,6 +159,10 @@ def parse_line(line: bytes, text_field: str) -> dict[str, Any]:
     return obj
 
 
+def _json_object(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
 def _id_string(value: Any) -> str | None:
     if value is None:
         return None
@@ -163,8 +174,11 @@ def _id_string(value: Any) -> str | None:
 
 
 class _ChunkBuilder:
-    def __init__(self, source: str, text_field: str, id_field: str, url_field: str) -> None:
+    def __init__(self, source: str, text_field: str, id_field: str, url_field: str, extra_fields: str) -> None:
+        if extra_fields not in EXTRA_FIELD_MODES:
+            raise ValueError(f"extra_fields must be one of {EXTRA_FIELD_MODES}, got {extra_fields!r}")
         self.source, self.text_field, self.id_field, self.url_field = source, text_field, id_field, url_field
+        self.mode = extra_fields
         self.columns = ColumnTypes(source)
         self.reset()
 
@@ -185,6 +199,10 @@ class _ChunkBuilder:
         self.ids.append(given_id if given_id is not None else stable_id(self.source, line_no))
         self.urls.append(url if isinstance(url, str) else None)
         self.lines.append(line_no)
+        if self.mode != "columns":
+            if self.mode == "json":
+                self.extras.setdefault(METADATA_COLUMN, []).append(_json_object(obj) if obj else None)
+            return
         row = len(self.lines) - 1
         extras = self.extras
         for key, value in obj.items():
@@ -206,7 +224,10 @@ class _ChunkBuilder:
 
     def flush(self) -> ReadChunk:
         extra: dict[str, pa.Array] = {OFFSET_COLUMN: pa.array(self.lines, pa.int64())}
-        extra.update(self.columns.build(self.extras, len(self.texts)))
+        if self.mode == "json":
+            extra[METADATA_COLUMN] = pa.array(self.extras.get(METADATA_COLUMN, [None] * len(self.texts)), pa.string())
+        else:
+            extra.update(self.columns.build(self.extras, len(self.texts)))
         records = make_batch(self.texts, ids=self.ids, source=self.source, urls=self.urls, extra=extra)
         chunk = ReadChunk(records, make_errors(self.source, self.err_offsets, self.err_msgs))
         self.reset()
@@ -214,9 +235,9 @@ class _ChunkBuilder:
 
 
 def read_jsonl(path: str, *, text_field: str = "text", id_field: str = "id", url_field: str = "url",
-               batch_size: int = 1000) -> Iterator[ReadChunk]:
+               batch_size: int = 1000, extra_fields: str = "columns") -> Iterator[ReadChunk]:
     """Stream one JSONL file as ReadChunks of at most ``batch_size`` records."""
-    builder = _ChunkBuilder(path, text_field, id_field, url_field)
+    builder = _ChunkBuilder(path, text_field, id_field, url_field, extra_fields)
     last_line = 0
     with open_input(path) as raw:
         try:

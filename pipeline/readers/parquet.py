@@ -5,7 +5,8 @@ cast to ``large_string``; a null text, or a value that is not valid UTF-8 in a b
 text column, is an error row. ``id_field`` values are kept as given (cast to string),
 else ``stable_id(source, row)``; ``url_field`` -> ``url``. Other columns are carried with
 their Parquet types (stable for the whole file), renamed ``input_<name>`` where they
-collide with a core column.
+collide with a core column (or, with ``extra_fields``, one JSON ``metadata`` column or
+none, as for JSONL).
 
 A file whose footer cannot be read (truncated, not Parquet) yields one error row at
 offset 0. A row group that cannot be decoded yields one error row at its first
@@ -14,6 +15,7 @@ unread row; the row groups before and after it still come out.
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 import pyarrow as pa
@@ -22,7 +24,7 @@ import pyarrow.parquet as pq
 
 from pipeline.readers.base import ReadChunk
 from pipeline.readers.inputs import open_input
-from pipeline.readers.jsonl import OFFSET_COLUMN, RESERVED
+from pipeline.readers.jsonl import METADATA_COLUMN, OFFSET_COLUMN, RESERVED
 from pipeline.schema import empty_errors, make_batch, make_errors, stable_ids
 
 
@@ -59,7 +61,7 @@ def _text_column(values: pa.Array) -> tuple[pa.Array, list[int], list[str]]:
 
 
 def _convert(batch: pa.RecordBatch, first_row: int, source: str, text_field: str, id_field: str,
-             url_field: str) -> ReadChunk:
+             url_field: str, extra_fields: str = "columns") -> ReadChunk:
     n = batch.num_rows
     offsets = list(range(first_row, first_row + n))
     names = batch.schema.names
@@ -78,10 +80,14 @@ def _convert(batch: pa.RecordBatch, first_row: int, source: str, text_field: str
         ids = given
     urls = batch.column(url_field).cast(pa.string()) if url_field in names else None
     extra: dict[str, pa.Array] = {OFFSET_COLUMN: pa.array(offsets, pa.int64())}
-    for name in names:
-        if name in (text_field, id_field, url_field):
-            continue
-        extra[f"input_{name}" if name in RESERVED else name] = batch.column(name)
+    others = [name for name in names if name not in (text_field, id_field, url_field)]
+    if extra_fields == "columns":
+        for name in others:
+            extra[f"input_{name}" if name in RESERVED else name] = batch.column(name)
+    elif extra_fields == "json":
+        rows = batch.select(others).to_pylist() if others else [{}] * n
+        extra[METADATA_COLUMN] = pa.array([json.dumps(r, ensure_ascii=False, default=str, separators=(",", ":"))
+                                           if r else None for r in rows], pa.string())
     records = make_batch(texts, ids=ids, source=source, urls=urls, extra=extra)  # type: ignore[arg-type]
     errors = empty_errors()
     if bad:
@@ -93,7 +99,7 @@ def _convert(batch: pa.RecordBatch, first_row: int, source: str, text_field: str
 
 
 def read_parquet(path: str, *, text_field: str = "text", id_field: str = "id", url_field: str = "url",
-                 batch_size: int = 1000) -> Iterator[ReadChunk]:
+                 batch_size: int = 1000, extra_fields: str = "columns") -> Iterator[ReadChunk]:
     """Stream one Parquet file as ReadChunks of at most ``batch_size`` records."""
     with open_input(path) as raw:
         try:
@@ -108,7 +114,7 @@ def read_parquet(path: str, *, text_field: str = "text", id_field: str = "id", u
             row = first_row
             try:
                 for batch in pf.iter_batches(batch_size=batch_size, row_groups=[group], use_threads=False):
-                    yield _convert(batch, row, path, text_field, id_field, url_field)
+                    yield _convert(batch, row, path, text_field, id_field, url_field, extra_fields)
                     row += batch.num_rows
             except Exception as exc:  # noqa: BLE001 - decoding errors come as several Arrow/OS types
                 yield ReadChunk(_no_records(path),

@@ -150,3 +150,23 @@ def test_parquet_null_text_and_missing_text_column_are_errors(tmp_path):
     _, records, errors = read_all(other)
     assert records.num_rows == 0 and errors["offset"].to_pylist() == [0, 1]
     assert "missing text column 'text'" in errors["error"][0].as_py()
+
+
+def test_extra_fields_as_one_json_column_or_dropped(tmp_path):
+    from pipeline.readers.jsonl import read_jsonl
+    from pipeline.readers.parquet import read_parquet
+
+    rows = dev_lines("math_pos_zh.jsonl")[:30]
+    chunks = list(read_jsonl(str(DEV / "math_pos_zh.jsonl"), batch_size=10, extra_fields="json"))
+    records = pa.concat_tables([c.records for c in chunks])
+    assert records.column_names == [*CORE_COLUMNS, "source_offset", "metadata"]
+    meta = [json.loads(m) for m in records["metadata"].to_pylist()[:30]]
+    assert meta == [{k: v for k, v in r.items() if k not in ("text", "id")} for r in rows]
+    dropped = next(read_jsonl(str(DEV / "math_pos_zh.jsonl"), extra_fields="drop")).records
+    assert dropped.column_names == [*CORE_COLUMNS, "source_offset"]
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"text": ["a", "b"], "grade": [1, None]}), path)
+    got = next(read_parquet(str(path), extra_fields="json")).records
+    assert got["metadata"].to_pylist() == ['{"grade":1}', '{"grade":null}']
+    with pytest.raises(ValueError, match="extra_fields"):
+        next(read_jsonl(str(DEV / "math_pos_zh.jsonl"), extra_fields="typo"))
