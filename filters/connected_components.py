@@ -7,8 +7,10 @@ per edge, no Python loop per edge. For Ray, :func:`large_star` and :func:`small_
 are the reduce functions of Kiveris et al. (2014), "Connected Components in MapReduce
 and Beyond": each sees only the edges of one node (a groupby group), so no process
 ever holds all edges; alternating them converges to stars rooted at each component's
-minimum node, i.e. ``(node, label)`` pairs with label = component minimum. The same
-functions run in :func:`components_star_local` so tests can check them without Ray.
+minimum node, i.e. ``(node, label)`` pairs with label = component minimum. They are
+vectorized polars functions over a frame that holds whole groups (Ray applies them to
+each hash partition); :func:`components_star_local` runs the same functions so tests
+check them without Ray.
 """
 
 from __future__ import annotations
@@ -48,23 +50,24 @@ def components_polars(edges: pl.DataFrame, max_iter: int = 200) -> pl.DataFrame:
     raise RuntimeError(f"connected components did not converge in {max_iter} iterations")
 
 
-def large_star(node: int, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Large-star step for one node: link every larger neighbour to the smallest of
-    the node's closed neighbourhood."""
-    nb = np.unique(neighbours)
-    m = min(int(nb.min()), node) if len(nb) else node
-    bigger = nb[nb > node]
-    return bigger, np.full(len(bigger), m, dtype=np.int64)
+def large_star(edges: pl.DataFrame) -> pl.DataFrame:
+    """Large-star over whole groups: ``edges`` (k, v) holds, for each node k, ALL its
+    neighbours v (both directions given). Links every neighbour larger than k to the
+    minimum of k's closed neighbourhood. Returns (a, b)."""
+    e = edges.unique()
+    m = pl.min_horizontal(pl.col("v").min().over("k"), pl.col("k"))
+    return e.with_columns(m.alias("m")).filter(pl.col("v") > pl.col("k")).select(
+        pl.col("v").alias("a"), pl.col("m").alias("b")
+    )
 
 
-def small_star(node: int, smaller: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Small-star step for one node given its neighbours that are <= it: link the
-    node and those neighbours to their minimum."""
-    nb = np.unique(smaller)
-    m = min(int(nb.min()), node) if len(nb) else node
-    members = np.union1d(nb, [node])
-    members = members[members != m]
-    return members, np.full(len(members), m, dtype=np.int64)
+def small_star(edges: pl.DataFrame) -> pl.DataFrame:
+    """Small-star over whole groups: ``edges`` (k, v) holds, for each node k, ALL its
+    neighbours v <= k. Links k and those neighbours to their minimum. Returns (a, b)."""
+    e = edges.unique().with_columns(pl.min_horizontal(pl.col("v").min().over("k"), pl.col("k")).alias("m"))
+    out = pl.concat([e.select(pl.col("v").alias("a"), pl.col("m").alias("b")),
+                     e.select(pl.col("k").alias("a"), pl.col("m").alias("b"))])
+    return out.unique().filter(pl.col("a") != pl.col("b"))
 
 
 def star_fingerprint(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
@@ -77,29 +80,27 @@ def star_fingerprint(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
 
 
 def components_star_local(a: np.ndarray, b: np.ndarray, max_iter: int = 100) -> dict[int, int]:
-    """Large-star / small-star on one machine (reference for the Ray version)."""
+    """Large-star / small-star on one machine with the same frame functions the Ray
+    engine applies per hash partition (reference for the Ray version)."""
+    edges = pl.DataFrame({"a": a, "b": b}, schema={"a": pl.Int64, "b": pl.Int64})
     prev = None
     for _ in range(max_iter):
-        a, b = _round(a, b, large=True)
-        a, b = _round(a, b, large=False)
-        fp = star_fingerprint(a, b)
+        edges = large_star(both_ways(edges))
+        edges = small_star(by_larger(edges))
+        fp = star_fingerprint(edges["a"].to_numpy(), edges["b"].to_numpy())
         if fp == prev:
-            return {int(x): int(y) for x, y in zip(a, b)} | {int(y): int(y) for y in b}
+            a_, b_ = edges["a"].to_list(), edges["b"].to_list()
+            return dict(zip(a_, b_)) | {y: y for y in b_}
         prev = fp
     raise RuntimeError("large/small star did not converge")
 
 
-def _round(a: np.ndarray, b: np.ndarray, large: bool) -> tuple[np.ndarray, np.ndarray]:
-    if large:
-        keys, vals = np.concatenate([a, b]), np.concatenate([b, a])
-    else:
-        keys, vals = np.maximum(a, b), np.minimum(a, b)
-    order = np.argsort(keys, kind="stable")
-    keys, vals = keys[order], vals[order]
-    bounds = np.flatnonzero(np.diff(keys)) + 1
-    out_a, out_b = [], []
-    for k, v in zip(np.split(keys, bounds), np.split(vals, bounds)):
-        x, y = (large_star if large else small_star)(int(k[0]), v)
-        out_a.append(x)
-        out_b.append(y)
-    return np.concatenate(out_a), np.concatenate(out_b)
+def both_ways(edges: pl.DataFrame) -> pl.DataFrame:
+    """(a, b) -> (k, v) in both directions: every node's full neighbourhood."""
+    return pl.concat([edges.select(pl.col("a").alias("k"), pl.col("b").alias("v")),
+                      edges.select(pl.col("b").alias("k"), pl.col("a").alias("v"))])
+
+
+def by_larger(edges: pl.DataFrame) -> pl.DataFrame:
+    """(a, b) -> (k = larger, v = smaller endpoint)."""
+    return edges.select(pl.max_horizontal("a", "b").alias("k"), pl.min_horizontal("a", "b").alias("v"))

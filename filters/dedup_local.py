@@ -124,19 +124,28 @@ def exact_groups(docs: pl.DataFrame, order: tuple[str, ...]) -> pl.DataFrame:
     firsts = ranked.group_by("exact", maintain_order=True).first().select(
         "exact", pl.col("node").alias("exact_survivor"), pl.col("id").alias("exact_survivor_id")
     )
-    return docs.select("node", "exact").join(firsts, on="exact", how="left").select(
+    return docs.select("node", "exact").join(firsts, on="exact", how="left", maintain_order="left").select(
         "node", "exact_survivor", "exact_survivor_id"
     )
 
 
-def bucket_edges(nodes: np.ndarray, keys: np.ndarray) -> pl.DataFrame:
-    """Star edges (node -> bucket minimum) of every bucket with more than one node."""
+def band_rows(nodes: np.ndarray, keys: np.ndarray) -> pl.DataFrame:
+    """(band, key, node): one row per document and band."""
     bands = keys.shape[1]
-    df = pl.DataFrame({
+    return pl.DataFrame({
         "band": np.repeat(np.arange(bands, dtype=np.int16)[None, :], len(nodes), axis=0).ravel(),
         "key": keys.ravel(),
         "node": np.repeat(nodes, bands),
     })
+
+
+def bucket_edges(nodes: np.ndarray, keys: np.ndarray) -> pl.DataFrame:
+    """Star edges (node -> bucket minimum) of every bucket with more than one node."""
+    return star_edges(band_rows(nodes, keys))
+
+
+def star_edges(df: pl.DataFrame) -> pl.DataFrame:
+    """Star edges of the buckets of ``df`` (band, key, node); whole buckets only."""
     anchors = df.group_by("band", "key").agg(pl.min("node").alias("anchor"), pl.len().alias("n")).filter(pl.col("n") > 1)
     return (
         df.join(anchors, on=["band", "key"])
