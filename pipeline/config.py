@@ -50,7 +50,9 @@ class InputConfig:
     id_field: str = "id"
     url_field: str = "url"
     batch_size: int = 1000
-    extract: Literal["resiliparse", "trafilatura"] = "resiliparse"
+    extract: Literal["resiliparse", "trafilatura"] = "resiliparse"  # HTML -> main text (WARC)
+    extra_fields: Literal["columns", "json", "drop"] = "columns"  # JSONL fields beyond text/id/url
+    max_record_mb: float = 32.0  # WARC records larger than this (decompressed) are rejected unread
 
 
 @dataclass

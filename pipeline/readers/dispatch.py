@@ -22,7 +22,7 @@ def read_file(path: str, config: "InputConfig") -> Iterator[ReadChunk]:
     """
     fmt = config.format if config.format != "auto" else detect_format(path)
     batch_size = max(1, int(config.batch_size))
-    extra_fields = getattr(config, "extra_fields", "columns")  # an InputConfig field to come
+    extra_fields = config.extra_fields
     if fmt == "jsonl":
         return read_jsonl(path, text_field=config.text_field, id_field=config.id_field,
                           url_field=config.url_field, batch_size=batch_size, extra_fields=extra_fields)
@@ -30,5 +30,6 @@ def read_file(path: str, config: "InputConfig") -> Iterator[ReadChunk]:
         return read_parquet(path, text_field=config.text_field, id_field=config.id_field,
                             url_field=config.url_field, batch_size=batch_size, extra_fields=extra_fields)
     if fmt in ("warc", "wet"):
-        return read_warc(path, batch_size=batch_size, extractor=config.extract)
+        return read_warc(path, batch_size=batch_size, extractor=config.extract,
+                         max_record_bytes=int(config.max_record_mb * (1 << 20)))
     raise ValueError(f"unknown input format {fmt!r} for {path}")

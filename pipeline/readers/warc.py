@@ -53,7 +53,7 @@ from pipeline.readers.charset import UNREADABLE_FRACTION, decode_bytes
 from pipeline.readers.html_text import html_to_text
 from pipeline.readers.inputs import open_input
 from pipeline.readers.jsonl import OFFSET_COLUMN
-from pipeline.readers.warc_records import RawRecord, iter_gzip_records, iter_plain_records
+from pipeline.readers.warc_records import MAX_RECORD_BYTES, RawRecord, iter_gzip_records, iter_plain_records
 from pipeline.schema import make_batch, make_errors, stable_id
 
 HTTP_REDIRECT, HTTP_STATUS = "read:http_redirect", "read:http_status"
@@ -217,13 +217,15 @@ class _Chunk:
         return chunk
 
 
-def read_warc(path: str, *, batch_size: int = 1000, extractor: str = "resiliparse") -> Iterator[ReadChunk]:
+def read_warc(path: str, *, batch_size: int = 1000, extractor: str = "resiliparse",
+              max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[ReadChunk]:
     """Stream one WARC or WET file (gzip or not, detected from the bytes) as ReadChunks."""
     chunk = _Chunk(path)
     with open_input(path) as raw:
         gzipped = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
-        records = iter_gzip_records(raw) if gzipped else iter_plain_records(raw)
+        records = (iter_gzip_records(raw, max_record_bytes=max_record_bytes) if gzipped
+                   else iter_plain_records(raw, max_record_bytes=max_record_bytes))
         for rec in records:
             if rec.error is not None:
                 chunk.err_offsets.append(rec.offset)
