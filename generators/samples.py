@@ -22,17 +22,29 @@ from generators.prompts import PromptLibrary, PromptTemplate, draw_topics
 from generators.seeds import Seed, pick
 from pipeline.schema import ORIGIN_SYNTHETIC, make_batch
 
-PARSE_MESSAGES = {
-    "no_problem": "no problem statement was found (expected a 'Problem:' / '题目：' section)",
-    "no_solution": "no step-by-step solution was found (expected a 'Solution:' / '解答：' section)",
-    "no_answer": "no final answer was found (expected 'Final answer: \\boxed{...}' / '答案：\\boxed{...}')",
-    "no_code": "no ```python code block was found",
-    "no_function": "the code block does not define a function",
-    "no_task": "no task description was found before the code",
-    "no_docstring": "the function has no docstring",
-    "too_few_tests": "fewer than 3 unit tests (assert statements) were found",
-    "truncated": "the answer was cut off before it ended; write a shorter complete answer",
+PARSE_MESSAGES = {  # why a sample was refused, as the repair prompt tells the model (en, zh)
+    "no_problem": ("no problem statement was found (expected a 'Problem:' section)",
+                   "没有找到题目（需要“题目：”部分）"),
+    "no_solution": ("no step-by-step solution was found (expected a 'Solution:' section)",
+                    "没有找到逐步解答（需要“解答：”部分）"),
+    "no_answer": ("no final answer was found (expected 'Final answer: \\boxed{...}')",
+                  "没有找到最终答案（需要“答案：\\boxed{...}”）"),
+    "no_code": ("no ```python code block was found", "没有找到 ```python 代码块"),
+    "no_function": ("the code block does not define a function", "代码块里没有定义函数"),
+    "no_task": ("no task description was found before the code", "代码前面没有任务描述"),
+    "no_docstring": ("the function has no docstring", "函数没有文档字符串"),
+    "too_few_tests": ("fewer than 3 unit tests (assert statements) were found", "单元测试（assert 语句）少于 3 条"),
+    "copied_example": ("the answer copies the example from the instructions; write a new, different one",
+                       "回答照抄了说明里的示例；请写一个新的、不同的"),
+    "truncated": ("the answer was cut off before it ended; write a shorter complete answer",
+                  "回答在结束前被截断了；请写一个更短的完整回答"),
 }
+
+
+def parse_message(why: str, lang: str) -> str:
+    en, zh = PARSE_MESSAGES.get(why, (why, why))
+    return zh if lang == "zh" else en
+
 
 
 @dataclass

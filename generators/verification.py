@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from generators.samples import PARSE_MESSAGES
+from generators.samples import parse_message
 from pipeline.config import build_stage
 from pipeline.schema import concat, drop_rows, set_column
 from pipeline.stats import RunStats, StageStats, newly_dropped
@@ -99,6 +99,7 @@ def repairable_failures(table: pa.Table) -> list[tuple[int, str, str]]:
     dead-lettered requests and empty answers are not (nothing to show the model).
     """
     reasons = table["drop_reason"].to_pylist()
+    langs = table["gen_lang"].to_pylist() if "gen_lang" in table.column_names else ["en"] * len(reasons)
     rows = None
     out = []
     for i, reason in enumerate(reasons):
@@ -106,9 +107,9 @@ def repairable_failures(table: pa.Table) -> list[tuple[int, str, str]]:
             continue
         step, _, why = reason.partition(":")
         if step == "parse":
-            out.append((i, "format error", PARSE_MESSAGES.get(why, why)))
+            out.append((i, "格式错误" if langs[i] == "zh" else "format error", parse_message(why, langs[i])))
         elif reason == "generate:truncated":
-            out.append((i, "truncated", PARSE_MESSAGES["truncated"]))
+            out.append((i, "回答被截断" if langs[i] == "zh" else "truncated", parse_message("truncated", langs[i])))
         elif step in ("verify_math", "verify_code"):
             if rows is None:
                 rows = table.to_pylist()
