@@ -3,11 +3,12 @@
 
 Usage:
     python benchmarks/classify_speed.py [--docs 2000] [--repeats 3] [--batch-size 1000] [--zh-only]
+                                        [--long-docs chunks|crop|head]
 
 Documents: the held-out documents of classifier_sources (dev rows + machine text:
 code files, man pages, Chinese catalogs...), cycled to ``--docs``. Every variant scores
-the same pieces (the stage's default ``chunks`` mode: up to 8 pieces of 2000 chars per
-document) with both shipped models, one thread, medians of ``--repeats`` runs:
+the same pieces (by default the stage's ``chunks`` mode: up to 8 pieces of 2000 chars
+per document; ``--long-docs crop``: one sampled 2000-char crop) with both shipped models, one thread, medians of ``--repeats`` runs:
 
   raw predict      model.predict(list) on the pieces, newlines replaced by spaces,
                    no tokenization (the floor: what fastText alone costs)
@@ -51,6 +52,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--zh-only", action="store_true", help="only documents with Han characters (jieba-bound)")
+    ap.add_argument("--long-docs", choices=["chunks", "crop", "head"], default="chunks")
     args = ap.parse_args(argv)
 
     _, rows = cs.collect()
@@ -58,7 +60,7 @@ def main(argv=None) -> int:
     if args.zh_only:
         texts = [t for t in texts if regex.search(r"\p{Han}", t)]
     texts = (texts * (args.docs // len(texts) + 1))[: args.docs]
-    stage = ClassifyStage()
+    stage = ClassifyStage(long_docs=args.long_docs)
     stage.setup()
     math_model, code_model = stage._models
     pieces, _ = document_pieces(texts, stage.long_docs, stage.chunk_chars, stage.max_chunks)
