@@ -71,7 +71,6 @@ class LangIdStage:
         if self._model is None:
             import fasttext  # heavy import: only when the stage runs
 
-            fasttext.FastText.eprint = lambda *_args, **_kw: None  # silence the load warning
             self._model = fasttext.load_model(self.model_path)
 
     def predict(self, texts: pa.Array) -> tuple[DocVote, pa.Array]:
