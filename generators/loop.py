@@ -106,7 +106,8 @@ class GenerateLoop:
                 plan = plan_round(gen.tasks, gen.languages, library, round_index=r, base_seed=gen.seed,
                                   documents=documents, problems=problems, topics=topics, model=endpoint.model)
                 info = self._round(r, plan, generate, library, verifier, endpoint, rounds)
-                marker.write_text(json.dumps(info, indent=1))
+                marker.with_suffix(".tmp").write_text(json.dumps(info, indent=1))
+                os.replace(marker.with_suffix(".tmp"), marker)  # a round is done only when its marker is whole
                 rounds.append(info)
         finally:
             endpoint.close()
@@ -151,7 +152,9 @@ class GenerateLoop:
         cand = self._write_candidates(round_dir, r, table, dead)
         result = self._filter(r, cand, round_dir, earlier)
         files = self._publish(round_dir / "out", result.files)
-        client_stats = {k: (v - before[k] if isinstance(v, int) else v) for k, v in generate.stats.as_dict().items()}
+        client_stats = {k: (v - before[k] if isinstance(v, int) else
+                            {why: n - before[k].get(why, 0) for why, n in v.items() if n - before[k].get(why, 0)})
+                        for k, v in generate.stats.as_dict().items()}  # this round's share
         funnel = funnel_of(table, result.stats)
         self.progress(f"[generate round {r}] {len(plan)} planned -> {result.stats.kept} kept "
                       f"({time.perf_counter() - t0:.1f} s)")

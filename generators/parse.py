@@ -123,13 +123,17 @@ def parse_code(text: str) -> Parsed:
         return Parsed(fields, "no_code")
     if not code:
         return Parsed(fields, "no_function")
-    if not task:
-        return Parsed(fields, "no_task")
     try:
         tree = ast.parse(code)
     except SyntaxError:
+        if not task:
+            return Parsed(fields, "no_task")
         return Parsed(fields)  # the verifier compiles it and reports the SyntaxError to repair
     funcs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not task and funcs and ast.get_docstring(funcs[0]):
+        task = fields["task"] = ast.get_docstring(funcs[0]).strip()  # the docstring states the task
+    if not task:
+        return Parsed(fields, "no_task")
     if not funcs:
         return Parsed(fields, "no_function")
     if not any(ast.get_docstring(f) for f in funcs):

@@ -91,3 +91,11 @@ def test_canonical_texts_round_trip_through_the_parsers():
     c = code_text("Add two numbers.", 'def add(a, b):\n    """Sum."""\n    return a + b',
                   "assert add(1, 1) == 2\nassert add(0, 0) == 0\nassert add(2, 3) == 5", "en")
     assert parse_code(c).error is None
+
+
+def test_code_without_a_task_line_takes_the_docstring_as_its_task():
+    text = ('```python\ndef count_vowels(s):\n    """Count the vowels in s."""\n    return sum(c in "aeiou" for c in s)\n```\n'
+            '```python\nassert count_vowels("abc") == 1\nassert count_vowels("") == 0\nassert count_vowels("aei") == 3\n```')
+    out = parse_code(text)
+    assert out.error is None and out.fields["task"] == "Count the vowels in s."
+    assert parse_code(text.replace('    """Count the vowels in s."""\n', "")).error == "no_task"

@@ -55,7 +55,7 @@ def test_rows_carry_reasons_for_every_failure_and_provenance_for_all():
                        "assert sum_even([1, 2, 3, 4]) == 6\nassert sum_even([]) == 0\nassert sum_even([5, 7]) == 0\n```"),
     ]
     table = build_rows(plan, results, model="m", round_index=0)
-    assert table["drop_reason"].to_pylist() == [None, "generate:dead_letter", "generate:truncated", "parse:copied_example"]
+    assert table["drop_reason"].to_pylist() == [None, "generate:dead_letter", "generate:truncated", None]
     assert set(table["origin"].to_pylist()) == {"synthetic"}
     assert table["gen_tries"].to_pylist() == [1, 1, 1, 1]
     assert table["gen_error"].to_pylist()[1] == "http_500: boom"
@@ -64,6 +64,14 @@ def test_rows_carry_reasons_for_every_failure_and_provenance_for_all():
     assert all(p.startswith(("math_ref.", "code.")) for p in table["gen_prompt"].to_pylist())
     assert table["id"].to_pylist() == build_rows(_plan(math=0, math_ref=2, code=2), results, model="m",
                                                  round_index=0)["id"].to_pylist()  # stable ids
+
+
+def test_a_copy_of_the_prompts_example_is_not_a_new_sample():
+    [sample] = _plan(math=1, math_ref=0, code=0)
+    copy = ("Problem: A shop sells pens at 3 dollars each. Tom buys 4 pens. How much does he pay?\n"
+            "Solution: 4 * 3 = 12.\nFinal answer: \\boxed{12}")
+    table = build_rows([sample], [_done(sample, copy)], model="m", round_index=0)
+    assert table["drop_reason"].to_pylist() == ["parse:copied_example"]
 
 
 def test_repair_request_replays_the_conversation_with_the_error():
