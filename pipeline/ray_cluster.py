@@ -88,7 +88,7 @@ def stage_cpus(cluster: float, stages: int, reserve: float) -> float:
     """
     budget = max(cluster - reserve, 0.1)
     per_core = budget / max(1, math.ceil(budget))
-    return round(max(0.05, min(per_core, budget / max(1, stages))), 3)
+    return max(0.05, math.floor(min(per_core, budget / max(1, stages)) * 1000) / 1000)  # floor: never over
 
 
 def max_actors(cluster: float, reserve: float, cpus_per_actor: float) -> int:

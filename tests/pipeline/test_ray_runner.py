@@ -211,3 +211,79 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(ray_session, tmp_pat
     assert_same_outputs(out, reference, subs=("data", "rejects"))  # errors/: see test_global_stage_between_segments
     errors = frame(out / "errors")
     assert errors.height == 4 and sorted(errors["offset"].to_list()) == [49] * 4
+
+
+# ---------------------------------------------------------------- staging, without Ray running
+
+
+def _staged_part(tmp_path: Path):
+    """A work dir with one part of two chunks (10 + 6 rows) read, nothing staged yet."""
+    from pipeline import fsutil
+    from pipeline.ray_datasource import tag_chunk
+    from pipeline.ray_staging import READ_INFO, part_dir, staging_root
+    from pipeline.run_plan import WorkDir
+    from pipeline.schema import make_batch
+
+    inputs = make_inputs(tmp_path, files=1, rows=16)
+    cfg = config_for(inputs, tmp_path / "out", [{"min_length": {"min_chars": 200}}])
+    work = WorkDir.open(cfg, inputs)
+    staging = staging_root(work, 0)
+    fsutil.makedirs(work.fs, part_dir(staging, "p"))
+    fsutil.write_json_atomic(work.fs, fsutil.join(part_dir(staging, "p"), READ_INFO), {
+        "chunks": [10, 6], "records_in": 16, "errored": 0, "errors": False,
+        "read": {"stage": "read", "rows_in": 16, "kept": 16, "dropped_by_reason": {}, "seconds": 0.0}})
+    texts = [json.loads(line)["text"] for line in Path(inputs[0]).open() if line.startswith("{\"")]
+    chunks = [tag_chunk(make_batch(texts[a:b], ids=[f"d{i}" for i in range(a, b)], source="s"), "p", c)
+              for c, (a, b) in enumerate([(0, 10), (10, 16)])]
+    return cfg, work, staging, chunks
+
+
+def _finalize(cfg, work):
+    from pipeline.ray_staging import finalize_part
+
+    return finalize_part(work, 0, True, "p", ["min_length"], cfg.output, cfg.output.dir)
+
+
+def test_finalize_checks_every_row_arrived_exactly_once(tmp_path):
+    from pipeline.ray_stage_actor import build_from_spec, run_stage_on_batch, stage_spec
+    from pipeline.ray_staging import IncompleteStaging, write_staged
+    from tests.pipeline.stages_for_tests import MinLengthStage
+
+    cfg, work, staging, chunks = _staged_part(tmp_path)
+    lengths = sorted(len(t) for c in chunks for t in c["text"].to_pylist())
+    spec = stage_spec(MinLengthStage(min_chars=lengths[8]), "min_length", 0)  # about half rejected
+    stage = build_from_spec(spec)
+    done = [run_stage_on_batch(stage, spec, c) for c in chunks]
+    write_staged(done[0].slice(0, 4), work.fs, staging)
+    write_staged(done[1], work.fs, staging)
+    with pytest.raises(IncompleteStaging, match="chunk 0 has 4 of 10"):
+        _finalize(cfg, work)
+    write_staged(done[0].slice(2, 8), work.fs, staging)  # overlaps rows 2-3
+    with pytest.raises(IncompleteStaging, match="gap or overlap"):
+        _finalize(cfg, work)
+    (Path(staging) / "p" / "c000000-r0000002.parquet").unlink()
+    write_staged(done[0].slice(4, 6), work.fs, staging)
+    write_staged(done[0].slice(4, 6), work.fs, staging)  # a retried task rewrites the same piece
+    marker = _finalize(cfg, work)
+    stats = marker["stats"]
+    assert stats["records_in"] == 16 and stats["kept"] + stats["rejected"] == 16
+    funnel = {s["stage"]: s for s in stats["stages"]}
+    # the stats of chunk 0 rode on its first piece (rows 0-3), counted once though chunk 0 came in 2 pieces
+    assert funnel["min_length"]["rows_in"] == 16
+    assert funnel["min_length"]["dropped"] == stats["rejected"]
+    ids = lambda sub: frame(tmp_path / "out" / sub).get_column("id", default=pl.Series([])).to_list()  # noqa: E731
+    kept, rejected = ids("data"), ids("rejects")
+    assert kept and rejected
+    assert sorted(kept + rejected) == sorted(f"d{i}" for i in range(16))
+    assert not (Path(staging) / "p").exists() and _finalize(cfg, work) == marker  # a retried finalize
+
+
+def test_default_cpus_leave_room_for_reads():
+    from pipeline.ray_cluster import max_actors, stage_cpus
+
+    for cluster in (1, 2, 4, 16):
+        for stages in (1, 3, 8):
+            cpus = stage_cpus(cluster, stages, reserve=0.35)
+            assert stages * cpus <= cluster - 0.35 + 1e-9  # every pool's first actor fits beside the reads
+            assert max_actors(cluster, 0.35, cpus) * cpus <= max(cluster - 0.35, cpus) + 1e-9
+    assert max_actors(2, 0.35, stage_cpus(2, 1, 0.35)) == 2  # one stage on 2 CPUs: two actors
