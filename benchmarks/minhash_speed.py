@@ -12,7 +12,7 @@ math and prose, source code), built deterministically. Paths measured:
 * rensa: the same Python shingle strings + ``RMinHash.update`` (Rust), if installed.
 
 CPU seconds are process time (one core); medians over --repeats. Usage:
-    benchmarks/minhash_speed.py [--docs 2000] [--num-perm 128] [--repeats 3]
+    benchmarks/minhash_speed.py [--docs 2000] [--num-perm 128] [--repeats 3] [--files math_pos_en,neg_en]
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ from pipeline.schema import make_batch  # noqa: E402
 FILES = ("math_pos_en", "neg_en", "code_pos", "math_pos_zh", "neg_zh")
 
 
-def make_docs(data: Path, n: int, size: int = 2048, seed: int = 0) -> list[str]:
+def make_docs(data: Path, n: int, size: int = 2048, seed: int = 0, files: tuple[str, ...] = FILES) -> list[str]:
     rng = random.Random(seed)
-    pools = {f: " ".join(json.loads(line)["text"] for line in (data / f"{f}.jsonl").open()) for f in FILES}
+    pools = {f: " ".join(json.loads(line)["text"] for line in (data / f"{f}.jsonl").open()) for f in files}
     weights = {"math_pos_en": 3, "neg_en": 3, "code_pos": 2, "math_pos_zh": 1, "neg_zh": 1}
-    names = [f for f in FILES for _ in range(weights[f])]
+    names = [f for f in files for _ in range(weights[f])]
     docs = []
     for _ in range(n):
         pool = pools[rng.choice(names)]
-        chars = size // 3 if pool is pools["math_pos_zh"] or pool is pools["neg_zh"] else size
+        chars = size // 3 if pool is pools.get("math_pos_zh") or pool is pools.get("neg_zh") else size
         start = rng.randrange(max(1, len(pool) - chars))
         docs.append(pool[start : start + chars])
     return docs
@@ -66,8 +66,9 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--num-perm", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--files", default=",".join(FILES), help="dev files to cut documents from (english: math_pos_en,neg_en)")
     args = ap.parse_args()
-    docs = make_docs(Path(args.data), args.docs)
+    docs = make_docs(Path(args.data), args.docs, files=tuple(args.files.split(",")))
     mb = sum(len(d.encode()) for d in docs) / 1e6
     cfg = SignatureConfig(num_perm=args.num_perm)
     batch = make_batch(docs, ids=[str(i) for i in range(len(docs))], source="bench")
