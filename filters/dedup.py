@@ -17,6 +17,15 @@ permutations, Jaccard threshold 0.5 -> 25 bands x 5 rows (datasketch's optimisat
 candidates verified by estimated Jaccard >= 0.5. Survivor: a document from an earlier
 run's index, then the highest score (``score_column``; "auto" = the max of
 quality_score / math_score / code_score present), then the longest, then the smallest id.
+
+Incremental: with ``context.output_dir`` set, the kept documents' signatures and band
+keys go to ``OUT/index/dedup/``; a later run lists earlier output dirs in
+``previous_outputs`` and their documents take part as never-dropped survivors.
+
+Limits: ``__call__`` holds the marks (one row per member of a duplicate cluster, ~50
+bytes each) in memory in every worker that applies them, and the Ray engine's last
+step (survivor choice) runs on the driver over ~60 bytes per document; both are fine to
+~10^8 documents, not to 10^9 (see benchmarks/dedup_scale.py).
 """
 
 from __future__ import annotations
