@@ -10,7 +10,8 @@ either document is removed; "other removed" are documents outside any injected p
 
 Usage:
     benchmarks/dedup_scale.py [--docs 100000] [--engine ray|local] [--cpus 2] [--work DIR]
-    benchmarks/dedup_scale.py --docs 1000000   # the 1M run (needs that many source docs)
+    benchmarks/dedup_scale.py --docs 200000 --mix en_prose=0.08,code_py=0.05,code_c=0.05,en_math=0.32,zh_prose=0.25,zh_math=0.25
+    (the corpus build is single-threaded: ~25 min for 200k docs on this machine)
 """
 
 from __future__ import annotations
@@ -94,11 +95,11 @@ class PeakRSS:
         return sum(self.cpu.values()) - self.cpu_start
 
 
-def ensure_corpus(corpus: Path, docs: int, make_corpus: str, dev: str) -> None:
+def ensure_corpus(corpus: Path, docs: int, make_corpus: str, dev: str, mix: str | None) -> None:
     if (corpus / "manifest.json").exists():
         return
-    subprocess.run([sys.executable, make_corpus, str(corpus), "--docs", str(docs), "--seed", "0", "--dev-data", dev],
-                   check=True)
+    cmd = [sys.executable, make_corpus, str(corpus), "--docs", str(docs), "--seed", "0", "--dev-data", dev]
+    subprocess.run(cmd + (["--mix", mix] if mix else []), check=True)
 
 
 def to_parquet(corpus: Path, out: Path) -> list[str]:
@@ -140,11 +141,13 @@ def main() -> None:
     ap.add_argument("--make-corpus", default="/work/shared/bench/make_corpus.py")
     ap.add_argument("--dev-data", default="/work/shared/data/dev")
     ap.add_argument("--set", nargs="*", default=[], help="stage overrides key=value")
+    ap.add_argument("--mix", default=None, help="make_corpus --mix; the default mix runs out of English prose at "
+                    "~54k docs here, e.g. en_prose=0.08,code_py=0.05,code_c=0.05,en_math=0.32,zh_prose=0.25,zh_math=0.25")
     args = ap.parse_args()
     work = Path(args.work)
     corpus = Path(args.corpus) if args.corpus else work / f"corpus-{args.docs}"
     t0 = time.perf_counter()
-    ensure_corpus(corpus, args.docs, args.make_corpus, args.dev_data)
+    ensure_corpus(corpus, args.docs, args.make_corpus, args.dev_data, args.mix)
     inputs = to_parquet(corpus, work / f"parquet-{corpus.name}")
     n_docs = sum(pq.read_metadata(p).num_rows for p in inputs)
     mb = sum(pq.read_table(p, columns=["text"])["text"].combine_chunks().nbytes for p in inputs) / 1e6
