@@ -89,10 +89,10 @@ def write_seeds(path: Path) -> Path:
     return path
 
 
-def loop_config(tmp_path: Path, base_url: str, rounds: int = 2, cache: Path | None = None):
+def loop_config(tmp_path: Path, base_url: str, rounds: int = 2, cache: Path | None = None, stages: list | None = None):
     return load_config(data={
         "output": {"dir": str(tmp_path / "out"), "rejects_text": True},
-        "stages": [{"dedup": {"near": False}}],  # exact only: predictable duplicates
+        "stages": stages if stages is not None else [{"dedup": {"near": False}}],  # exact only: predictable duplicates
         "generate": {
             "rounds": rounds, "tasks": {"math": 2, "math_ref": 5, "code": 2}, "languages": ["en", "zh"],
             "repair_tries": 1, "self_consistency_k": 3,
@@ -173,6 +173,24 @@ def test_loop_verifies_repairs_filters_and_writes_shards(tmp_path):
         assert server.count() - sent == 2 * broken.height  # dead-lettered samples x max_attempts
         assert read_dir(tmp_path / "b" / "out" / "data").sort("id").equals(data.sort("id"))
         assert replay.stats.kept == result.stats.kept
+
+
+def test_verified_samples_go_through_the_crawls_own_filters(tmp_path):
+    import yaml
+
+    stages = yaml.safe_load((ROOT / "configs" / "synth_demo.yaml").read_text())["stages"]
+    with FaultServer(responder=scripted_model) as server:
+        result = run_generate(loop_config(tmp_path, server.base_url, rounds=1, stages=stages),
+                              output_dir=str(tmp_path / "out"), progress=None)
+    funnel = result.rounds[0]["funnel"]
+    assert [s["step"] for s in funnel] == ["generate", "parse", "verify", "normalize", "langid", "heuristics",
+                                           "classify", "dedup"]
+    for before, after in zip(funnel, funnel[1:]):
+        assert after["rows_in"] == before["kept"]  # each step sees what the previous one let through
+    data = read_dir(tmp_path / "out" / "data")
+    assert data.height == funnel[-1]["kept"] > 0
+    assert data["verified"].to_list() == [True] * data.height
+    assert set(data["lang"]) <= {"en", "zh"} and data["math_score"].null_count() == 0  # the filters' own columns
 
 
 def test_changed_config_in_the_same_output_dir_is_refused(tmp_path):
