@@ -54,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if args.engine:
         config.run.engine = args.engine
     output = args.output
-    if output is None and "dir" not in (config.raw.get("output") or {}):
-        output = str(Path("taosha-out") / Path(args.config).stem)
+    if output is None:  # always explicit: run_generate(output_dir=None) means "after taosha run"
+        configured = "dir" in (config.raw.get("output") or {})
+        output = config.output.dir if configured else str(Path("taosha-out") / Path(args.config).stem)
     result = run_generate(config, output_dir=output, progress=None if args.quiet else _progress,
                           overwrite=args.overwrite)
     print(round_table(result.rounds))
