@@ -227,3 +227,22 @@ def test_synth_demo_on_the_real_smollm2_server(tmp_path):
     assert all(":" in r for r in rejects["drop_reason"])
     # the model really answered: most samples got past the transport
     assert rounds[0]["client"]["done"] > 0 and rounds[0]["client"]["completion_tokens"] > 0
+
+
+def test_taosha_generate_cli_writes_to_the_configs_output_dir(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with FaultServer(responder=scripted_model) as server:
+        config = {"output": {"dir": "gen-out"}, "stages": [],
+                  "generate": {"tasks": {"math_ref": 2, "code": 1}, "self_consistency_k": 0,
+                               "client": {"base_url": server.base_url, "model": "scripted"},
+                               "seeds": {"problems": [str(write_seeds(tmp_path / "seeds.jsonl"))]}}}
+        (tmp_path / "gen.yaml").write_text(yaml.safe_dump(config))
+        assert main(["generate", "gen.yaml", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "candidates=3" in printed and "verify" in printed
+    stats = json.loads((tmp_path / "gen-out" / "stats.json").read_text())
+    assert stats["records_in"] == 3 and not (tmp_path / "gen-out" / "synthetic").exists()
