@@ -78,19 +78,39 @@ def cluster_cpus() -> float:
     return float(ray.cluster_resources().get("CPU", 1.0))
 
 
+def cpu_nodes() -> int:
+    """Alive nodes that offer CPUs."""
+    import ray
+
+    return max(1, sum(1 for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0))
+
+
+def task_reserve(nodes: int, read_cpus: float, write_cpus: float) -> float:
+    """CPUs kept free of stage actors: a read and a write task's worth on every node.
+
+    Ray places actors where they fit, so on a cluster of 1-CPU nodes the actors can
+    leave every node with a sliver too small for a read task. Keeping ``nodes x (read +
+    write)`` free in total guarantees (by pigeonhole) one node with room for both.
+    """
+    return nodes * (read_cpus + write_cpus)
+
+
 def stage_cpus(cluster: float, stages: int, reserve: float) -> float:
     """Default CPUs per stage actor: leave ``reserve`` for read/write tasks and let every
     stage's first actor start at once.
 
     An actor pool that claims every CPU starves the read tasks and Ray Data stalls
-    silently; so actors get a fraction just under one CPU (two 0.9-CPU actors on a
-    2-CPU machine leave 0.2 for reading), and less when there are more stages than CPUs.
+    silently; so actors get a fraction just under one CPU (two 0.825-CPU actors on a
+    2-CPU machine leave 0.35 for reading and writing), and less when there are more
+    stages than CPUs.
     """
     budget = max(cluster - reserve, 0.1)
     per_core = budget / max(1, math.ceil(budget))
     return max(0.05, math.floor(min(per_core, budget / max(1, stages)) * 1000) / 1000)  # floor: never over
 
 
-def max_actors(cluster: float, reserve: float, cpus_per_actor: float) -> int:
-    """The most actors one stage's pool may grow to inside the CPU budget."""
-    return max(1, int((max(cluster - reserve, cpus_per_actor) + 1e-9) // cpus_per_actor))
+def max_actors(cluster: float, reserve: float, cpus_per_actor: float, stages: int) -> int:
+    """The most actors one stage's pool may grow to: the CPU budget split evenly over the
+    stages, so all pools at full size still leave the reserve free (no silent stall)."""
+    budget = max(cluster - reserve, cpus_per_actor)
+    return max(1, int((budget / max(1, stages) + 1e-9) // cpus_per_actor))

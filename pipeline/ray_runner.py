@@ -25,8 +25,9 @@ Configuration (``run.ray`` in YAML once the config section exists, or ``ray_opti
           langid: {num_cpus: 1.0, memory_mb: 1500, min_actors: 1, max_actors: 8}
           normalize: {compute: tasks}
 
-A stage's default CPUs per actor keep every pool's first actor startable and leave
-the read/write tasks a share (``pipeline.ray_cluster.stage_cpus``).
+A stage's default CPUs per actor and pool size keep every pool startable and leave a
+read and a write task's worth of CPU free on some node whatever Ray's placement
+(``pipeline.ray_cluster``): an actor pool that takes every CPU stalls Ray Data silently.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from pipeline.config import PipelineConfig, build_dataclass
 from pipeline.local_runner import Progress, RunResult, stderr_progress
 from pipeline.manifest import write_manifest, write_stats
 from pipeline.readers import resolve_inputs
-from pipeline.ray_cluster import RayHandle, connect, max_actors, stage_cpus
+from pipeline.ray_cluster import RayHandle, connect, cpu_nodes, max_actors, stage_cpus, task_reserve
 from pipeline.ray_staging import IncompleteStaging, clear_part, finalize_part, read_info, staging_root
 from pipeline.run_plan import RunError, Segment, WorkDir, part_name, split_segments, unique_stage_names
 from pipeline.stage import GlobalContext
@@ -164,16 +165,17 @@ class RayRunner:
             override_num_blocks=len(items),
             num_cpus=opts.read_cpus,
         )
-        reserve = opts.read_cpus + opts.write_cpus
+        reserve = task_reserve(cpu_nodes(), opts.read_cpus, opts.write_cpus)
+        n_stages = len(segment.stages)
         for k, (stage, name) in enumerate(zip(segment.stages, segment.names)):
             so = opts.for_stage(name)
-            cpus = so.num_cpus or stage_cpus(handle.cpus, len(segment.stages), reserve)
+            cpus = so.num_cpus or stage_cpus(handle.cpus, n_stages, reserve)
             remote: dict[str, Any] = {"num_cpus": cpus}
             if so.memory_mb:
                 remote["memory"] = int(so.memory_mb * 2**20)
             spec = stage_spec(stage, name, k)
             common = dict(batch_format="pyarrow", batch_size=None, zero_copy_batch=True, **remote)
-            pool = so.max_actors or max_actors(handle.cpus, reserve, cpus)
+            pool = so.max_actors or max_actors(handle.cpus, reserve, cpus, n_stages)
             if so.compute == "tasks":
                 ds = ds.map_batches(stage_task, fn_kwargs={"spec": spec}, compute=TaskPoolStrategy(size=pool),
                                     **common)

@@ -279,11 +279,15 @@ def test_finalize_checks_every_row_arrived_exactly_once(tmp_path):
 
 
 def test_default_cpus_leave_room_for_reads():
-    from pipeline.ray_cluster import max_actors, stage_cpus
+    from pipeline.ray_cluster import max_actors, stage_cpus, task_reserve
 
-    for cluster in (1, 2, 4, 16):
+    for nodes, per_node in ((1, 1), (1, 2), (2, 1), (1, 16), (4, 4)):
+        cluster, reserve = nodes * per_node, task_reserve(nodes, 0.25, 0.1)
         for stages in (1, 3, 8):
-            cpus = stage_cpus(cluster, stages, reserve=0.35)
-            assert stages * cpus <= cluster - 0.35 + 1e-9  # every pool's first actor fits beside the reads
-            assert max_actors(cluster, 0.35, cpus) * cpus <= max(cluster - 0.35, cpus) + 1e-9
-    assert max_actors(2, 0.35, stage_cpus(2, 1, 0.35)) == 2  # one stage on 2 CPUs: two actors
+            cpus = stage_cpus(cluster, stages, reserve)
+            pool = max_actors(cluster, reserve, cpus, stages)
+            claimed = stages * pool * cpus  # every pool at its largest
+            free = cluster - claimed
+            assert cpus <= 1 and free >= min(reserve, cluster - stages * cpus) - 1e-9
+            assert free / nodes >= 0.35 - 1e-9 or stages * cpus > cluster - reserve  # some node keeps a read+write
+    assert max_actors(2, task_reserve(1, 0.25, 0.1), stage_cpus(2, 1, 0.35), 1) == 2  # 1 stage, 2 CPUs: 2 actors
