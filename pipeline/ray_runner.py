@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline import fsutil
-from pipeline.config import PipelineConfig, build_dataclass
+from pipeline.config import ConfigError, PipelineConfig, build_dataclass
 from pipeline.local_runner import Progress, RunResult, stderr_progress
 from pipeline.manifest import write_manifest, write_stats
 from pipeline.readers import resolve_inputs
@@ -75,15 +75,17 @@ class RayOptions:
 
 
 def ray_options(config: PipelineConfig, override: dict[str, Any] | None = None) -> RayOptions:
-    """``run.ray`` of the config (when RunConfig has it), updated by ``override``; validated."""
+    """``run.ray`` of the config (when RunConfig has it), updated by ``override``; validated
+    (a ConfigError naming the file and key), so load_config can call it before any work."""
     raw = dict(getattr(config.run, "ray", None) or {})
     raw.update(override or {})
     opts = build_dataclass(RayOptions, raw, file=config.source_file, stage="run.ray")
     names = set(unique_stage_names(config)) | {s.name for s in config.stages}
     for name in opts.stages:
         if name not in names:
-            raise RunError(f"run.ray.stages names {name!r}, which is not a stage of this config")
-        opts.for_stage(name)
+            raise ConfigError(f"not a stage of this config; stages: {', '.join(sorted(names))}",
+                              file=config.source_file, stage="run.ray", key=f"stages.{name}")
+        build_dataclass(RayStageOptions, opts.stages[name], file=config.source_file, stage=f"run.ray.stages.{name}")
     return opts
 
 
