@@ -14,14 +14,6 @@ from pipeline.stage import GlobalContext
 DEV = Path(__file__).resolve().parents[1] / "data" / "dev"
 
 
-@pytest.fixture(scope="session")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_local_and_ray_runs_give_the_same_clusters(tmp_path, ray_local):
@@ -43,3 +35,27 @@ def test_local_and_ray_runs_give_the_same_clusters(tmp_path, ray_local):
     assert a.height > 50 and a.equals(b)
     out = ray_stage(pq.read_table(paths[0]))
     assert out["drop_reason"].null_count < out.num_rows
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_incremental_run_on_ray_matches_local(tmp_path, ray_local):
+    rows = [json.loads(line) for line in (DEV / "neardup_clusters.jsonl").open()]
+    gsm = [r for r in rows if r["label"].startswith("gsm8k")][:20]
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pq.write_table(make_batch([r["text"] for r in gsm[0::2]], ids=[r["id"] for r in gsm[0::2]], source="a"), first)
+    pq.write_table(make_batch([r["text"] for r in gsm[1::2]] + ["A new sentence about rivers."],
+                              ids=[r["id"] for r in gsm[1::2]] + ["fresh"], source="b"), second)
+    DedupStage().run_global([str(first)], GlobalContext(engine="local", work_dir=tmp_path / "w1", output_dir=tmp_path / "o1"))
+    for engine in ("local", "ray"):
+        DedupStage(num_partitions=2).run_global(
+            [str(second)], GlobalContext(engine=engine, work_dir=tmp_path / f"w2{engine}",
+                                         previous_outputs=(tmp_path / "o1",), output_dir=tmp_path / f"o2{engine}"))
+    a = pl.read_parquet(tmp_path / "w2local" / "marks.parquet")
+    b = pl.read_parquet(tmp_path / "w2ray" / "marks.parquet")
+    assert a.equals(b)
+    old_ids = {r["id"] for r in gsm[0::2]}
+    assert set(b.filter(pl.col("dup_of").is_not_null())["dup_of"].to_list()) <= old_ids
+    assert b.filter(pl.col("dup_of").is_not_null()).height >= 9
+    kept = pl.read_parquet(tmp_path / "o2ray" / "index" / "dedup" / "kept.parquet")["id"].to_list()
+    assert "fresh" in kept
