@@ -31,7 +31,8 @@ import polars as pl  # noqa: E402
 
 from filters.dedup_signatures import SignatureConfig, signature_table  # noqa: E402
 from filters.minhash import signatures_numpy  # noqa: E402
-from filters.shingles import ShingleConfig, normalize_texts, shingle_hashes, shingle_strings  # noqa: E402
+from filters.shingle_reference import shingle_hashes  # noqa: E402
+from filters.shingles import ShingleConfig, normalize_texts, shingle_strings  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
 FILES = ("math_pos_en", "neg_en", "code_pos", "math_pos_zh", "neg_zh")

@@ -9,7 +9,8 @@ import pytest
 from datasketch import MinHash
 
 from filters.minhash import SCHEME, jaccard_estimate, permutations, signatures
-from filters.shingles import ShingleConfig, normalize_texts, shingle_hash32, shingle_hashes, shingle_strings
+from filters.shingle_reference import shingle_hashes
+from filters.shingles import ShingleConfig, normalize_texts, shingle_hash32, shingle_strings
 
 DEV = Path(__file__).resolve().parents[1] / "data" / "dev"
 
@@ -34,6 +35,31 @@ def test_signatures_equal_datasketch_on_real_texts(num_perm, seed):
         if shingles:
             m.update_batch([s.encode() for s in shingles])
         assert np.array_equal(m.hashvalues, sig[i]), i
+
+
+def test_stage_path_signatures_equal_datasketch():
+    import polars as pl
+
+    from filters.dedup_signatures import SignatureConfig, signature_table, sig_matrix
+    from pipeline.schema import make_batch
+
+    texts = [json.loads(line)["text"] for line in (DEV / "code_pos.jsonl").open()][:10]
+    texts += [json.loads(line)["text"] for line in (DEV / "neardup_clusters.jsonl").open()][::25]
+    table = signature_table(make_batch(texts, ids=[str(i) for i in range(len(texts))], source="s"), SignatureConfig())
+    sig = sig_matrix(table["sig"], 128)
+    for i, t in enumerate(normalize_texts(pl.Series(texts)).to_list()):
+        m = MinHash(num_perm=128, seed=1, hashfunc=shingle_hash32)
+        m.update_batch([s.encode() for s in shingle_strings(t)])
+        assert np.array_equal(m.hashvalues, sig[i])
+
+
+def test_compiled_kernel_equals_numpy_blocks():
+    from filters.minhash import signatures_numpy
+
+    rng = np.random.default_rng(3)
+    hashes = rng.integers(0, 2**63, 30000, dtype=np.uint64)
+    offsets = np.concatenate([[0], np.sort(rng.integers(0, 30000, 299)), [30000]])
+    assert np.array_equal(signatures(hashes, offsets, 64, 5), signatures_numpy(hashes, offsets, 64, 5))
 
 
 def test_signatures_straddling_blocks_are_merged():

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from filters.shingles import ShingleConfig, normalize_texts, shingle_hashes, shingle_strings, span_hash64
+from filters.shingle_reference import shingle_hashes
+from filters.shingles import ShingleConfig, normalize_texts, shingle_strings, span_hash64
 
 DEV = Path(__file__).resolve().parents[1] / "data" / "dev"
 
@@ -55,3 +56,21 @@ def test_vectorized_hashes_match_reference_on_real_text():
 def test_empty_documents_have_no_shingles():
     hashes, offsets = shingle_hashes(normalize_texts(["", "!!!", "ok"]))
     assert np.diff(offsets).tolist() == [0, 0, 1]
+
+
+def test_compiled_path_equals_reference_on_real_text():
+    import polars as pl
+
+    from filters.shingles import fast_shingle_hashes
+
+    texts = []
+    for name in ("math_pos_en.jsonl", "math_pos_zh.jsonl", "code_pos.jsonl", "langid.jsonl", "neardup_clusters.jsonl"):
+        texts += _texts(name, 150)
+    texts += ["", "  ", "a_b c_d", "x\u3099y ・ー", "①②〇 ５６ ٣", "\x1c\x1dz", "Ünïcödé ΣΑΣ"]
+    for cfg in (ShingleConfig(), ShingleConfig(mode="code", digits_to_zero=True), ShingleConfig(n_cjk=3, n_word=1, lowercase=False)):
+        norm, norm_off, hashes, offsets = fast_shingle_hashes(pl.Series(texts), cfg)
+        ref = normalize_texts(texts, cfg)
+        got = [bytes(norm[norm_off[i] : norm_off[i + 1]]).decode() for i in range(len(texts))]
+        assert got == ref.to_list()
+        ref_h, ref_off = shingle_hashes(ref, cfg)
+        assert np.array_equal(offsets, ref_off) and np.array_equal(hashes, ref_h)
