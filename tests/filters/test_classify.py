@@ -134,14 +134,6 @@ def test_config_is_validated():
     assert stage.math_threshold == 0.7 and stage.math_model == DEFAULT_MATH_MODEL
 
 
-@pytest.fixture(scope="session")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 @pytest.mark.cluster
 def test_same_scores_locally_and_on_ray(ray_local, rows):
     import ray.data

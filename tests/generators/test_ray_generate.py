@@ -10,17 +10,6 @@ from generators.request_cache import RequestCache
 from tests.generators.fault_server import FaultServer
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_actor_pool_generates_in_order_dead_letters_and_replays_the_cache(tmp_path, ray_local):
