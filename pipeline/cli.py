@@ -66,9 +66,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(funnel(result.stats.to_dict()))
     print(f"outputs: {config.output.dir}/ (data/, rejects/, errors/, manifest.json, stats.json)")
     if config.generate is not None and not args.no_generate:
+        from generators.cli import round_table
         from generators.loop import run_generate
 
-        run_generate(config, progress=progress)
+        generated = run_generate(config, progress=progress)
+        print(f"\nsynthetic loop ({generated.output_dir}):")
+        print(round_table(generated.rounds))
+        s = generated.stats
+        print(f"candidates={s.records_in}  kept={s.kept}  rejected={s.rejected}  errored={s.errored}")
     if not result.ok:
         print(f"error rate {result.error_rate:.1%} exceeds run.max_error_rate "
               f"{config.run.max_error_rate:.1%}", file=sys.stderr)
