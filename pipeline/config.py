@@ -75,6 +75,7 @@ class RunConfig:
     ray_address: str | None = None
     num_workers: int | None = None
     previous_outputs: list[str] = field(default_factory=list)
+    ray: dict[str, Any] = field(default_factory=dict)  # Ray resources per stage: see pipeline/ray_runner.py
 
 
 @dataclass
@@ -270,6 +271,10 @@ def load_config(path: str | Path | None = None, *, data: dict[str, Any] | None =
     cfg = PipelineConfig(input=inp, output=out, run=run, stages=specs, source_file=file, raw=data)
     for spec in specs:  # instantiate once now so every error surfaces before work starts
         build_stage(spec.name, spec.params, file=file)
+    if run.ray:
+        from pipeline.ray_runner import ray_options  # validates run.ray; imports no Ray
+
+        ray_options(cfg)
     if data.get("generate") is not None:
         from generators.config import GenerateConfig  # the synthetic loop's own section
 
