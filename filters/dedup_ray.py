@@ -47,6 +47,7 @@ def _phase(path: Path, build) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     build(str(tmp))
+    tmp.mkdir(parents=True, exist_ok=True)  # Ray writes no directory for an empty dataset
     tmp.replace(path)
     return path
 
@@ -75,6 +76,14 @@ def _jaccard(batch: pa.Table, num_perm: int, threshold: float | None) -> pa.Tabl
     jac = np.mean(sa == sb, axis=1).astype(np.float32) if len(sa) else np.zeros(0, np.float32)
     out = pa.table({"a": batch["a"], "b": batch["b"], "jaccard": jac})
     return out if threshold is None else out.filter(pc.greater_equal(out["jaccard"], threshold))
+
+
+def _conform(batch: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Give a join's output block the join's schema: Ray emits empty partitions of a hash
+    join as blocks holding only the key column, which the next join cannot use."""
+    if batch.num_rows == 0:
+        return schema.empty_table()
+    return batch.select(schema.names).cast(schema)
 
 
 def _fingerprint(batch: pa.Table) -> pa.Table:
@@ -141,10 +150,16 @@ def _run(inputs, work, plan, old, num_partitions, marks_path) -> Path:
         survivors = rd.read_parquet(str(exact_dir)).filter(expr="node == exact_survivor").select_columns(["node", "sig"])
         cand = survivors.map_batches(_explode_bands, batch_format="pyarrow", fn_kwargs={"plan": plan}) \
             .repartition(num_partitions, keys=["band", "key"]).map_batches(_frame_fn(star_edges), **whole)
+        exact_schema = pq.read_schema(sorted(exact_dir.glob("*.parquet"))[0])
+        node_type, sig_type = exact_schema.field("node").type, exact_schema.field("sig").type
+        with_a = pa.schema([("a", node_type), ("b", node_type), ("sig_a", sig_type)])
+        with_ab = with_a.append(pa.field("sig_b", sig_type))
         j = cand.join(survivors.rename_columns({"node": "a", "sig": "sig_a"}), join_type="inner",
                       num_partitions=num_partitions, on=("a",))
+        j = j.map_batches(_conform, batch_format="pyarrow", fn_kwargs={"schema": with_a})
         j = j.join(survivors.rename_columns({"node": "b", "sig": "sig_b"}), join_type="inner",
                    num_partitions=num_partitions, on=("b",))
+        j = j.map_batches(_conform, batch_format="pyarrow", fn_kwargs={"schema": with_ab})
         j.map_batches(_jaccard, batch_format="pyarrow",
                       fn_kwargs={"num_perm": plan.signature.num_perm, "threshold": plan.threshold if plan.verify else None}
                       ).write_parquet(d)
