@@ -131,7 +131,7 @@ def test_demo_submitted_to_a_two_node_cluster(tmp_path):
         out = tmp_path / "out"
         submit = subprocess.run(
             ["ray", "job", "submit", "--address", cluster.dashboard, "--working-dir", str(ROOT), "--",
-             "taosha", "run", "configs/demo.yaml", "--engine", "ray", "--ray-address", "auto", "--output", str(out)],
+             "taosha", "run", "configs/demo.yaml", "--engine", "ray", "--ray-address", "auto", "--output", str(out), "--no-generate"],
             env=ray_env(), capture_output=True, text=True, timeout=600, cwd=ROOT,
         )
         log = submit.stdout + submit.stderr
@@ -141,7 +141,12 @@ def test_demo_submitted_to_a_two_node_cluster(tmp_path):
     finally:
         cluster.stop()
     groups = {p.pid for p in cluster.procs}
-    leftovers = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if _pgid(pid) in groups]
+    deadline = time.time() + 30  # SIGKILLed processes take a moment to leave the process table
+    while True:
+        leftovers = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if _pgid(pid) in groups]
+        if not leftovers or time.time() > deadline:
+            break
+        time.sleep(0.5)
     assert not leftovers, f"processes of the test's cluster still running: {leftovers}"
 
     stats = json.loads((out / "stats.json").read_text())
