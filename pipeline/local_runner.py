@@ -98,12 +98,12 @@ class LocalRunner:
                 marker = work.done(segment.index, part)
                 if marker is None:
                     marker = self._run_part(segment, last, path, part, spills[i], work)
-                    self.progress(self._progress_line(segment, i, len(inputs), path, marker))
+                    self.progress(progress_line(segment, i, len(inputs), path, marker))
                 elif segment.index == 0:
                     self.progress(f"[{i + 1}/{len(inputs)}] {path}: done in an earlier run, skipped")
                 spills[i] = marker.get("spill")
                 markers.append(marker)
-        return self._finish(markers, work, time.perf_counter() - start, names)
+        return finish_run(self.config, markers, work, time.perf_counter() - start, names, "local")
 
     def _run_global(self, segment: Segment, spill_paths: list[str], work: WorkDir) -> None:
         name = segment.names[0]
@@ -179,32 +179,37 @@ class LocalRunner:
                 yield chunk.records
             t0 = time.perf_counter()
 
-    def _progress_line(self, segment: Segment, i: int, n: int, path: str, marker: dict) -> str:
-        s = marker["stats"]
-        seconds = sum(st["seconds"] for st in s["stages"])
-        head = f"[{'read' if segment.index == 0 else segment.names[0]} {i + 1}/{n}] {path}:"
-        if segment.index == 0:
-            head += f" {s['records_in']} records, {s['errored']} errors,"
-        if marker.get("spill") is not None or (segment.index == 0 and not s["kept"] and not s["rejected"]):
-            active = s["stages"][-1]["kept"] if s["stages"] else 0
-            return f"{head} {active} rows on to the next global stage ({seconds:.1f} s)"
-        return f"{head} {s['kept']} kept, {s['rejected']} rejected ({seconds:.1f} s)"
 
-    def _finish(self, markers: list[dict], work: WorkDir, seconds: float, names: list[str]) -> RunResult:
-        total = RunStats()
-        total.stage("read")
-        for name in names:
-            total.stage(name)
-        files: list[FileEntry] = []
-        for marker in markers:
-            total.merge(RunStats.from_dict(marker["stats"]))
-            files += [FileEntry(**f) for f in marker["files"]]
-        total.seconds = seconds
-        total.check()
-        write_stats(work.fs, work.out_dir, total, self.config, engine="local")
-        write_manifest(work.fs, work.out_dir, files, self.config)
-        rate = total.errored / total.records_in if total.records_in else 0.0
-        return RunResult(self.config.output.dir, total, files, rate, rate <= self.config.run.max_error_rate)
+def progress_line(segment: Segment, i: int, n: int, path: str, marker: dict) -> str:
+    """One line per finished part, the same for both engines."""
+    s = marker["stats"]
+    seconds = sum(st["seconds"] for st in s["stages"])
+    head = f"[{'read' if segment.index == 0 else segment.names[0]} {i + 1}/{n}] {path}:"
+    if segment.index == 0:
+        head += f" {s['records_in']} records, {s['errored']} errors,"
+    if marker.get("spill") is not None or (segment.index == 0 and not s["kept"] and not s["rejected"]):
+        active = s["stages"][-1]["kept"] if s["stages"] else 0
+        return f"{head} {active} rows on to the next global stage ({seconds:.1f} s)"
+    return f"{head} {s['kept']} kept, {s['rejected']} rejected ({seconds:.1f} s)"
+
+
+def finish_run(config: PipelineConfig, markers: list[dict], work: WorkDir, seconds: float, names: list[str],
+               engine: str) -> RunResult:
+    """Merge the parts' markers into the run's stats and manifest (both engines write the same)."""
+    total = RunStats()
+    total.stage("read")
+    for name in names:
+        total.stage(name)
+    files: list[FileEntry] = []
+    for marker in markers:
+        total.merge(RunStats.from_dict(marker["stats"]))
+        files += [FileEntry(**f) for f in marker["files"]]
+    total.seconds = seconds
+    total.check()
+    write_stats(work.fs, work.out_dir, total, config, engine=engine)
+    write_manifest(work.fs, work.out_dir, files, config)
+    rate = total.errored / total.records_in if total.records_in else 0.0
+    return RunResult(config.output.dir, total, files, rate, rate <= config.run.max_error_rate)
 
 
 def _local_path(path: str) -> Path:

@@ -39,15 +39,12 @@ from typing import Any, Literal
 
 from pipeline import fsutil
 from pipeline.config import ConfigError, PipelineConfig, build_dataclass
-from pipeline.local_runner import Progress, RunResult, stderr_progress
-from pipeline.manifest import write_manifest, write_stats
+from pipeline.local_runner import Progress, RunResult, finish_run, progress_line, stderr_progress
 from pipeline.readers import resolve_inputs
 from pipeline.ray_cluster import RayHandle, connect, cpu_nodes, max_actors, stage_cpus, task_reserve
 from pipeline.ray_staging import IncompleteStaging, clear_part, finalize_part, read_info, staging_root
 from pipeline.run_plan import RunError, Segment, WorkDir, part_name, split_segments, unique_stage_names
 from pipeline.stage import GlobalContext
-from pipeline.stats import RunStats
-from pipeline.writers import FileEntry
 
 
 @dataclass
@@ -131,7 +128,7 @@ class RayRunner:
                     for i, marker in done.items():
                         spills[i] = marker.get("spill")
                         markers.append(marker)
-            return self._finish(markers, work, time.perf_counter() - start, names)
+            return finish_run(self.config, markers, work, time.perf_counter() - start, names, "ray")
         finally:
             handle.close()
 
@@ -234,28 +231,12 @@ class RayRunner:
                     failed.append(str(exc))
                     continue
                 remaining.pop(i)
-                self.progress(_progress_line(segment, i, len(inputs), inputs[i], done[i]))
+                self.progress(progress_line(segment, i, len(inputs), inputs[i], done[i]))
             if not remaining:
                 return done
             self.progress(f"attempt {attempt}: {len(remaining)} part(s) incomplete, running them again: "
                           f"{'; '.join(failed)[:500]}")
         raise RunError(f"{len(remaining)} part(s) still incomplete after {self.options.max_attempts} attempts")
-
-    def _finish(self, markers: list[dict], work: WorkDir, seconds: float, names: list[str]) -> RunResult:
-        total = RunStats()
-        total.stage("read")
-        for name in names:
-            total.stage(name)
-        files: list[FileEntry] = []
-        for marker in markers:
-            total.merge(RunStats.from_dict(marker["stats"]))
-            files += [FileEntry(**f) for f in marker["files"]]
-        total.seconds = seconds
-        total.check()
-        write_stats(work.fs, work.out_dir, total, self.config, engine="ray")
-        write_manifest(work.fs, work.out_dir, files, self.config)
-        rate = total.errored / total.records_in if total.records_in else 0.0
-        return RunResult(self.config.output.dir, total, files, rate, rate <= self.config.run.max_error_rate)
 
 
 def _size(path: str) -> int | None:
@@ -266,14 +247,6 @@ def _size(path: str) -> int | None:
         return fsutil.file_size(fs, inner)
     except OSError:
         return None
-
-
-def _progress_line(segment: Segment, i: int, n: int, path: str, marker: dict) -> str:
-    s = marker["stats"]
-    label = "read" if segment.index == 0 else segment.names[0]
-    seconds = sum(st["seconds"] for st in s["stages"])
-    return (f"[{label} {i + 1}/{n}] {path}: {s['records_in'] or '-'} in, {s['kept']} kept, "
-            f"{s['rejected']} rejected, {s['errored']} errors ({seconds:.1f} s on workers)")
 
 
 def run_ray(config: PipelineConfig, *, progress: Progress | None = stderr_progress, overwrite: bool = False,
