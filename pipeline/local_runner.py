@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -24,7 +24,8 @@ from pipeline.readers import read_file, resolve_inputs
 from pipeline.run_plan import RunError, Segment, WorkDir, part_name, split_segments, unique_stage_names
 from pipeline.stage import GlobalContext
 from pipeline.stats import RunStats, StageStats, newly_dropped, timed_stage
-from pipeline.writers import ERRORS_DIR, FileEntry, OutputWriter, ShardWriter
+from pipeline.part_sink import PartSink
+from pipeline.writers import FileEntry
 
 Progress = Callable[[str], None]
 
@@ -126,43 +127,15 @@ class LocalRunner:
             stats.stage("read")
         for name in segment.names:
             stats.stage(name)
-        out_writer = OutputWriter(config.output.dir, config.output, part) if last else None
-        errors_writer = ShardWriter(work.fs, work.out_dir, ERRORS_DIR, part, config.output) if segment.index == 0 else None
-        spill_writer = None
-        if not last:
-            spill_cfg = replace(config.output, target_shard_mb=1e12)
-            spill_writer = ShardWriter(work.fs, work.root, f"spill/seg{segment.index}", part, spill_cfg,
-                                       checksum=False)
-            fsutil.remove_matching(work.fs, work.spill_dir(segment.index), f"{part}-")
-        if out_writer is not None:  # errors/ belong to segment 0, cleared just below
-            out_writer.clear_previous(include_errors=False)
-        if errors_writer is not None:
-            fsutil.remove_matching(work.fs, fsutil.join(work.out_dir, ERRORS_DIR), f"{part}-")
-        try:
-            for batch in self._batches(segment, path, spill, stats, errors_writer):
-                batch = apply_stages(batch, segment, stats)
-                if last:
-                    out_writer.write(batch)
-                    stats.count_output(batch)
-                else:
-                    spill_writer.write(batch)
-            files = out_writer.close() if out_writer else []
-            if errors_writer is not None:
-                files += errors_writer.close()
-            spill_entries = spill_writer.close() if spill_writer else []
-        except BaseException:
-            for w in (out_writer, errors_writer, spill_writer):
-                if w is not None:
-                    w.abort()
-            raise
-        spill_path = fsutil.join(work.root, spill_entries[0].path) if spill_entries else None
+        with PartSink(work, config.output, config.output.dir, segment.index, last, part) as sink:
+            for batch in self._batches(segment, path, spill, stats, sink):
+                sink.write(apply_stages(batch, segment, stats), stats)
+            files, spill_path = sink.close()
         stats.files = 1 if segment.index == 0 else 0
-        marker_files = [f.to_dict() for f in files]
-        work.mark_done(segment.index, part, stats, marker_files, spill_path)
-        return {"stats": stats.to_dict(), "files": marker_files, "spill": spill_path}
+        return work.mark_done(segment.index, part, stats, files, spill_path)
 
     def _batches(self, segment: Segment, path: str, spill: str | None, stats: RunStats,
-                 errors_writer: ShardWriter | None) -> Iterator[pa.Table]:
+                 sink: PartSink) -> Iterator[pa.Table]:
         if segment.index > 0:
             if spill:
                 yield from _spill_batches(spill, self.config.input.batch_size)
@@ -174,7 +147,7 @@ class LocalRunner:
             stats.records_in += chunk.records.num_rows + chunk.errors.num_rows
             stats.errored += chunk.errors.num_rows
             if chunk.errors.num_rows:
-                errors_writer.write(chunk.errors)
+                sink.write_errors(chunk.errors)
             if chunk.records.num_rows:
                 yield chunk.records
             t0 = time.perf_counter()

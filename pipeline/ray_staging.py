@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +30,7 @@ from pipeline import fsutil
 from pipeline.config import OutputConfig
 from pipeline.run_plan import WorkDir
 from pipeline.stats import RunStats, StageStats
-from pipeline.writers import DATA_DIR, ERRORS_DIR, REJECTS_DIR, OutputWriter, ShardWriter
+from pipeline.part_sink import PartSink
 
 READ_INFO, ERRORS_FILE = "read.json", "errors.parquet"
 STATS_KEY = b"taosha.stats"
@@ -148,24 +147,12 @@ def finalize_part(work: WorkDir, segment: int, last: bool, part: str, names: lis
         stats.records_in, stats.errored = info["records_in"], info["errored"]
     for name in names:
         stats.stage(name)
-    out_writer = OutputWriter(output_dir, output, part) if last else None
-    errors_writer = ShardWriter(work.fs, work.out_dir, ERRORS_DIR, part, output) if segment == 0 else None
-    spill_writer = None
-    if not last:
-        spill_writer = ShardWriter(work.fs, work.root, f"spill/seg{segment}", part,
-                                   replace(output, target_shard_mb=1e12), checksum=False)
-        fsutil.remove_matching(work.fs, work.spill_dir(segment), f"{part}-")
-    if out_writer is not None:  # not OutputWriter.clear_previous: that also takes segment 0's errors
-        for sub in (DATA_DIR, REJECTS_DIR):
-            fsutil.remove_matching(work.fs, fsutil.join(work.out_dir, sub), f"{part}-")
-    if errors_writer is not None:
-        fsutil.remove_matching(work.fs, fsutil.join(work.out_dir, ERRORS_DIR), f"{part}-")
-    try:
-        if errors_writer is not None and info["errors"]:
+    with PartSink(work, output, output_dir, segment, last, part) as sink:
+        if segment == 0 and info["errors"]:
             with work.fs.open_input_file(fsutil.join(directory, ERRORS_FILE)) as f:
                 errors = pq.ParquetFile(f)
                 for i in range(errors.num_row_groups):
-                    errors_writer.write(errors.read_row_group(i))
+                    sink.write_errors(errors.read_row_group(i))
         for chunk_pieces in pieces:
             tables = []
             for path in chunk_pieces:
@@ -174,26 +161,12 @@ def finalize_part(work: WorkDir, segment: int, last: bool, part: str, names: lis
                 for s in piece_stats:
                     stats.stage(s.name).merge(s)
             batch = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
-            if last:
-                out_writer.write(batch)
-                stats.count_output(batch)
-            else:
-                spill_writer.write(batch)
-        files = out_writer.close() if out_writer else []
-        if errors_writer is not None:
-            files += errors_writer.close()
-        spill_entries = spill_writer.close() if spill_writer else []
-    except BaseException:
-        for w in (out_writer, errors_writer, spill_writer):
-            if w is not None:
-                w.abort()
-        raise
-    spill_path = fsutil.join(work.root, spill_entries[0].path) if spill_entries else None
+            sink.write(batch, stats)
+        files, spill_path = sink.close()
     stats.files = 1 if segment == 0 else 0
-    marker_files = [f.to_dict() for f in files]
-    work.mark_done(segment, part, stats, marker_files, spill_path)
+    marker = work.mark_done(segment, part, stats, files, spill_path)
     clear_part(work.fs, staging, part)
-    return {"stats": stats.to_dict(), "files": marker_files, "spill": spill_path}
+    return marker
 
 
 def clear_part(fs, staging: str, part: str) -> None:

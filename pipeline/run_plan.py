@@ -117,8 +117,9 @@ class WorkDir:
         path = self.marker(segment, part)
         return fsutil.read_json(self.fs, path) if fsutil.exists(self.fs, path) else None
 
-    def mark_done(self, segment: int, part: str, stats: RunStats, files: list[dict], spill: str | None) -> None:
+    def mark_done(self, segment: int, part: str, stats: RunStats, files: list, spill: str | None) -> dict:
+        """Record a finished part (its stats, its FileEntry files, its spill) and return the marker."""
+        marker = {"stats": stats.to_dict(), "files": [f.to_dict() for f in files], "spill": spill}
         fsutil.makedirs(self.fs, fsutil.join(self.root, "progress", f"seg{segment}"))
-        fsutil.write_json_atomic(
-            self.fs, self.marker(segment, part), {"stats": stats.to_dict(), "files": files, "spill": spill}
-        )
+        fsutil.write_json_atomic(self.fs, self.marker(segment, part), marker)
+        return marker
