@@ -18,11 +18,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,17 +34,13 @@ from generators.server import Endpoint
 from generators.verification import CandidatesStage, Verifier, funnel_of, repairable_failures, replace_rows
 from pipeline import fsutil
 from pipeline.config import ConfigError, InputConfig, PipelineConfig, RunConfig, StageSpec, build_stage, project_root
+from pipeline.local_runner import Progress, stderr_progress
 from pipeline.manifest import write_manifest, write_stats
 from pipeline.run_plan import RunError
 from pipeline.stats import RunStats
 from pipeline.writers import FileEntry
 
-Progress = Callable[[str], None]
 OUTPUT_KINDS = ("data", "rejects", "errors")
-
-
-def stderr_progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -60,6 +62,27 @@ class ExactDupStage:
         losers = pl.read_parquet(self._decisions)["id"].to_arrow()
         mask = pc.is_in(batch["id"], value_set=losers).to_numpy(zero_copy_only=False)
         return drop_rows(batch, mask & active_mask(batch), "exact_dup:dup")
+
+
+DEV_PROSE = Path(__file__).resolve().parents[1] / "data" / "dev" / "neg_en.jsonl"
+
+
+def make_jsonl_inputs(tmp_path: Path, files: int, rows: int, dup_every: int = 7,
+                      extra: dict | None = None) -> list[str]:
+    """JSONL files of real dev prose: every ``dup_every``-th doc repeats the first text (exact
+    duplicates across files), ids ``doc-NNNNN``, and one invalid JSON line at the end of each."""
+    texts = [json.loads(line)["text"] for line in DEV_PROSE.open()]
+    paths = []
+    for f in range(files):
+        path = tmp_path / f"in-{f}.jsonl"
+        with path.open("w") as out:
+            for r in range(rows):
+                i = f * rows + r
+                text = texts[0] if i % dup_every == 0 else texts[i % len(texts)]
+                out.write(json.dumps({"id": f"doc-{i:05d}", "text": text, **(extra or {})}) + "\n")
+            out.write("{not json\n")
+        paths.append(str(path))
+    return paths
 
 
 TEST_STAGES = {

@@ -18,7 +18,7 @@ from pipeline import registry
 from pipeline.config import load_config
 from pipeline.local_runner import run_local
 from pipeline.run_plan import RunError
-from tests.pipeline.stages_for_tests import TEST_STAGES
+from tests.pipeline.stages_for_tests import TEST_STAGES, make_jsonl_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,19 +29,7 @@ def test_stages(monkeypatch):
 
 
 def make_inputs(tmp_path: Path, files: int = 3, rows: int = 50, dup_every: int = 7) -> list[str]:
-    """JSONL files of real dev prose with a few exact duplicates across files and one bad line each."""
-    texts = [json.loads(line)["text"] for line in (ROOT / "tests/data/dev/neg_en.jsonl").open()]
-    paths = []
-    for f in range(files):
-        path = tmp_path / f"in-{f}.jsonl"
-        with path.open("w") as out:
-            for r in range(rows):
-                i = f * rows + r
-                text = texts[0] if i % dup_every == 0 else texts[i % len(texts)]
-                out.write(json.dumps({"id": f"doc-{i:05d}", "text": text, "lang_hint": "en"}) + "\n")
-            out.write("{not json\n")
-        paths.append(str(path))
-    return paths
+    return make_jsonl_inputs(tmp_path, files, rows, dup_every, extra={"lang_hint": "en"})
 
 
 def config_for(inputs: list[str], out: Path, stages: list, **output) -> object:
@@ -125,7 +113,7 @@ def test_rerun_skips_finished_files_and_refuses_other_config(tmp_path):
 
 
 def _launch(config_path: Path) -> subprocess.Popen:
-    code = ("import sys; from pipeline import registry; from tests.pipeline.stages_for_tests import TEST_STAGES; "
+    code = ("import sys; from pipeline import registry; from tests.pipeline.stages_for_tests import TEST_STAGES, make_jsonl_inputs; "
             "registry._STAGES.update(TEST_STAGES); from pipeline.cli import main; sys.exit(main(sys.argv[1:]))")
     return subprocess.Popen([sys.executable, "-c", code, "run", str(config_path), "--quiet"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -16,7 +16,7 @@ from pipeline import registry
 from pipeline.config import load_config
 from pipeline.local_runner import run_local
 from pipeline.ray_runner import run_ray
-from tests.pipeline.stages_for_tests import TEST_STAGES
+from tests.pipeline.stages_for_tests import TEST_STAGES, make_jsonl_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_DIRS = ("data", "rejects", "errors")
@@ -28,19 +28,7 @@ def test_stages(monkeypatch):
 
 
 def make_inputs(tmp_path: Path, files: int = 3, rows: int = 40, dup_every: int = 7) -> list[str]:
-    """JSONL files of real dev prose, exact duplicates across files, one bad line each."""
-    texts = [json.loads(line)["text"] for line in (ROOT / "tests/data/dev/neg_en.jsonl").open()]
-    paths = []
-    for f in range(files):
-        path = tmp_path / f"in-{f}.jsonl"
-        with path.open("w") as out:
-            for r in range(rows):
-                i = f * rows + r
-                text = texts[0] if i % dup_every == 0 else texts[i % len(texts)]
-                out.write(json.dumps({"id": f"doc-{i:05d}", "text": text}) + "\n")
-            out.write("{not json\n")
-        paths.append(str(path))
-    return paths
+    return make_jsonl_inputs(tmp_path, files, rows, dup_every, extra=None)
 
 
 def config_for(inputs: list[str], out: Path, stages: list):
