@@ -50,61 +50,42 @@ class TruncatedStream(Exception):
     """The compressed stream ended (or broke) before its end marker."""
 
 
-def _zstd_blocks(raw: BinaryIO) -> Iterator[bytes]:
-    """Decompressed blocks of a (multi-frame) zstd stream; TruncatedStream if a frame is cut."""
-    dctx = zstandard.ZstdDecompressor()
-    obj = dctx.decompressobj()
-    fed = False
-    while True:
-        data = raw.read(BLOCK)
-        if not data:
-            if fed and not obj.eof:
-                raise TruncatedStream("zstd stream ends inside a frame (truncated file)")
-            return
-        while data:
-            try:
-                out = obj.decompress(data)
-            except zstandard.ZstdError as exc:
-                raise TruncatedStream(f"corrupt zstd data: {exc}") from None
-            fed = True
-            if out:
-                yield out
-            if obj.eof:
-                data = obj.unused_data
-                obj, fed = dctx.decompressobj(), False
-            else:
-                data = b""
-
-
-def _gzip_blocks(raw: BinaryIO) -> Iterator[bytes]:
-    """Decompressed blocks of a (multi-member) gzip stream, yielding everything before a break.
+def _decompressed_blocks(raw: BinaryIO, new_decompressor, error: type[Exception], kind: str) -> Iterator[bytes]:
+    """Decompressed blocks of a multi-member (gzip) or multi-frame (zstd) stream, yielding
+    everything decoded before a break, then raising TruncatedStream.
 
     ``gzip.GzipFile.read`` raises on truncation without returning the data it had
     decompressed, which would lose the complete lines before the break.
     """
-    obj = zlib.decompressobj(31)
+    obj = new_decompressor()
     fed = False
     while True:
         data = raw.read(BLOCK)
         if not data:
             if fed and not obj.eof:
-                raise TruncatedStream("gzip stream ends before its end marker (truncated file)")
+                raise TruncatedStream(f"{kind} stream ends inside a member/frame (truncated file)")
             return
         while data:
             try:
                 out = obj.decompress(data)
-            except zlib.error as exc:
-                raise TruncatedStream(f"corrupt gzip data: {exc}") from None
+            except error as exc:
+                raise TruncatedStream(f"corrupt {kind} data: {exc}") from None
             fed = True
             if out:
                 yield out
-            if obj.eof:
-                data = obj.unused_data
-                obj, fed = zlib.decompressobj(31), False
-                if data and not data.lstrip(b"\x00"):
-                    data = b""  # zero padding after the last member
-            else:
-                data = b""
+            if not obj.eof:
+                break
+            data, obj, fed = obj.unused_data, new_decompressor(), False
+            if data and not data.lstrip(b"\x00"):
+                break  # zero padding after the last member
+
+
+def _zstd_blocks(raw: BinaryIO) -> Iterator[bytes]:
+    return _decompressed_blocks(raw, zstandard.ZstdDecompressor().decompressobj, zstandard.ZstdError, "zstd")
+
+
+def _gzip_blocks(raw: BinaryIO) -> Iterator[bytes]:
+    return _decompressed_blocks(raw, lambda: zlib.decompressobj(31), zlib.error, "gzip")
 
 
 def _plain_blocks(raw: BinaryIO) -> Iterator[bytes]:
