@@ -30,7 +30,7 @@ class PartSink:
                                      replace(output, target_shard_mb=1e12), checksum=False)
             fsutil.remove_matching(work.fs, work.spill_dir(segment), f"{part}-")
         if self.out is not None:  # errors/ belong to segment 0, cleared just below
-            self.out.clear_previous(include_errors=False)
+            self.out.clear_previous()
         if self.errors is not None:
             fsutil.remove_matching(work.fs, fsutil.join(work.out_dir, ERRORS_DIR), f"{part}-")
 

@@ -7,7 +7,6 @@ jieba or Ray, and a stage whose optional dependency is missing only fails when u
 from __future__ import annotations
 
 import importlib
-from typing import Callable
 
 _STAGES: dict[str, tuple[str, str]] = {
     "normalize": ("filters.normalize", "NormalizeStage"),
@@ -48,5 +47,3 @@ def available_stages() -> dict[str, type | Exception]:
             out[name] = exc
     return out
 
-
-StageFactory = Callable[..., object]

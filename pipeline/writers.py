@@ -147,7 +147,8 @@ class ShardWriter:
 
 
 class OutputWriter:
-    """Splits batches of one unit of work into training shards, rejects and errors."""
+    """Splits batches of one unit of work into training shards and rejects (a part's
+    ``errors/`` come from its reading, written by ``pipeline.part_sink.PartSink``)."""
 
     def __init__(self, out_dir: str, config: OutputConfig, part: str):
         self.fs, self.out_dir = fsutil.filesystem_for(out_dir)
@@ -155,11 +156,10 @@ class OutputWriter:
         self.part = part
         self.data = ShardWriter(self.fs, self.out_dir, DATA_DIR, part, config)
         self.rejects = ShardWriter(self.fs, self.out_dir, REJECTS_DIR, part, config)
-        self.errors = ShardWriter(self.fs, self.out_dir, ERRORS_DIR, part, config)
 
-    def clear_previous(self, include_errors: bool = True) -> None:
-        """Remove whatever an earlier, killed attempt at this part left behind."""
-        for sub in (DATA_DIR, REJECTS_DIR, ERRORS_DIR) if include_errors else (DATA_DIR, REJECTS_DIR):
+    def clear_previous(self) -> None:
+        """Remove the shards and rejects an earlier, killed attempt at this part left behind."""
+        for sub in (DATA_DIR, REJECTS_DIR):
             fsutil.remove_matching(self.fs, fsutil.join(self.out_dir, sub), f"{self.part}-")
 
     def write(self, batch: pa.Table) -> None:
@@ -173,12 +173,9 @@ class OutputWriter:
                 rejected = rejected.drop_columns([c for c in TEXT_COLUMNS if c in rejected.column_names])
             self.rejects.write(rejected)
 
-    def write_errors(self, errors: pa.Table) -> None:
-        self.errors.write(errors)
-
     def close(self) -> list[FileEntry]:
-        return self.data.close() + self.rejects.close() + self.errors.close()
+        return self.data.close() + self.rejects.close()
 
     def abort(self) -> None:
-        for w in (self.data, self.rejects, self.errors):
+        for w in (self.data, self.rejects):
             w.abort()

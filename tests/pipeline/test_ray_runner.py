@@ -87,8 +87,7 @@ def test_global_stage_between_segments(ray_local, tmp_path):
     # the second min_length as plain tasks (TaskPoolStrategy), the others as actor pools
     run_ray(config_for(inputs, tmp_path / "ray", stages), progress=None,
             ray_options={"stages": {"min_length#2": {"compute": "tasks"}}})
-    # errors/ compared on their own: the local runner's last segment currently deletes segment 0's
-    # errors files (OutputWriter.clear_previous clears errors/ too); reported to the lead.
+    # errors/ too: a global stage's later segment must not touch the errors segment 0 wrote
     assert_same_outputs(tmp_path / "ray", tmp_path / "local")
     errors = frame(tmp_path / "ray" / "errors")
     assert errors.height == 3 and sorted(errors["offset"].to_list()) == [41, 41, 41]
