@@ -12,6 +12,7 @@ or a bare name (``- normalize``).
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import types
@@ -119,12 +120,11 @@ def check_value(value: Any, tp: Any) -> Any:
     if tp is Any or tp is object:
         return value
     if origin in (typing.Union, types.UnionType):
-        errors = []
         for arm in args:
             try:
                 return check_value(value, arm)
-            except TypeError as exc:
-                errors.append(str(exc))
+            except TypeError:
+                pass
         raise TypeError(f"expected {' or '.join(_type_name(a) for a in args)}, got {type(value).__name__} {value!r}")
     if tp is type(None):
         if value is None:
@@ -284,7 +284,7 @@ def load_config(path: str | Path | None = None, *, data: dict[str, Any] | None =
 
 def _resolve_input(p: str, base_dir: Path) -> str:
     """Relative input paths are taken from the cwd if they exist there, else from the project root."""
-    if "://" in p or Path(p).is_absolute() or Path(p).exists() or any(Path().glob(p) if not Path(p).is_absolute() else []):
+    if "://" in p or Path(p).is_absolute() or glob.glob(p, recursive=True):
         return p
     candidate = base_dir / p
     return str(candidate)

@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -67,7 +66,7 @@ def timed_stage(stats: StageStats, stage, batch: pa.Table) -> pa.Table:
     stats.seconds += time.perf_counter() - start
     if out.num_rows != batch.num_rows:
         raise RuntimeError(f"stage {stats.name!r} changed the row count ({batch.num_rows} -> {out.num_rows})")
-    if not np.array_equal(np.asarray(out["id"]), np.asarray(batch["id"])):
+    if not out["id"].equals(batch["id"]):  # compared in Arrow, no Python objects
         raise RuntimeError(f"stage {stats.name!r} reordered or changed ids")
     after = out["drop_reason"]
     stats.rows_in += active_in
