@@ -22,7 +22,7 @@ from pipeline.config import PipelineConfig
 from pipeline.manifest import write_manifest, write_stats
 from pipeline.readers import read_file, resolve_inputs
 from pipeline.run_plan import RunError, Segment, WorkDir, part_name, split_segments, unique_stage_names
-from pipeline.stage import GlobalContext
+from pipeline.stage import GlobalContext, bind_input
 from pipeline.stats import RunStats, StageStats, newly_dropped, timed_stage
 from pipeline.part_sink import PartSink
 from pipeline.writers import FileEntry
@@ -127,6 +127,8 @@ class LocalRunner:
             stats.stage("read")
         for name in segment.names:
             stats.stage(name)
+        if segment.global_stage is not None and spill:
+            bind_input(segment.global_stage, spill)
         with PartSink(work, config.output, config.output.dir, segment.index, last, part) as sink:
             for batch in self._batches(segment, path, spill, stats, sink):
                 sink.write(apply_stages(batch, segment, stats), stats)

@@ -173,6 +173,8 @@ class RayRunner:
             if so.memory_mb:
                 remote["memory"] = int(so.memory_mb * 2**20)
             spec = stage_spec(stage, name, k)
+            if k == 0 and segment.global_stage is not None:
+                spec["inputs"] = {item.part: item.path for item in items}
             common = dict(batch_format="pyarrow", batch_size=None, zero_copy_batch=True, **remote)
             pool = so.max_actors or max_actors(handle.cpus, reserve, cpus, n_stages)
             if so.compute == "tasks":

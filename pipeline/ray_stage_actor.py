@@ -22,6 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipeline.ray_datasource import PART
+from pipeline.stage import bind_input
 from pipeline.stats import StageStats, timed_stage
 
 INTERNAL_PREFIX = "__"
@@ -50,11 +52,30 @@ def stats_column(stats: StageStats, rows: int) -> pa.Array:
     return pa.array([payload] + [None] * (rows - 1), pa.string())
 
 
+def _bound_to_parts(stage: object, inputs: dict[str, str], parts: pa.ChunkedArray):
+    """A callable that runs ``stage`` on each run of rows from one part after binding
+    that part's input (``pipeline.stage.bind_input``); rows and order are kept."""
+    def call(core: pa.Table) -> pa.Table:
+        values = parts.to_pylist()
+        outs, start = [], 0
+        for end in range(1, len(values) + 1):
+            if end == len(values) or values[end] != values[start]:
+                bind_input(stage, inputs[values[start]])
+                outs.append(stage(core.slice(start, end - start)))
+                start = end
+        return pa.concat_tables(outs, promote_options="permissive") if outs else stage(core)
+    return call
+
+
 def run_stage_on_batch(stage: object, spec: dict[str, Any], batch: pa.Table) -> pa.Table:
-    """The stage on ``batch`` with the internal columns carried and the batch's stats attached."""
+    """The stage on ``batch`` with the internal columns carried and the batch's stats attached.
+    ``spec["inputs"]`` (part -> intermediate, for a global stage) binds each part's input first."""
     core, internal = split_internal(batch)
     stats = StageStats(spec["stat"])
-    out = timed_stage(stats, stage, core)
+    if spec.get("inputs") and PART in internal:
+        out = timed_stage(stats, _bound_to_parts(stage, spec["inputs"], internal[PART]), core)
+    else:
+        out = timed_stage(stats, stage, core)
     for name, column in internal.items():
         out = out.append_column(name, column)
     if out.num_rows:

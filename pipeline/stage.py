@@ -14,7 +14,9 @@ A *global* stage (deduplication, anything that needs all documents) additionally
 through the stages before it, spills them to Parquet intermediates, calls
 ``run_global`` once over those files (on the chosen engine), and only then streams the
 intermediates through ``__call__`` (which applies what ``run_global`` decided, e.g. by
-joining its Parquet results on ``id``) and the stages after it.
+joining its Parquet results on ``id``) and the stages after it. Before each
+intermediate the runner calls the stage's optional ``bind_input(path)`` (see
+:func:`bind_input`), so decisions can be stored and loaded per input file.
 
 Field metadata understood by the config validator:
 
@@ -60,6 +62,19 @@ class GlobalStage(Stage, Protocol):
         ``context.work_dir`` for ``__call__`` to apply. Must be rerunnable: a second
         call with the same inputs gives the same results."""
         ...
+
+
+def bind_input(stage: object, path: str) -> None:
+    """Tell a global stage which of its ``run_global`` inputs the next batches come from.
+
+    Optional for a global stage (``bind_input(path)``): a stage whose decisions are
+    stored per input (dedup's marks) then loads one input's worth instead of the whole
+    corpus's. Both runners call it before streaming an intermediate through the stage;
+    the batches that follow all come from ``path`` until the next call.
+    """
+    bind = getattr(stage, "bind_input", None)
+    if callable(bind):
+        bind(path)
 
 
 def is_global(stage: object) -> bool:

@@ -40,13 +40,17 @@ class MinLengthStage:
 
 @dataclass
 class ExactDupStage:
-    """A global stage: keeps the smallest id of each distinct text among active rows."""
+    """A global stage: keeps the smallest id of each distinct text among active rows.
+
+    Its decisions are applied per input, as dedup's are: ``__call__`` refuses a batch
+    unless the runner bound the input it comes from (``bind_input``), so the runner
+    tests check that both engines bind each intermediate before streaming it."""
 
     name: ClassVar[str] = "exact_dup"
     _decisions: str | None = None
 
     def setup(self) -> None:
-        pass
+        self._bound: tuple[pa.Array, pa.Array] | None = None
 
     def run_global(self, inputs: list[str], context: GlobalContext) -> None:
         out = os.path.join(context.work_dir, "losers.parquet")
@@ -56,10 +60,19 @@ class ExactDupStage:
         losers.write_parquet(out)
         self._decisions = out
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def bind_input(self, path: str) -> None:
         if self._decisions is None:
             raise RuntimeError("run_global first")
-        losers = pl.read_parquet(self._decisions)["id"].to_arrow()
+        ids = pl.read_parquet(path, columns=["id"])["id"]
+        losers = pl.read_parquet(self._decisions)["id"]
+        self._bound = (ids.to_arrow(), losers.filter(losers.is_in(ids)).to_arrow())
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        if getattr(self, "_bound", None) is None:
+            raise RuntimeError("exact_dup: no input bound (bind_input) before the batch")
+        ids, losers = self._bound
+        if not pc.all(pc.is_in(batch["id"], value_set=ids)).as_py():
+            raise RuntimeError("exact_dup: a batch from another input than the bound one")
         mask = pc.is_in(batch["id"], value_set=losers).to_numpy(zero_copy_only=False)
         return drop_rows(batch, mask & active_mask(batch), "exact_dup:dup")
 
