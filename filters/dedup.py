@@ -22,14 +22,16 @@ Incremental: with ``context.output_dir`` set, the kept documents' signatures and
 keys go to ``OUT/index/dedup/``; a later run lists earlier output dirs in
 ``previous_outputs`` and their documents take part as never-dropped survivors.
 
-Limits: ``__call__`` holds the marks (one row per member of a duplicate cluster, ~50
-bytes each) in memory in every worker that applies them, and the Ray engine's last
-step (survivor choice) runs on the driver over ~60 bytes per document; both are fine to
-~10^8 documents, not to 10^9 (see benchmarks/dedup_scale.py).
+Scale: on Ray every step that sees all documents is a hash shuffle (see
+``filters.dedup_ray``), survivor choice included. The marks are stored per input file
+(``filters.dedup_marks``) and the runner calls ``bind_input(path)`` before it streams
+an input, so a worker holds one input's marks, not the corpus's (a bare ``__call__``
+without a bound input loads them all: fine for ``taosha stage`` and tests).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -66,7 +68,9 @@ class DedupStage:
     work_dir: str = field(default="", metadata={"help": "set by run_global; where the marks are"})
 
     def __post_init__(self) -> None:
-        self._marks: pl.DataFrame | None = None
+        self._marks: pl.DataFrame | None = None  # every input's marks (no input bound)
+        self._bound: tuple[int, pl.DataFrame] | None = None  # (part, its marks)
+        self._parts: dict[str, int] | None = None  # input path -> part
 
     def plan(self):
         from filters.dedup_local import DedupPlan
@@ -99,35 +103,57 @@ class DedupStage:
             from filters.dedup_ray import run_ray
 
             parts = self.num_partitions or max(2, 2 * context.num_workers)
-            marks_path = run_ray(inputs, work, plan, old, parts)
+            marks_dir = run_ray(inputs, work, plan, old, parts)
         else:
-            marks_path = run_local(inputs, work, plan, old)
+            marks_dir = run_local(inputs, work, plan, old)
         if context.output_dir is not None:
-            marks = pl.read_parquet(marks_path)
-            dropped = marks.filter(pl.col("dup_of").is_not_null())["id"].to_arrow()
-            write_index(Path(context.output_dir), sorted((work / "signatures").glob("*.parquet")), dropped, plan.meta())
+            write_index(Path(context.output_dir), sorted((work / "signatures").glob("*.parquet")), marks_dir,
+                        plan.meta())
         self.work_dir = str(work)
-        self._marks = None
+        self._marks, self._bound, self._parts = None, None, None
 
     def setup(self) -> None:
-        """Loads the marks when ``run_global`` has produced them; before that (a runner
-        may call setup first) it does nothing, and ``__call__`` raises."""
-        path = Path(self.work_dir) / "marks.parquet" if self.work_dir else None
-        if self._marks is None and path is not None and path.exists():
-            self._marks = pl.read_parquet(path).unique("id", keep="first", maintain_order=True)
+        """Reads which input is which part when ``run_global`` has run; marks load
+        lazily (one input's in ``bind_input``). A runner may call setup before the
+        global phase: then it does nothing, and ``__call__`` raises."""
+        if self._parts is None and self.work_dir and (Path(self.work_dir) / "plan.json").exists():
+            inputs = json.loads((Path(self.work_dir) / "plan.json").read_text())["inputs"]
+            self._parts = {path: i for i, path in enumerate(inputs)}
 
-    def _require_marks(self) -> pl.DataFrame:
+    def _marks_dir(self) -> Path:
         self.setup()
-        if self._marks is None:
-            where = f" at {Path(self.work_dir) / 'marks.parquet'}" if self.work_dir else ""
+        marks_dir = Path(self.work_dir) / "marks" if self.work_dir else None
+        if marks_dir is None or not marks_dir.exists() or self._parts is None:
+            where = f" at {marks_dir}" if marks_dir else ""
             raise RuntimeError(
                 "dedup is a global stage: run_global(inputs, context) must run over all documents "
                 f"before batches are passed to it (no marks found{where})"
             )
+        return marks_dir
+
+    def bind_input(self, path: str) -> None:
+        """The runner streams ``path`` (one of ``run_global``'s inputs) next: hold only
+        that input's marks. Without a bound input ``__call__`` loads every input's."""
+        from filters.dedup_marks import read_part_marks
+
+        marks_dir = self._marks_dir()
+        if path not in self._parts:
+            raise RuntimeError(f"dedup: {path} was not an input of the global phase in {self.work_dir}")
+        part = self._parts[path]
+        if self._bound is None or self._bound[0] != part:
+            self._bound = (part, read_part_marks(marks_dir, part))
+
+    def _current_marks(self) -> pl.DataFrame:
+        if self._bound is not None:
+            return self._bound[1]
+        if self._marks is None:
+            from filters.dedup_marks import read_marks
+
+            self._marks = read_marks(self._marks_dir()).drop("part")
         return self._marks
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        marks = self._require_marks()
+        marks = self._current_marks()
         ids = pl.from_arrow(batch["id"]).alias("id").to_frame().with_row_index("_row")
         joined = ids.join(marks, on="id", how="left").sort("_row")
         active = active_mask(batch)

@@ -1,8 +1,8 @@
 """The persisted dedup index of kept documents, for incremental runs.
 
-``OUT/index/dedup/kept.parquet`` holds, per document this run kept: ``id``, ``exact``
-(normalized-text hash), ``length``, ``score``, ``sig`` (MinHash values) and ``bands``
-(the LSH bucket keys, one per band); ``meta.json`` holds the scheme, seed, num_perm,
+``OUT/index/dedup/kept-NNNNN.parquet`` (one per signature file) hold, per document
+this run kept: ``id``, ``exact`` (normalized-text hash), ``length``, ``score``, ``sig``
+(MinHash values) and ``bands`` (the LSH bucket keys, one per band); ``meta.json`` holds the scheme, seed, num_perm,
 shingle config and bands x rows. A later run passes earlier output dirs as
 ``previous_outputs``: their kept documents join the graph as ``old`` documents, which
 always survive, so new documents that duplicate them are dropped and old ones never are.
@@ -15,6 +15,7 @@ without a run (for the synthetic loop's check against the corpus).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,30 +24,42 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from filters.dedup_marks import read_part_marks
 from filters.dedup_signatures import SignatureConfig, band_keys, node_ids, sig_matrix, signature_table
 
 INDEX_SUBDIR = Path("index") / "dedup"
 
 
-def write_index(output_dir: Path, signature_paths: list[Path], dropped_ids: set[str] | pa.Array, meta: dict) -> Path:
-    """Persist the kept documents of this run (signature rows minus ``dropped_ids``)."""
+def kept_rows(sig: pa.Table, marks_dir: Path, meta: dict) -> pa.Table:
+    """Index rows of the signature rows ``sig`` this run kept: the rows minus those its
+    marks drop (read for the parts ``sig`` holds only), with their band keys."""
+    parts = pc.unique(sig["part"]).to_pylist()
+    dropped = [read_part_marks(marks_dir, p).filter(pl.col("dup_of").is_not_null())["id"].to_arrow() for p in parts]
+    if dropped:
+        sig = sig.filter(pc.invert(pc.is_in(sig["id"], value_set=pa.concat_arrays(
+            [d.combine_chunks() if isinstance(d, pa.ChunkedArray) else d for d in dropped]).cast(pa.string()))))
+    keys = band_keys(sig_matrix(sig["sig"], meta["num_perm"]), meta["bands"], meta["rows"])
+    bands = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel(), pa.uint64()), meta["bands"])
+    return sig.select(["id", "exact", "length", "score", "sig"]).append_column("bands", bands)
+
+
+def write_index(output_dir: Path, signature_paths: list[Path], marks_dir: Path, meta: dict) -> Path:
+    """Persist the kept documents of this run, one ``kept-NNNNN.parquet`` per signature
+    file (each written from that file and its parts' marks: memory is one file's)."""
     out = Path(output_dir) / INDEX_SUBDIR
-    out.mkdir(parents=True, exist_ok=True)
-    dropped = pa.array(sorted(dropped_ids) if isinstance(dropped_ids, set) else dropped_ids, pa.string())
-    parts = []
-    for p in signature_paths:
-        t = pq.read_table(p)
-        t = t.filter(pc.invert(pc.is_in(t["id"], value_set=dropped)))
-        keys = band_keys(sig_matrix(t["sig"], meta["num_perm"]), meta["bands"], meta["rows"])
-        bands = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel(), pa.uint64()), meta["bands"])
-        parts.append(t.select(["id", "exact", "length", "score", "sig"]).append_column("bands", bands))
-    table = pa.concat_tables(parts) if parts else None
-    tmp = out / "kept.parquet.tmp"
-    if table is not None:
-        pq.write_table(table, tmp)
-        tmp.replace(out / "kept.parquet")
-    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for k, path in enumerate(signature_paths):
+        pq.write_table(kept_rows(pq.read_table(path), marks_dir, meta), tmp / f"kept-{k:05d}.parquet")
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.replace(out)
     return out
+
+
+def index_files(index_dir: Path) -> list[Path]:
+    return sorted(Path(index_dir).glob("kept*.parquet"))
 
 
 def load_index(previous_outputs: list[Path], meta: dict) -> pa.Table | None:
@@ -54,17 +67,18 @@ def load_index(previous_outputs: list[Path], meta: dict) -> pa.Table | None:
     tables = []
     for k, d in enumerate(previous_outputs):
         idx = Path(d) / INDEX_SUBDIR
-        if not (idx / "kept.parquet").exists():
+        if not index_files(idx):
             continue
         theirs = json.loads((idx / "meta.json").read_text())
         if theirs != meta:
             raise ValueError(f"dedup index {idx} was built with {theirs}, this run uses {meta}")
-        t = pq.read_table(idx / "kept.parquet")
+        t = pa.concat_tables([pq.read_table(f) for f in index_files(idx)])
         ids = t["id"].to_pylist()
         tables.append(pa.table({
             "id": t["id"], "node": pa.array(node_ids(ids, f"index{k}:")), "exact": t["exact"],
             "length": t["length"], "score": t["score"].cast(pa.float64()),
-            "old": pa.array(np.ones(len(ids), dtype=bool)), "sig": t["sig"],
+            "old": pa.array(np.ones(len(ids), dtype=bool)),
+            "part": pa.array(np.full(len(ids), -1, dtype=np.int32)), "sig": t["sig"],
         }))
     return pa.concat_tables(tables) if tables else None
 

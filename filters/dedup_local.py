@@ -1,11 +1,12 @@
 """The dedup phases on one machine (polars), each a Parquet file under the work dir.
 
 signatures/sig-NNNNN.parquet -> exact.parquet -> buckets.parquet -> edges.parquet ->
-components.parquet -> marks.parquet. A phase is skipped when its output exists (every
+components.parquet -> marks/part=<i>/ (see ``filters.dedup_marks``). A phase is skipped when its output exists (every
 output is written to a temp name and renamed, so an existing file is complete);
 ``plan.json`` records the inputs and parameters, and a different plan clears the
-old outputs first. The rules shared with the Ray engine (survivor order, marks) are
-the functions here, so both engines decide identically.
+old outputs first. The rules shared with the Ray engine (exact groups, buckets here;
+survivor order and marks in ``filters.dedup_marks``) are the same functions on both
+engines, so both decide identically.
 
 Survivor rule (within an exact group and within a near-duplicate component): documents
 of an earlier run's index first (they are never dropped by a later run), then the
@@ -25,10 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from filters.connected_components import components_polars
+from filters.dedup_marks import best_first, empty_marks, marks_from, write_marks
 from filters.dedup_signatures import SCORE_COLUMNS, SignatureConfig, band_keys, sig_matrix, signature_table
-
-SURVIVOR_KEYS = ("quality", "length", "shortest", "id")
-
 
 @dataclass(frozen=True)
 class DedupPlan:
@@ -44,27 +43,6 @@ class DedupPlan:
 
     def meta(self) -> dict:
         return self.signature.meta(self.bands, self.rows)
-
-
-def survivor_sort(order: tuple[str, ...]) -> tuple[list[str], list[bool], list[bool]]:
-    """(columns, descending, nulls_last) for polars ``sort``: best candidate first."""
-    cols, desc = ["old"], [True]
-    for key in order:
-        if key not in SURVIVOR_KEYS:
-            raise ValueError(f"dedup: unknown survivor key {key!r}; use {', '.join(SURVIVOR_KEYS)}")
-        if key == "quality":
-            cols.append("score"), desc.append(True)
-        elif key == "length":
-            cols.append("length"), desc.append(True)
-        elif key == "shortest":
-            cols.append("length"), desc.append(False)
-    cols.append("id"), desc.append(False)
-    return cols, desc, [True] * len(cols)
-
-
-def best_first(df: pl.DataFrame | pl.LazyFrame, order: tuple[str, ...]):
-    cols, desc, nulls_last = survivor_sort(order)
-    return df.sort(cols, descending=desc, nulls_last=nulls_last)
 
 
 def _write(table: pa.Table | pl.DataFrame, path: Path) -> Path:
@@ -105,8 +83,8 @@ def phase_signatures(inputs: list[str], out_dir: Path, config: SignatureConfig) 
     for i, path in enumerate(inputs):
         out = out_dir / f"sig-{i:05d}.parquet"
         if not out.exists():
-            parts = [signature_table(b, config) for b in read_active(path)]
-            table = pa.concat_tables(parts) if parts else signature_table(_empty_input(), config)
+            parts = [signature_table(b, config, part=i) for b in read_active(path)]
+            table = pa.concat_tables(parts) if parts else signature_table(_empty_input(), config, part=i)
             _write(table, out)
         paths.append(out)
     return paths
@@ -119,13 +97,13 @@ def _empty_input() -> pa.Table:
 
 def exact_groups(docs: pl.DataFrame, order: tuple[str, ...]) -> pl.DataFrame:
     """Per document: ``exact_survivor`` (node of the best document with the same
-    normalized text) and ``exact_survivor_id``."""
+    normalized text), ``exact_survivor_id`` and ``exact_size`` (documents with that text)."""
     ranked = best_first(docs.select("node", "id", "exact", "old", "score", "length"), order)
-    firsts = ranked.group_by("exact", maintain_order=True).first().select(
-        "exact", pl.col("node").alias("exact_survivor"), pl.col("id").alias("exact_survivor_id")
-    )
+    firsts = ranked.group_by("exact", maintain_order=True).agg(
+        pl.first("node").alias("exact_survivor"), pl.first("id").alias("exact_survivor_id"),
+        pl.len().cast(pl.Int64).alias("exact_size"))
     return docs.select("node", "exact").join(firsts, on="exact", how="left", maintain_order="left").select(
-        "node", "exact_survivor", "exact_survivor_id"
+        "node", "exact_survivor", "exact_survivor_id", "exact_size"
     )
 
 
@@ -168,48 +146,15 @@ def verify_edges(edges: pl.DataFrame, nodes: np.ndarray, sig: np.ndarray, thresh
     return e if threshold is None else e.filter(pl.col("jaccard") >= threshold)
 
 
-def marks_from(docs: pl.DataFrame, exact: pl.DataFrame, labels: pl.DataFrame, order: tuple[str, ...]) -> pl.DataFrame:
-    """``id, dup_cluster, dup_of, dup_reason`` for every document of this run (not
-    ``old``) that belongs to a duplicate cluster. ``docs``: node, id, exact, old,
-    score, length; ``exact``: node -> exact_survivor; ``labels``: node -> label for
-    exact survivors in near-duplicate components."""
-    d = docs.join(exact, on="node")
-    # near component of each exact survivor (singletons are their own component)
-    survivors = d.filter(pl.col("node") == pl.col("exact_survivor"))
-    survivors = survivors.join(labels, on="node", how="left").with_columns(pl.col("label").fill_null(pl.col("node")))
-    comp_best = best_first(survivors, order).group_by("label", maintain_order=True).first().select(
-        "label", pl.col("id").alias("cluster_id"), pl.col("exact").alias("cluster_exact")
-    )
-    comp_size = d.join(survivors.select(pl.col("node").alias("exact_survivor"), "label"), on="exact_survivor")
-    sizes = comp_size.group_by("label").agg(pl.len().alias("size"))
-    out = (
-        comp_size.join(sizes, on="label").filter(pl.col("size") > 1).join(comp_best, on="label")
-        .filter(~pl.col("old"))
-        .select(
-            "id",
-            pl.col("cluster_id").alias("dup_cluster"),
-            pl.when(pl.col("id") != pl.col("cluster_id")).then(pl.col("cluster_id")).alias("dup_of"),
-            pl.when(pl.col("id") == pl.col("cluster_id")).then(None)
-            .when(pl.col("exact") == pl.col("cluster_exact")).then(pl.lit("exact"))
-            .otherwise(pl.lit("near")).alias("dup_reason"),
-        )
-    )
-    return out.sort("id")
-
-
-def empty_marks() -> pl.DataFrame:
-    return pl.DataFrame(schema={"id": pl.String, "dup_cluster": pl.String, "dup_of": pl.String, "dup_reason": pl.String})
-
-
 def run_local(inputs: list[str], work_dir: Path, plan: DedupPlan, old: pa.Table | None) -> Path:
-    """Run (or resume) every phase; returns the marks file."""
+    """Run (or resume) every phase; returns the marks directory."""
     sig_paths = phase_signatures(inputs, work_dir / "signatures", plan.signature)
-    marks_path = work_dir / "marks.parquet"
-    if marks_path.exists():
-        return marks_path
+    marks_dir = work_dir / "marks"
+    if marks_dir.exists():
+        return marks_dir
     tables = [pq.read_table(p) for p in sig_paths] + ([old] if old is not None and old.num_rows else [])
     if not tables:
-        return _write(empty_marks(), marks_path)
+        return write_marks(empty_marks(), marks_dir)
     docs_t = pa.concat_tables([t.select(tables[0].column_names) for t in tables])
     docs = pl.from_arrow(docs_t.drop(["sig"]))
     exact_path = work_dir / "exact.parquet"
@@ -231,4 +176,4 @@ def run_local(inputs: list[str], work_dir: Path, plan: DedupPlan, old: pa.Table 
         edges = pl.read_parquet(edges_path) if plan.near else pl.DataFrame({"a": [], "b": []}, schema={"a": pl.Int64, "b": pl.Int64})
         _write(components_polars(edges.select("a", "b")), comp_path)
     labels = pl.read_parquet(comp_path)
-    return _write(marks_from(docs, exact, labels, plan.survivor_order), marks_path)
+    return write_marks(marks_from(docs, exact, labels, plan.survivor_order), marks_dir)

@@ -14,10 +14,11 @@ engine uses, so both engines decide identically, and no per-group Python call:
 * connected components: alternating large-star / small-star rounds (Kiveris et al.),
   each a repartition by node over the edge dataset, until the edge fingerprint stops
   changing (O(log n) rounds): no process ever holds all edges -> ``components/``;
-* marks: ``filters.dedup_local.marks_from`` on the driver over per-document rows
-  (id, node, exact hash, score, length: ~60 bytes a document; no edges, no
-  signatures). At billions of documents this last step should become a join +
-  repartition too; it is the one driver-side step left.
+* survivors (``filters.dedup_marks``): exact survivors left-joined to their component
+  label, partitioned by label -> best document and size per component; every
+  document inner-joined to its component on ``exact_survivor`` -> marks, written
+  partitioned by input (``marks/part=<i>/``). The driver only plans: no step gathers
+  documents, edges or marks in one process.
 
 Blocks are not split after a shuffle while this runs (``target_max_block_size`` is
 lifted) so that a partition is always one batch; size ``num_partitions`` so that a
@@ -37,7 +38,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from filters.connected_components import both_ways, by_larger, large_star, small_star, star_fingerprint
-from filters.dedup_local import DedupPlan, _write, band_rows, exact_groups, marks_from, run_local, star_edges
+from filters.dedup_local import DedupPlan, band_rows, exact_groups, run_local, star_edges
+from filters.dedup_marks import component_best, component_rows, empty_marks, mark_rows
 from filters.dedup_signatures import SCORE_COLUMNS, band_keys, sig_matrix, signature_table
 
 
@@ -63,7 +65,8 @@ def _exact_partition(batch: pa.Table, order: tuple[str, ...]) -> pa.Table:
     docs = pl.from_arrow(batch.drop_columns(["sig"]))
     ex = exact_groups(docs, order)  # same row order as docs
     return batch.append_column("exact_survivor", ex["exact_survivor"].to_arrow()).append_column(
-        "exact_survivor_id", ex["exact_survivor_id"].to_arrow().cast(pa.string()))
+        "exact_survivor_id", ex["exact_survivor_id"].to_arrow().cast(pa.string())).append_column(
+        "exact_size", ex["exact_size"].to_arrow().cast(pa.int64()))
 
 
 def _explode_bands(batch: pa.Table, plan: DedupPlan) -> pa.Table:
@@ -114,27 +117,77 @@ def components_ray(edges, num_partitions: int, max_iter: int = 64):
 def run_ray(inputs: list[str], work: Path, plan: DedupPlan, old: pa.Table | None, num_partitions: int = 16) -> Path:
     import ray.data as rd
 
-    marks_path = work / "marks.parquet"
-    if marks_path.exists():
-        return marks_path
+    marks_dir = work / "marks"
+    if marks_dir.exists():
+        return marks_dir
     if not inputs:  # nothing new to deduplicate: the local engine handles the trivial case
         return run_local(inputs, work, plan, None)
     ctx = rd.DataContext.get_current()
     saved_block_size, ctx.target_max_block_size = ctx.target_max_block_size, None
     try:
-        return _run(inputs, work, plan, old, num_partitions, marks_path)
+        return _run(inputs, work, plan, old, num_partitions, marks_dir)
     finally:
         ctx.target_max_block_size = saved_block_size
 
 
-def _run(inputs, work, plan, old, num_partitions, marks_path) -> Path:
+def _path_key(path: str) -> str:
+    """Ray's ``include_paths`` drops a URI scheme (s3://b/k -> b/k); compare without it."""
+    return str(path).split("://", 1)[-1]
+
+
+def _signatures(batch: pa.Table, config, part_of: dict[str, int]) -> pa.Table:
+    """Signature rows of a batch read with ``include_paths``; ``part`` = the input's index
+    (a read task may hold several files, so it is taken per row)."""
+    paths = batch["path"]
+    batch = batch.drop_columns(["path"])
+    if batch.num_rows and pc.all(pc.equal(paths, paths[0])).as_py():
+        return signature_table(batch, config, part=part_of[_path_key(paths[0].as_py())])
+    tables = []
+    for value in pc.unique(paths).to_pylist():
+        rows = batch.filter(pc.equal(paths, value))
+        tables.append(signature_table(rows, config, part=part_of[_path_key(value)]))
+    return pa.concat_tables(tables) if tables else signature_table(batch, config)
+
+
+def _labels(batch: pa.Table) -> pa.Table:
+    """Star edges (a = node, b = component minimum) -> (node, label) rows, roots included
+    as (b, b); duplicates are removed after the shuffle by node."""
+    return pa.table({"node": pa.concat_arrays([batch["a"].combine_chunks(), batch["b"].combine_chunks()]),
+                     "label": pa.concat_arrays([batch["b"].combine_chunks(), batch["b"].combine_chunks()])})
+
+
+def _unique(batch: pa.Table, schema: pa.Schema) -> pa.Table:
+    return pl.from_arrow(batch).unique().to_arrow().cast(schema) if batch.num_rows else schema.empty_table()
+
+
+def _no_label(batch: pa.Table, schema: pa.Schema) -> pa.Table:
+    return batch.append_column("label", pa.nulls(batch.num_rows, schema.field("label").type)).select(
+        schema.names).cast(schema)
+
+
+def _components(batch: pa.Table, order: tuple[str, ...], schema: pa.Schema) -> pa.Table:
+    rows = pl.from_arrow(_conform(batch, schema)) if batch.num_rows else pl.from_arrow(schema.empty_table())
+    return component_best(component_rows(rows), order).to_arrow()
+
+
+def _marks(batch: pa.Table, schema: pa.Schema) -> pa.Table:
+    if batch.num_rows == 0:
+        return empty_marks().to_arrow()
+    return mark_rows(pl.from_arrow(_conform(batch, schema))).to_arrow()
+
+
+def _run(inputs, work, plan, old, num_partitions, marks_dir) -> Path:
     import ray.data as rd
+    from ray.data.expressions import col
 
     whole = {"batch_format": "pyarrow", "batch_size": None}
     names = pq.ParquetFile(inputs[0]).schema_arrow.names
     cols = ["id", "text", "drop_reason"] + [c for c in SCORE_COLUMNS if c in names]
-    sig_dir = _phase(work / "signatures", lambda d: rd.read_parquet(inputs).select_columns(cols)
-                     .map_batches(signature_table, batch_format="pyarrow", fn_kwargs={"config": plan.signature})
+    part_of = {_path_key(p): i for i, p in enumerate(inputs)}
+    sig_dir = _phase(work / "signatures", lambda d: rd.read_parquet(inputs, include_paths=True)
+                     .select_columns(cols + ["path"])
+                     .map_batches(_signatures, batch_format="pyarrow",
+                                  fn_kwargs={"config": plan.signature, "part_of": part_of})
                      .write_parquet(d))
 
     def build_exact(d: str) -> None:
@@ -147,7 +200,7 @@ def _run(inputs, work, plan, old, num_partitions, marks_path) -> Path:
     exact_dir = _phase(work / "exact", build_exact)
 
     def build_edges(d: str) -> None:
-        survivors = rd.read_parquet(str(exact_dir)).filter(expr="node == exact_survivor").select_columns(["node", "sig"])
+        survivors = rd.read_parquet(str(exact_dir)).filter(expr=col("node") == col("exact_survivor")).select_columns(["node", "sig"])
         cand = survivors.map_batches(_explode_bands, batch_format="pyarrow", fn_kwargs={"plan": plan}) \
             .repartition(num_partitions, keys=["band", "key"]).map_batches(_frame_fn(star_edges), **whole)
         exact_schema = pq.read_schema(sorted(exact_dir.glob("*.parquet"))[0])
@@ -164,17 +217,38 @@ def _run(inputs, work, plan, old, num_partitions, marks_path) -> Path:
                       fn_kwargs={"num_perm": plan.signature.num_perm, "threshold": plan.threshold if plan.verify else None}
                       ).write_parquet(d)
 
-    labels = pl.DataFrame(schema={"node": pl.Int64, "label": pl.Int64})
+    exact_schema = pq.read_schema(sorted(exact_dir.glob("*.parquet"))[0])
+    node_type = exact_schema.field("node").type
+    label_schema = pa.schema([("node", node_type), ("label", node_type)])
+    labels = None
     if plan.near:
         edges_dir = _phase(work / "edges", build_edges)
         if any(pq.read_metadata(p).num_rows for p in edges_dir.glob("*.parquet")):
             comp_dir = _phase(work / "components", lambda d: components_ray(
                 rd.read_parquet(str(edges_dir)).select_columns(["a", "b"]), num_partitions).write_parquet(d))
-            stars = pl.read_parquet(str(comp_dir / "*.parquet")).rename({"a": "node", "b": "label"})
-            roots = stars.select(pl.col("label").unique().alias("node")).with_columns(pl.col("node").alias("label"))
-            labels = pl.concat([stars, roots]).unique()
-    exact_cols = ["node", "id", "exact", "old", "score", "length", "exact_survivor", "exact_survivor_id"]
-    ex = pl.read_parquet(str(exact_dir / "*.parquet"), columns=exact_cols)
-    docs = ex.select("node", "id", "exact", "old", "score", "length")
-    return _write(marks_from(docs, ex.select("node", "exact_survivor", "exact_survivor_id"), labels,
-                             plan.survivor_order), marks_path)
+            labels = rd.read_parquet(str(comp_dir)).map_batches(_labels, batch_format="pyarrow") \
+                .repartition(num_partitions, keys=["node"]).map_batches(_unique, fn_kwargs={"schema": label_schema},
+                                                                         **whole)
+
+    def build_marks(d: str) -> None:
+        exact = rd.read_parquet(str(exact_dir)).select_columns(
+            ["node", "id", "exact", "old", "score", "length", "part", "exact_survivor", "exact_size"])
+        survivors = exact.filter(expr=col("node") == col("exact_survivor")).drop_columns(["exact_survivor", "part"])
+        surv_schema = pa.schema([exact_schema.field(c) for c in ("node", "id", "exact", "old", "score", "length")]
+                                + [pa.field("exact_size", pa.int64()), pa.field("label", node_type)])
+        if labels is None:  # no near-duplicate edges: every component is one exact group
+            labelled = survivors.map_batches(_no_label, batch_format="pyarrow", fn_kwargs={"schema": surv_schema})
+        else:
+            labelled = survivors.join(labels, join_type="left_outer", num_partitions=num_partitions, on=("node",)) \
+                .map_batches(_conform, batch_format="pyarrow", fn_kwargs={"schema": surv_schema})
+        comps = labelled.repartition(num_partitions, keys=["label"]) \
+            .map_batches(_components, fn_kwargs={"order": plan.survivor_order, "schema": surv_schema}, **whole)
+        members = exact.select_columns(["id", "exact", "old", "part", "exact_survivor"])
+        member_schema = pa.schema([exact_schema.field(c) for c in ("id", "exact", "old", "part", "exact_survivor")]
+                                  + [pa.field("cluster_id", exact_schema.field("id").type),
+                                     pa.field("cluster_exact", exact_schema.field("exact").type)])
+        members.join(comps, join_type="inner", num_partitions=num_partitions, on=("exact_survivor",)) \
+            .map_batches(_marks, fn_kwargs={"schema": member_schema}, **whole) \
+            .write_parquet(d, partition_cols=["part"])
+
+    return _phase(marks_dir, build_marks)

@@ -4,7 +4,8 @@
 row per *active* document: ``id``, ``node`` (int64 hash of the id, the graph node),
 ``exact`` (xxh3-128 of the normalized text), ``length`` (characters), ``score``
 (quality score used by the survivor rule, null if none), ``old`` (false: the
-document belongs to this run) and ``sig`` (fixed-size list of num_perm uint32,
+document belongs to this run), ``part`` (index of the input file, which the marks are
+partitioned by) and ``sig`` (fixed-size list of num_perm uint32,
 datasketch ``affine32`` values). The same function runs in the local phases and in a
 Ray ``map_batches``, which is why local and Ray runs give identical signatures.
 
@@ -74,8 +75,9 @@ def _scores(batch: pa.Table, score_column: str) -> pa.Array:
     return pc.max_element_wise(*cols, skip_nulls=True) if len(cols) > 1 else cols[0].combine_chunks()
 
 
-def signature_table(batch: pa.Table, config: SignatureConfig) -> pa.Table:
-    """One row per active document of ``batch`` (see module docstring)."""
+def signature_table(batch: pa.Table, config: SignatureConfig, part: int = -1) -> pa.Table:
+    """One row per active document of ``batch`` (see module docstring); ``part`` is the
+    index of the input file the batch came from (-1: none, e.g. a query)."""
     active = pc.is_null(batch["drop_reason"])
     batch = batch.filter(active)
     texts = pl.from_arrow(batch["text"]).cast(pl.String) if batch.num_rows else pl.Series("text", [], pl.String)
@@ -91,6 +93,7 @@ def signature_table(batch: pa.Table, config: SignatureConfig) -> pa.Table:
             "length": pc.utf8_length(batch["text"]).cast(pa.int64()),
             "score": _scores(batch, config.score_column),
             "old": pa.array(np.zeros(len(ids), dtype=bool)),
+            "part": pa.array(np.full(len(ids), part, dtype=np.int32)),
             "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.ravel(), pa.uint32()), config.num_perm),
         }
     )

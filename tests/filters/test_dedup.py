@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from filters.dedup import DedupStage
-from filters.dedup_index import INDEX_SUBDIR, query_index
+from filters.dedup_index import INDEX_SUBDIR, index_files, query_index
+from filters.dedup_marks import read_marks, read_part_marks
 from pipeline.schema import drop_rows, make_batch
 from pipeline.stage import GlobalContext, is_global
 
@@ -31,7 +32,11 @@ def run_stage(stage, batches, tmp_path, name="run", previous=(), output_dir=None
     ctx = GlobalContext(engine="local", work_dir=tmp_path / f"{name}-work", previous_outputs=tuple(previous),
                         output_dir=output_dir)
     stage.run_global(paths, ctx)
-    return pa.concat_tables([stage(pq.read_table(p)) for p in paths])
+    out = []
+    for p in paths:  # as the runner does: bind each input, then stream it
+        stage.bind_input(p)
+        out.append(stage(pq.read_table(p)))
+    return pa.concat_tables(out)
 
 
 def _by_id(table: pa.Table) -> dict[str, dict]:
@@ -120,6 +125,23 @@ def test_already_dropped_rows_take_no_part(tmp_path):
     assert out["id"].to_pylist() == batch["id"].to_pylist()
 
 
+def test_marks_are_stored_per_input_and_bound_one_input_at_a_time(tmp_path, real_batches):
+    batches = real_batches[0]
+    whole = run_stage(DedupStage(), batches, tmp_path)
+    marks_dir = tmp_path / "run-work" / "marks"
+    marks = read_marks(marks_dir)
+    for part, batch in enumerate(batches):
+        mine = read_part_marks(marks_dir, part)
+        assert set(mine["id"].to_list()) <= set(batch["id"].to_pylist())
+        assert mine.height == marks.filter(pl.col("part") == part).height > 0
+    # an unbound call (taosha stage, notebooks) loads every input's marks: same answer
+    stage = DedupStage(work_dir=str(tmp_path / "run-work"))
+    unbound = pa.concat_tables([stage(b) for b in batches])
+    assert unbound.equals(whole)
+    with pytest.raises(RuntimeError, match="not an input"):
+        stage.bind_input(str(tmp_path / "elsewhere.parquet"))
+
+
 def test_call_before_run_global_is_a_clear_error():
     with pytest.raises(RuntimeError, match="run_global"):
         DedupStage()(make_batch(["x"], ids=["a"], source="s"))
@@ -150,7 +172,7 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
     out1 = tmp_path / "out1"
     run_stage(DedupStage(), [make_batch([r["text"] for r in first_rows], ids=[r["id"] for r in first_rows], source="a")],
               tmp_path, name="r1", output_dir=out1)
-    assert (out1 / INDEX_SUBDIR / "kept.parquet").exists()
+    assert index_files(out1 / INDEX_SUBDIR)
     new = make_batch([r["text"] for r in second_rows] + ["A brand new unrelated sentence about rivers and maps."],
                      ids=[r["id"] for r in second_rows] + ["fresh"], source="b")
     out = _by_id(run_stage(DedupStage(), [new], tmp_path, name="r2", previous=[out1], output_dir=tmp_path / "out2"))
@@ -160,7 +182,7 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
     old_ids = {r["id"] for r in first_rows}
     assert all(out[r["id"]]["dup_of"] in old_ids for r in dropped)
     # the second run's index holds only what it kept
-    kept2 = pl.read_parquet(tmp_path / "out2" / INDEX_SUBDIR / "kept.parquet")["id"].to_list()
+    kept2 = pl.concat([pl.read_parquet(f) for f in index_files(tmp_path / "out2" / INDEX_SUBDIR)])["id"].to_list()
     assert "fresh" in kept2 and not set(kept2) & {r["id"] for r in dropped}
     # query the corpus index directly (the synthetic loop's check)
     stage = DedupStage()

@@ -8,6 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from filters.dedup import DedupStage
+from filters.dedup_index import index_files
+from filters.dedup_marks import read_marks
 from pipeline.schema import make_batch
 from pipeline.stage import GlobalContext
 
@@ -30,11 +32,13 @@ def test_local_and_ray_runs_give_the_same_clusters(tmp_path, ray_local):
     local.run_global(paths, GlobalContext(engine="local", work_dir=tmp_path / "local"))
     ray_stage = DedupStage(num_partitions=2)
     ray_stage.run_global(paths, GlobalContext(engine="ray", work_dir=tmp_path / "ray"))
-    a = pl.read_parquet(tmp_path / "local" / "marks.parquet")
-    b = pl.read_parquet(tmp_path / "ray" / "marks.parquet")
+    a = read_marks(tmp_path / "local" / "marks")
+    b = read_marks(tmp_path / "ray" / "marks")
     assert a.height > 50 and a.equals(b)
+    ray_stage.bind_input(paths[0])
     out = ray_stage(pq.read_table(paths[0]))
     assert out["drop_reason"].null_count < out.num_rows
+    assert set(read_marks(tmp_path / "ray" / "marks").filter(pl.col("part") == 1)["id"].to_list()) <= set(ids[70:])
 
 
 @pytest.mark.cluster
@@ -51,11 +55,11 @@ def test_incremental_run_on_ray_matches_local(tmp_path, ray_local):
         DedupStage(num_partitions=2).run_global(
             [str(second)], GlobalContext(engine=engine, work_dir=tmp_path / f"w2{engine}",
                                          previous_outputs=(tmp_path / "o1",), output_dir=tmp_path / f"o2{engine}"))
-    a = pl.read_parquet(tmp_path / "w2local" / "marks.parquet")
-    b = pl.read_parquet(tmp_path / "w2ray" / "marks.parquet")
+    a = read_marks(tmp_path / "w2local" / "marks")
+    b = read_marks(tmp_path / "w2ray" / "marks")
     assert a.equals(b)
     old_ids = {r["id"] for r in gsm[0::2]}
     assert set(b.filter(pl.col("dup_of").is_not_null())["dup_of"].to_list()) <= old_ids
     assert b.filter(pl.col("dup_of").is_not_null()).height >= 9
-    kept = pl.read_parquet(tmp_path / "o2ray" / "index" / "dedup" / "kept.parquet")["id"].to_list()
+    kept = pl.concat([pl.read_parquet(f) for f in index_files(tmp_path / "o2ray" / "index" / "dedup")])["id"].to_list()
     assert "fresh" in kept
