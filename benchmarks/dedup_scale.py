@@ -8,10 +8,13 @@ apart), runs ``DedupStage.run_global`` on the chosen engine, applies the marks a
 scores them like /work/shared/bench/datatrove_bench.py: an injected pair is caught when
 either document is removed; "other removed" are documents outside any injected pair.
 
+The marks are then applied as the runner applies them (``bind_input`` per input, then
+``__call__`` on its batches), and the removed documents are taken from that output.
+
 Usage:
-    benchmarks/dedup_scale.py [--docs 100000] [--engine ray|local] [--cpus 2] [--work DIR]
-    benchmarks/dedup_scale.py --docs 200000 --mix en_prose=0.08,code_py=0.05,code_c=0.05,en_math=0.32,zh_prose=0.25,zh_math=0.25
-    (the corpus build is single-threaded: ~25 min for 200k docs on this machine)
+    benchmarks/dedup_scale.py [--docs 50000] [--engine ray|local] [--cpus 2] [--work DIR]
+    benchmarks/dedup_scale.py --corpus DIR     # any corpus in make_corpus.py's format, e.g. one
+                                               # grown to 1M+ docs by benchmarks/scale_corpus.py
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import polars as pl  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from filters.dedup import DedupStage  # noqa: E402
@@ -133,7 +137,7 @@ def score(corpus: Path, ids_in: set[str], removed: set[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--docs", type=int, default=50_000)
     ap.add_argument("--engine", choices=("ray", "local"), default="ray")
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--work", default="/tmp/taosha_dedup_scale")
@@ -169,8 +173,15 @@ def main() -> None:
                                                num_workers=args.cpus, output_dir=run_dir / "out"))
         wall = time.perf_counter() - t1
     phases = {p.name: time.ctime(p.stat().st_mtime)[11:19] for p in sorted((run_dir / "work").iterdir(), key=lambda p: p.stat().st_mtime)}
-    marks = pl.read_parquet(run_dir / "work" / "marks.parquet")
-    removed = set(marks.filter(pl.col("dup_of").is_not_null())["id"].to_list())
+    # apply the marks the way the runner does: bind one input, stream its batches
+    t2, removed, held = time.perf_counter(), set(), 0
+    for path in inputs:
+        stage.bind_input(path)
+        held = max(held, stage._bound[1].height)
+        for rb in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=["id", "text", "drop_reason"]):
+            out = stage(pa.Table.from_batches([rb]))
+            removed.update(out.filter(pc.is_valid(out["dup_of"]))["id"].to_pylist())
+    apply_s = time.perf_counter() - t2
     ids_in = set().union(*(pq.read_table(p, columns=["id"])["id"].to_pylist() for p in inputs))
     res = score(corpus, ids_in, removed)
     cpu1 = time.process_time()
@@ -180,6 +191,8 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"peak RSS: driver {rss.peak_self / 2**20:.0f} MiB, driver + Ray processes {rss.peak_tree / 2**20:.0f} MiB")
     print(f"phase finish times: {phases}")
+    print(f"apply (bind_input + __call__ per input, one process): {apply_s:.1f} s -> {n_docs / apply_s:.0f} docs/s; "
+          f"most marks held at once: {held} rows (one input's), of {len(removed)} documents removed")
     for kind, (n, c, r) in sorted(res["recall"].items()):
         print(f"recall {kind:5s}: {c}/{n} = {r:.4f}")
     print(f"removed {res['removed']} of {res['docs']}; removed outside injected pairs: {res['other_removed']}")
