@@ -63,3 +63,20 @@ def test_incremental_run_on_ray_matches_local(tmp_path, ray_local):
     assert b.filter(pl.col("dup_of").is_not_null()).height >= 9
     kept = pl.concat([pl.read_parquet(f) for f in index_files(tmp_path / "o2ray" / "index" / "dedup")])["id"].to_list()
     assert "fresh" in kept
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_exact_only_on_ray_matches_local(tmp_path, ray_local):
+    """No near-duplicate edges: components are the exact groups (the Ray path without labels)."""
+    rows = [json.loads(line) for line in (DEV / "neardup_clusters.jsonl").open()][:30]
+    texts = [r["text"] for r in rows] + [rows[0]["text"], rows[5]["text"].upper()]
+    ids = [r["id"] for r in rows] + ["copy0", "copy5"]
+    path = str(tmp_path / "in.parquet")
+    pq.write_table(make_batch(texts, ids=ids, source="s"), path)
+    for engine in ("local", "ray"):
+        DedupStage(near=False, num_partitions=2).run_global([path], GlobalContext(engine=engine, work_dir=tmp_path / engine))
+    a, b = read_marks(tmp_path / "local" / "marks"), read_marks(tmp_path / "ray" / "marks")
+    assert a.equals(b) and set(b["dup_reason"].drop_nulls().to_list()) == {"exact"}
+    dropped = set(b.filter(pl.col("dup_of").is_not_null())["id"].to_list())
+    assert len(dropped) == 2 and dropped <= {"copy0", "copy5", ids[0], ids[5]}
