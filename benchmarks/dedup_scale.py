@@ -135,6 +135,47 @@ def score(corpus: Path, ids_in: set[str], removed: set[str]) -> dict:
             "other_removed": len(removed - expected), "removed": len(removed), "docs": len(ids_in)}
 
 
+def run_pipeline(corpus: Path, work: Path, engine: str, cpus: int, overrides: list[str]) -> None:
+    """JSONL.gz -> dedup -> Parquet shards with the runner; removed = the run's rejects."""
+    import shutil
+
+    import polars as pl
+
+    from pipeline.config import load_config, parse_overrides
+    from pipeline.local_runner import run_local
+    from pipeline.ray_runner import run_ray
+
+    out = work / f"pipeline-{corpus.name}-{engine}"
+    shutil.rmtree(out, ignore_errors=True)
+    config = load_config(data={
+        "input": {"paths": [str(corpus / "docs")]},
+        "output": {"dir": str(out), "rejects_text": False},
+        "run": {"engine": engine, "num_workers": cpus},
+        "stages": [{"dedup": parse_overrides(overrides)}],
+    })
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    with PeakRSS() as rss:
+        t1 = time.perf_counter()
+        if engine == "ray":
+            result = run_ray(config, progress=None, ray_options={"num_cpus": cpus})
+        else:
+            result = run_local(config, progress=None)
+        wall = time.perf_counter() - t1
+    rejects = pl.read_parquet(out / "rejects" / "*.parquet", columns=["id", "drop_reason"])
+    removed = set(rejects.filter(pl.col("drop_reason").str.starts_with("dedup:"))["id"].to_list())
+    kept_ids = pl.read_parquet(out / "data" / "*.parquet", columns=["id"])["id"].to_list()
+    res = score(corpus, set(kept_ids) | set(rejects["id"].to_list()), removed)
+    n_docs, mb = manifest["docs"], manifest["text_bytes"] / 1e6
+    print(f"pipeline engine={engine} cpus={cpus}: read JSONL.gz -> dedup -> Parquet, {n_docs} docs, {mb:.0f} MB text")
+    print(f"wall {wall:.1f} s -> {n_docs / wall:.0f} docs/s, {mb / wall:.2f} MB/s; CPU {rss.cpu_seconds:.1f} s; "
+          f"kept {result.stats.kept}, rejected {result.stats.rejected}, errored {result.stats.errored}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"peak RSS: driver {rss.peak_self / 2**20:.0f} MiB, driver + Ray processes {rss.peak_tree / 2**20:.0f} MiB")
+    for kind, (n, c, r) in sorted(res["recall"].items()):
+        print(f"recall {kind:5s}: {c}/{n} = {r:.4f}")
+    print(f"removed {res['removed']} of {res['docs']}; removed outside injected pairs: {res['other_removed']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=50_000)
@@ -147,11 +188,16 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="stage overrides key=value")
     ap.add_argument("--mix", default=None, help="make_corpus --mix; the default mix runs out of English prose at "
                     "~54k docs here, e.g. en_prose=0.08,code_py=0.05,code_c=0.05,en_math=0.32,zh_prose=0.25,zh_math=0.25")
+    ap.add_argument("--pipeline", action="store_true",
+                    help="end to end instead: the runner reads the corpus's JSONL.gz, runs only dedup and writes "
+                         "Parquet shards (what DataTrove's dedup_only variant times)")
     args = ap.parse_args()
     work = Path(args.work)
     corpus = Path(args.corpus) if args.corpus else work / f"corpus-{args.docs}"
     t0 = time.perf_counter()
     ensure_corpus(corpus, args.docs, args.make_corpus, args.dev_data, args.mix)
+    if args.pipeline:
+        return run_pipeline(corpus, work, args.engine, args.cpus, args.set)
     inputs = to_parquet(corpus, work / f"parquet-{corpus.name}")
     n_docs = sum(pq.read_metadata(p).num_rows for p in inputs)
     mb = sum(pq.read_table(p, columns=["text"])["text"].combine_chunks().nbytes for p in inputs) / 1e6
