@@ -128,9 +128,10 @@ def score(corpus: Path, ids_in: set[str], removed: set[str]) -> dict:
         o, c = d["orig_id"], d["dup_id"]
         expected.update((o, c))
         caught = int(o in removed or c in removed)
-        k = by_kind.setdefault(d["kind"], [0, 0])
-        k[0] += 1
-        k[1] += caught
+        for key in (d["kind"], f"{d['kind']}/{d.get('cat', '?')}"):
+            k = by_kind.setdefault(key, [0, 0])
+            k[0] += 1
+            k[1] += caught
     return {"recall": {k: (n, c, c / n) for k, (n, c) in by_kind.items()},
             "other_removed": len(removed - expected), "removed": len(removed), "docs": len(ids_in)}
 
@@ -172,7 +173,7 @@ def run_pipeline(corpus: Path, work: Path, engine: str, cpus: int, overrides: li
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"peak RSS: driver {rss.peak_self / 2**20:.0f} MiB, driver + Ray processes {rss.peak_tree / 2**20:.0f} MiB")
     for kind, (n, c, r) in sorted(res["recall"].items()):
-        print(f"recall {kind:5s}: {c}/{n} = {r:.4f}")
+        print(f"recall {kind:16s}: {c}/{n} = {r:.4f}")
     print(f"removed {res['removed']} of {res['docs']}; removed outside injected pairs: {res['other_removed']}")
 
 
@@ -240,7 +241,7 @@ def main() -> None:
     print(f"apply (bind_input + __call__ per input, one process): {apply_s:.1f} s -> {n_docs / apply_s:.0f} docs/s; "
           f"most marks held at once: {held} rows (one input's), of {len(removed)} documents removed")
     for kind, (n, c, r) in sorted(res["recall"].items()):
-        print(f"recall {kind:5s}: {c}/{n} = {r:.4f}")
+        print(f"recall {kind:16s}: {c}/{n} = {r:.4f}")
     print(f"removed {res['removed']} of {res['docs']}; removed outside injected pairs: {res['other_removed']}")
     if args.engine == "ray":
         ray.shutdown()

@@ -108,7 +108,7 @@ class DedupStage:
             marks_dir = run_local(inputs, work, plan, old)
         if context.output_dir is not None:
             write_index(Path(context.output_dir), sorted((work / "signatures").glob("*.parquet")), marks_dir,
-                        plan.meta())
+                        plan.meta(), engine=context.engine)
         self.work_dir = str(work)
         self._marks, self._bound, self._parts = None, None, None
 

@@ -43,15 +43,28 @@ def kept_rows(sig: pa.Table, marks_dir: Path, meta: dict) -> pa.Table:
     return sig.select(["id", "exact", "length", "score", "sig"]).append_column("bands", bands)
 
 
-def write_index(output_dir: Path, signature_paths: list[Path], marks_dir: Path, meta: dict) -> Path:
+def _write_kept(signature_path: Path, marks_dir: Path, meta: dict, out: Path) -> None:
+    pq.write_table(kept_rows(pq.read_table(signature_path), marks_dir, meta), out)
+
+
+def write_index(output_dir: Path, signature_paths: list[Path], marks_dir: Path, meta: dict,
+                engine: str = "local") -> Path:
     """Persist the kept documents of this run, one ``kept-NNNNN.parquet`` per signature
-    file (each written from that file and its parts' marks: memory is one file's)."""
+    file, each written from that file and its parts' marks (memory: one file's worth);
+    on Ray one task per file, so the driver reads none of them."""
     out = Path(output_dir) / INDEX_SUBDIR
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for k, path in enumerate(signature_paths):
-        pq.write_table(kept_rows(pq.read_table(path), marks_dir, meta), tmp / f"kept-{k:05d}.parquet")
+    jobs = [(Path(p), Path(marks_dir), meta, tmp / f"kept-{k:05d}.parquet") for k, p in enumerate(signature_paths)]
+    if engine == "ray" and jobs:
+        import ray
+
+        task = ray.remote(_write_kept)
+        ray.get([task.remote(*job) for job in jobs])
+    else:
+        for job in jobs:
+            _write_kept(*job)
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)

@@ -4,6 +4,7 @@ calls it (Parquet intermediates -> run_global -> __call__ per batch)."""
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -201,3 +202,14 @@ def test_no_documents_gives_empty_marks(tmp_path):
     stage = DedupStage()
     stage.run_global([], GlobalContext(engine="local", work_dir=tmp_path / "empty"))
     assert stage(batch).num_rows == 2
+
+
+def test_bucket_edges_band_by_band_equal_all_bands_at_once():
+    from filters.dedup_local import band_rows, bucket_edges, star_edges
+
+    rng = np.random.default_rng(0)
+    nodes = rng.integers(-2**62, 2**62, size=500)
+    keys = rng.integers(0, 40, size=(500, 6)).astype(np.uint64)  # few keys: many shared buckets
+    got = bucket_edges(nodes, keys).sort("a", "b")
+    want = star_edges(band_rows(nodes, keys)).sort("a", "b")
+    assert got.height > 500 and got.equals(want)
