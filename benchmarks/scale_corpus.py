@@ -18,7 +18,8 @@ DataTrove's datatrove_bench.py read it unchanged:
 * Injected duplicates, like make_corpus.py: --exact-rate verbatim copies and
   --near-rate copies with 1-5 word edits (replace / insert / delete a word; a character
   in Chinese text) plus, for half of them, 1-3 whitespace edits; originals drawn without
-  replacement; everything shuffled before ids are given.
+  replacement; everything shuffled before ids are given. dups.jsonl carries the same
+  fields as make_corpus.py's (j_w5, j_c5 included), which DataTrove's scorer reads.
 
 Because units are reused (~20x each at 1M documents from a 50k seed), two unrelated
 documents share a line now and then; with units of at most --max-unit bytes such a pair
@@ -43,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+PUNCT = re.compile(r"[^\w\s]|_")
+DIGITS = re.compile(r"\d+")
 SENTENCE_END = re.compile(r"(?<=[。！？；.!?])")
 CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -84,6 +87,22 @@ def load_seed(seed_dir: Path, max_unit: int) -> tuple[dict[str, list[str]], dict
                     if ln.strip():
                         pool.extend(split_unit(ln, max_unit))
     return units, {c: np.array(v) for c, v in lengths.items()}
+
+
+def word5(text: str) -> set[str]:
+    """Word 5-grams after lowercasing, punctuation -> space, digits -> 0 (make_corpus's j_w5)."""
+    words = DIGITS.sub("0", PUNCT.sub(" ", text.lower())).split()
+    return {" ".join(words[i : i + 5]) for i in range(max(0, len(words) - 4))}
+
+
+def char5(text: str) -> set[str]:
+    """Character 5-grams of the whitespace-free text (make_corpus's j_c5)."""
+    t = re.sub(r"\s+", "", text)
+    return {t[i : i + 5] for i in range(max(0, len(t) - 4))}
+
+
+def jaccard(a: set, b: set) -> float:
+    return 1.0 if not a and not b else round(len(a & b) / max(1, len(a | b)), 4)
 
 
 def near_copy(text: str, rng: random.Random, vocab: list[str]) -> tuple[str, int, int, list[str]]:
@@ -208,11 +227,12 @@ def main() -> None:
         cat, text = originals[o]
         if j < n_exact:
             docs.append((cat, text, o, "exact"))
-            truth.append((len(docs) - 1, o, "exact", cat, 0, 0, []))
+            truth.append((len(docs) - 1, o, "exact", cat, 0, 0, [], 1.0, 1.0))
         else:
             new, k, ws, ops = near_copy(text, rng, vocab[cat])
             docs.append((cat, new, o, "near"))
-            truth.append((len(docs) - 1, o, "near", cat, k, ws, ops))
+            truth.append((len(docs) - 1, o, "near", cat, k, ws, ops, jaccard(word5(text), word5(new)),
+                          jaccard(char5(text), char5(new))))
     order = list(range(len(docs)))
     rng.shuffle(order)
     ids = [""] * len(docs)
@@ -239,9 +259,9 @@ def main() -> None:
                                 "shard": shard_of[i], "dup_of": ids[o] if o is not None else None,
                                 "dup_kind": kind}) + "\n")
     with open(out / "dups.jsonl", "w", encoding="utf-8") as f:
-        for d, o, kind, cat, k, ws, ops in truth:
+        for d, o, kind, cat, k, ws, ops, jw5, jc5 in truth:
             f.write(json.dumps({"dup_id": ids[d], "orig_id": ids[o], "kind": kind, "cat": cat,
-                                "word_edits": k, "ws_edits": ws, "ops": ops}) + "\n")
+                                "word_edits": k, "ws_edits": ws, "ops": ops, "j_w5": jw5, "j_c5": jc5}) + "\n")
     manifest = {"docs": len(docs), "originals": n_orig, "exact_dups": n_exact, "near_dups": n_near,
                 "seed": args.seed, "seed_corpus": str(args.seed_corpus), "max_unit": args.max_unit,
                 "builder": "benchmarks/scale_corpus.py", "shards": shards,
