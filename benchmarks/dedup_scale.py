@@ -224,7 +224,7 @@ def main() -> None:
     t2, removed, held = time.perf_counter(), set(), 0
     for path in inputs:
         stage.bind_input(path)
-        held = max(held, stage._bound[1].height)
+        held = max(held, stage.bound_marks_rows)
         for rb in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=["id", "text", "drop_reason"]):
             out = stage(pa.Table.from_batches([rb]))
             removed.update(out.filter(pc.is_valid(out["dup_of"]))["id"].to_pylist())

@@ -143,6 +143,11 @@ class DedupStage:
         if self._bound is None or self._bound[0] != part:
             self._bound = (part, read_part_marks(marks_dir, part))
 
+    @property
+    def bound_marks_rows(self) -> int:
+        """Rows of marks held for the bound input (0 when none is bound)."""
+        return self._bound[1].height if self._bound is not None else 0
+
     def _current_marks(self) -> pl.DataFrame:
         if self._bound is not None:
             return self._bound[1]

@@ -97,13 +97,12 @@ def _empty_input() -> pa.Table:
 
 def exact_groups(docs: pl.DataFrame, order: tuple[str, ...]) -> pl.DataFrame:
     """Per document: ``exact_survivor`` (node of the best document with the same
-    normalized text), ``exact_survivor_id`` and ``exact_size`` (documents with that text)."""
+    normalized text) and ``exact_size`` (documents with that text)."""
     ranked = best_first(docs.select("node", "id", "exact", "old", "score", "length"), order)
     firsts = ranked.group_by("exact", maintain_order=True).agg(
-        pl.first("node").alias("exact_survivor"), pl.first("id").alias("exact_survivor_id"),
-        pl.len().cast(pl.Int64).alias("exact_size"))
+        pl.first("node").alias("exact_survivor"), pl.len().cast(pl.Int64).alias("exact_size"))
     return docs.select("node", "exact").join(firsts, on="exact", how="left", maintain_order="left").select(
-        "node", "exact_survivor", "exact_survivor_id", "exact_size"
+        "node", "exact_survivor", "exact_size"
     )
 
 
@@ -155,16 +154,19 @@ def survivor_signatures(sig_paths: list[Path], old: pa.Table | None, keep: np.nd
     ``old``), filled one file at a time: memory is the result plus one file's matrix."""
     out = np.empty((int(keep.sum()), num_perm), np.uint32)
     row = pos = 0
-    columns = [lambda p=p: pq.read_table(p, columns=["sig"])["sig"] for p in sig_paths]
-    if old is not None and old.num_rows:
-        columns.append(lambda: old["sig"])
-    for load in columns:
-        matrix = sig_matrix(load(), num_perm)
+    for column in _sig_columns(sig_paths, old):
+        matrix = sig_matrix(column, num_perm)
         mine = keep[row : row + len(matrix)]
         n = int(mine.sum())
         out[pos : pos + n] = matrix[mine]
         row, pos = row + len(matrix), pos + n
     return out
+
+
+def _sig_columns(sig_paths: list[Path], old: pa.Table | None):
+    yield from (pq.read_table(p, columns=["sig"])["sig"] for p in sig_paths)
+    if old is not None and old.num_rows:
+        yield old["sig"]
 
 
 def run_local(inputs: list[str], work_dir: Path, plan: DedupPlan, old: pa.Table | None) -> Path:

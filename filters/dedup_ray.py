@@ -65,7 +65,6 @@ def _exact_partition(batch: pa.Table, order: tuple[str, ...]) -> pa.Table:
     docs = pl.from_arrow(batch.drop_columns(["sig"]))
     ex = exact_groups(docs, order)  # same row order as docs
     return batch.append_column("exact_survivor", ex["exact_survivor"].to_arrow()).append_column(
-        "exact_survivor_id", ex["exact_survivor_id"].to_arrow().cast(pa.string())).append_column(
         "exact_size", ex["exact_size"].to_arrow().cast(pa.int64()))
 
 
@@ -140,12 +139,8 @@ def _signatures(batch: pa.Table, config, part_of: dict[str, int]) -> pa.Table:
     (a read task may hold several files, so it is taken per row)."""
     paths = batch["path"]
     batch = batch.drop_columns(["path"])
-    if batch.num_rows and pc.all(pc.equal(paths, paths[0])).as_py():
-        return signature_table(batch, config, part=part_of[_path_key(paths[0].as_py())])
-    tables = []
-    for value in pc.unique(paths).to_pylist():
-        rows = batch.filter(pc.equal(paths, value))
-        tables.append(signature_table(rows, config, part=part_of[_path_key(value)]))
+    tables = [signature_table(batch.filter(pc.equal(paths, value)), config, part=part_of[_path_key(value)])
+              for value in pc.unique(paths).to_pylist()]
     return pa.concat_tables(tables) if tables else signature_table(batch, config)
 
 
@@ -198,13 +193,14 @@ def _run(inputs, work, plan, old, num_partitions, marks_dir) -> Path:
             _exact_partition, fn_kwargs={"order": plan.survivor_order}, **whole).write_parquet(d)
 
     exact_dir = _phase(work / "exact", build_exact)
+    exact_schema = pq.read_schema(sorted(exact_dir.glob("*.parquet"))[0])
+    node_type = exact_schema.field("node").type
 
     def build_edges(d: str) -> None:
         survivors = rd.read_parquet(str(exact_dir)).filter(expr=col("node") == col("exact_survivor")).select_columns(["node", "sig"])
         cand = survivors.map_batches(_explode_bands, batch_format="pyarrow", fn_kwargs={"plan": plan}) \
             .repartition(num_partitions, keys=["band", "key"]).map_batches(_frame_fn(star_edges), **whole)
-        exact_schema = pq.read_schema(sorted(exact_dir.glob("*.parquet"))[0])
-        node_type, sig_type = exact_schema.field("node").type, exact_schema.field("sig").type
+        sig_type = exact_schema.field("sig").type
         with_a = pa.schema([("a", node_type), ("b", node_type), ("sig_a", sig_type)])
         with_ab = with_a.append(pa.field("sig_b", sig_type))
         j = cand.join(survivors.rename_columns({"node": "a", "sig": "sig_a"}), join_type="inner",
@@ -217,8 +213,6 @@ def _run(inputs, work, plan, old, num_partitions, marks_dir) -> Path:
                       fn_kwargs={"num_perm": plan.signature.num_perm, "threshold": plan.threshold if plan.verify else None}
                       ).write_parquet(d)
 
-    exact_schema = pq.read_schema(sorted(exact_dir.glob("*.parquet"))[0])
-    node_type = exact_schema.field("node").type
     label_schema = pa.schema([("node", node_type), ("label", node_type)])
     labels = None
     if plan.near:
