@@ -8,15 +8,13 @@ exception every open shard is dropped, so only complete, renamed files remain.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pyarrow as pa
 
 from pipeline import fsutil
 from pipeline.config import OutputConfig
 from pipeline.run_plan import WorkDir
 from pipeline.stats import RunStats
-from pipeline.writers import ERRORS_DIR, FileEntry, OutputWriter, ShardWriter
+from pipeline.writers import ERRORS_DIR, FileEntry, OutputWriter, ShardWriter, SpillWriter
 
 
 class PartSink:
@@ -26,9 +24,9 @@ class PartSink:
         self.errors = ShardWriter(work.fs, work.out_dir, ERRORS_DIR, part, output) if segment == 0 else None
         self.spill = None
         if not last:
-            self.spill = ShardWriter(work.fs, work.root, f"spill/seg{segment}", part,
-                                     replace(output, target_shard_mb=1e12), checksum=False)
+            self.spill = SpillWriter(work.fs, work.root, f"spill/seg{segment}", part, output)
             fsutil.remove_matching(work.fs, work.spill_dir(segment), f"{part}-")
+            fsutil.remove_matching(work.fs, fsutil.join(work.spill_dir(segment), "_pieces"), f"{part}-")
         if self.out is not None:  # errors/ belong to segment 0, cleared just below
             self.out.clear_previous()
         if self.errors is not None:
@@ -49,8 +47,8 @@ class PartSink:
         files = self.out.close() if self.out else []
         if self.errors is not None:
             files += self.errors.close()
-        spill = self.spill.close() if self.spill else []
-        return files, (fsutil.join(self.work.root, spill[0].path) if spill else None)
+        spill = self.spill.close() if self.spill else None
+        return files, (fsutil.join(self.work.root, spill) if spill else None)
 
     def __enter__(self) -> "PartSink":
         return self

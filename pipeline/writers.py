@@ -15,7 +15,7 @@ closed: a file without the ``.tmp`` suffix is always complete.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -144,6 +144,98 @@ class ShardWriter:
                 if fsutil.exists(self.fs, self._tmp):
                     self.fs.delete_file(self._tmp)
             self._writer = self._stream = None
+
+
+def unified_schema(schemas: list[pa.Schema]) -> pa.Schema:
+    """One schema holding every column of ``schemas`` (first-seen order); a column whose
+    types differ and cannot be promoted becomes a string column."""
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        fields: dict[str, pa.Field] = {}
+        for schema in schemas:
+            for f in schema:
+                seen = fields.get(f.name)
+                if seen is None:
+                    fields[f.name] = f
+                elif seen.type != f.type:
+                    try:
+                        fields[f.name] = pa.unify_schemas([pa.schema([seen]), pa.schema([f])],
+                                                          promote_options="permissive").field(0)
+                    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                        fields[f.name] = pa.field(f.name, pa.large_string())
+        return pa.schema(list(fields.values()))
+
+
+def _cast_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = []
+    for f in schema:
+        if f.name not in table.column_names:
+            columns.append(pa.nulls(table.num_rows, f.type))
+            continue
+        col = table[f.name]
+        columns.append(col if col.type == f.type else col.cast(f.type))
+    return pa.table(columns, schema=schema)
+
+
+class SpillWriter:
+    """Exactly ONE Parquet file per part before a global stage, whatever its batches' schemas.
+
+    A global stage binds each part's intermediate by its path, so a part must never be
+    split across files. Batches of one input can grow new columns (a JSON field first
+    seen late in the file); Parquet cannot add a column to an open file, so the writer
+    rolls over to a new piece and, at close, merges the pieces into one file with the
+    union of their schemas (missing values null). Merging costs one extra read and
+    write, paid only by parts whose schema changed.
+    """
+
+    def __init__(self, fs: pafs.FileSystem, root: str, sub_dir: str, part: str, config: OutputConfig):
+        self.fs, self.root, self.sub_dir, self.part = fs, root, sub_dir, part
+        self.config = replace(config, target_shard_mb=1e12)
+        self.pieces = ShardWriter(fs, root, f"{sub_dir}/_pieces", part, self.config, checksum=False)
+
+    def write(self, table: pa.Table) -> None:
+        self.pieces.write(table)
+
+    def close(self) -> str | None:
+        """The part's one spill file (its path under ``root``), or None if it wrote nothing."""
+        entries = self.pieces.close()
+        if not entries:
+            return None
+        directory = fsutil.join(self.root, self.sub_dir)
+        fsutil.makedirs(self.fs, directory)
+        final = fsutil.join(directory, f"{self.part}-0000.parquet")
+        paths = [fsutil.join(self.root, e.path) for e in entries]
+        if len(paths) == 1:
+            self.fs.move(paths[0], final)
+        else:
+            self._merge(paths, final)
+        return f"{self.sub_dir}/{final.rsplit('/', 1)[-1]}"
+
+    def _merge(self, paths: list[str], final: str) -> None:
+        schemas = []
+        for path in paths:
+            with self.fs.open_input_file(path) as f:
+                schemas.append(pq.read_schema(f))
+        schema = unified_schema(schemas)
+        tmp = fsutil.tmp_name(final)
+        try:
+            with self.fs.open_output_stream(tmp) as stream, pq.ParquetWriter(
+                    stream, schema, compression=self.config.compression) as writer:
+                for path in paths:
+                    with self.fs.open_input_file(path) as f:
+                        for rb in pq.ParquetFile(f).iter_batches(batch_size=self.config.row_group_rows):
+                            writer.write_table(_cast_to(pa.Table.from_batches([rb]), schema),
+                                               row_group_size=self.config.row_group_rows)
+            self.fs.move(tmp, final)
+        finally:
+            if fsutil.exists(self.fs, tmp):
+                self.fs.delete_file(tmp)
+        for path in paths:
+            self.fs.delete_file(path)
+
+    def abort(self) -> None:
+        self.pieces.abort()
 
 
 class OutputWriter:

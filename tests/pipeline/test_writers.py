@@ -71,3 +71,23 @@ def test_clear_previous_removes_only_this_part(tmp_path):
     OutputWriter(str(tmp_path), OutputConfig(), "a").clear_previous()
     names = sorted(p.name for p in tmp_path.rglob("*.parquet"))
     assert names and all(n.startswith("b-") for n in names)
+
+
+def test_spill_is_one_file_even_when_columns_appear_and_change_type(tmp_path):
+    import pyarrow.fs as pafs
+
+    from pipeline.writers import SpillWriter
+
+    w = SpillWriter(pafs.LocalFileSystem(), str(tmp_path), "spill/seg1", "part-a", OutputConfig())
+    first = batch(10)
+    w.write(first)
+    w.write(set_column(batch(5, start=10), "late", pa.array(list(range(5)), pa.int64())))
+    w.write(set_column(batch(5, start=15), "late", pa.array([f"s{i}" for i in range(5)])))
+    path = w.close()
+    assert path == "spill/seg1/part-a-0000.parquet"
+    assert sorted(p.name for p in tmp_path.rglob("*.parquet")) == ["part-a-0000.parquet"]
+    table = pq.read_table(tmp_path / path)
+    assert table.num_rows == 20
+    assert table["id"].to_pylist() == [str(i) for i in range(20)]
+    assert table["late"].to_pylist() == [None] * 10 + [str(i) for i in range(5)] + [f"s{i}" for i in range(5)]
+    assert table["drop_reason"].to_pylist() == batch(10)["drop_reason"].to_pylist() + 2 * batch(5)["drop_reason"].to_pylist()
