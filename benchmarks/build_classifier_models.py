@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import classifier_sources as cs  # noqa: E402
 
-from filters.train_classifier import TrainParams, format_table, train_and_evaluate  # noqa: E402
+from filters.classify.train import TrainParams, format_table, train_and_evaluate  # noqa: E402
 
 MODELS = {
     # label: (file name, hyperparameters)
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
             params, threshold=0.5, sources=sources,
             notes=(f"Built by benchmarks/build_classifier_models.py. Positive: sources of kind '{label}'; negative: "
                    f"all others. Held out: dev rows and machine files whose key hash falls in the {cs.HOLDOUT:.0%} "
-                   "split (filters.classifier_data.is_holdout, salt 'taosha-classify'), and every Go file."))
+                   "split (filters.classify.data.is_holdout, salt 'taosha-classify'), and every Go file."))
         m = card["metrics"]["at_threshold"]
         print(f"\n{fname}: {card['size_bytes'] / 1e6:.2f} MB, {card['training_lines']} training lines, "
               f"{time.perf_counter() - t1:.0f}s; held-out P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}")

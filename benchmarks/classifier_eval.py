@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import classifier_sources as cs  # noqa: E402
 
-from filters.classify import DEFAULT_CODE_MODEL, DEFAULT_MATH_MODEL, ClassifyStage  # noqa: E402
-from filters.train_classifier import binary_metrics  # noqa: E402
+from filters.classify.stage import DEFAULT_CODE_MODEL, DEFAULT_MATH_MODEL, ClassifyStage  # noqa: E402
+from filters.classify.train import binary_metrics  # noqa: E402
 
 HAN = regex.compile(r"\p{Han}")
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from filters.classifier_data import LabeledText, is_holdout, split_key_hash, text_chunks
+from filters.classify.data import LabeledText, is_holdout, split_key_hash, text_chunks
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "tests" / "data" / "dev"

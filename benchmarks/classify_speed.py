@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import classifier_sources as cs  # noqa: E402
 
-from filters.classifier_tokens import tokenize_many  # noqa: E402
-from filters.classify import ClassifyStage, document_pieces  # noqa: E402
+from filters.classify.tokens import tokenize_many  # noqa: E402
+from filters.classify.stage import ClassifyStage, document_pieces  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
 

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from filters.dedup import DedupStage  # noqa: E402
-from filters.lsh_params import candidate_probability, edge_probability  # noqa: E402
+from filters.dedup.stage import DedupStage  # noqa: E402
+from filters.dedup.sketch.lsh_params import candidate_probability, edge_probability  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 from pipeline.stage import GlobalContext  # noqa: E402
 

@@ -35,7 +35,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from filters.dedup import DedupStage  # noqa: E402
+from filters.dedup.stage import DedupStage  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 from pipeline.stage import GlobalContext  # noqa: E402
 
@@ -143,8 +143,8 @@ def run_pipeline(corpus: Path, work: Path, engine: str, cpus: int, overrides: li
     import polars as pl
 
     from pipeline.config import load_config, parse_overrides
-    from pipeline.local_runner import run_local
-    from pipeline.ray_runner import run_ray
+    from pipeline.run.local import run_local
+    from pipeline.run.ray.runner import run_ray
 
     out = work / f"pipeline-{corpus.name}-{engine}"
     shutil.rmtree(out, ignore_errors=True)

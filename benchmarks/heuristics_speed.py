@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from langid_speed import build_docs  # noqa: E402
 
-from filters.doc_kind import doc_kind  # noqa: E402
-from filters.heuristics import HeuristicsStage  # noqa: E402
-from filters.script_detect import char_stats  # noqa: E402
+from filters.signals.doc_kind import doc_kind  # noqa: E402
+from filters.heuristics.stage import HeuristicsStage  # noqa: E402
+from filters.signals.script_detect import char_stats  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
 

@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 
-from filters.langid import LangIdStage
+from filters.langid.stage import LangIdStage
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from filters.langid import LangIdStage  # noqa: E402
+from filters.langid.stage import LangIdStage  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
 FILES = ["math_pos_en", "math_pos_zh", "neg_en", "neg_zh", "code_pos"]

@@ -4,7 +4,7 @@
 Documents: ~2 KB slices of real text (the dev sets: English math and prose, Chinese
 math and prose, source code), built deterministically. Paths measured:
 
-* taosha: ``filters.dedup_signatures.signature_table`` -- what the dedup stage runs:
+* taosha: ``filters.dedup.signatures.signature_table`` -- what the dedup stage runs:
   polars T2S + lowercase, compiled normalization/shingling/MinHash, exact hash, ids;
 * taosha-numpy: the pure numpy/polars reference path (no numba) of the same values;
 * datasketch: Python shingling (the same shingle strings) + ``MinHash.bulk``
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import polars as pl  # noqa: E402
 
-from filters.dedup_signatures import SignatureConfig, signature_table  # noqa: E402
-from filters.minhash import signatures_numpy  # noqa: E402
-from filters.shingle_reference import shingle_hashes  # noqa: E402
-from filters.shingles import ShingleConfig, normalize_texts, shingle_strings  # noqa: E402
+from filters.dedup.signatures import SignatureConfig, signature_table  # noqa: E402
+from filters.dedup.sketch.minhash import signatures_numpy  # noqa: E402
+from tests.filters.dedup.shingle_reference import shingle_hashes  # noqa: E402
+from filters.dedup.sketch.shingles import ShingleConfig, normalize_texts, shingle_strings  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
 FILES = ("math_pos_en", "neg_en", "code_pos", "math_pos_zh", "neg_zh")

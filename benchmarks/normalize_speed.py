@@ -38,10 +38,10 @@ import pyarrow as pa  # noqa: E402
 pa.set_cpu_count(1)
 pa.set_io_thread_count(1)
 
-from filters.chinese_script import simplify  # noqa: E402
-from filters.mojibake import repair_mojibake  # noqa: E402
-from filters.normalize import NormalizeStage, cjk_char_counts  # noqa: E402
-from filters.text_normalization import clean_controls, normalize_unicode, normalize_whitespace  # noqa: E402
+from filters.normalize.chinese_script import simplify  # noqa: E402
+from filters.normalize.mojibake import repair_mojibake  # noqa: E402
+from filters.normalize.stage import NormalizeStage, cjk_char_counts  # noqa: E402
+from filters.normalize.unicode_text import clean_controls, normalize_unicode, normalize_whitespace  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
 

@@ -63,14 +63,14 @@ def one_run(engine: str, workers: int, inputs: list[str], stages: list[str], out
         t0 = time.perf_counter()
         ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False)
         startup = time.perf_counter() - t0
-        from pipeline.ray_runner import run_ray
+        from pipeline.run.ray.runner import run_ray
 
         t0 = time.perf_counter()
         result = run_ray(cfg, progress=None, overwrite=True)
         seconds = time.perf_counter() - t0
         ray.shutdown()
     else:
-        from pipeline.local_runner import run_local
+        from pipeline.run.local import run_local
 
         t0 = time.perf_counter()
         result = run_local(cfg, progress=None, overwrite=True)

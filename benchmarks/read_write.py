@@ -8,8 +8,8 @@ samples (JSONL: the rows of tests/data/dev; WARC: the real .warc.gz files of the
 directory concatenated, member by member), then prints records/s and MB/s (input file
 bytes) for
 
-- read only (``pipeline.readers.read_file`` over every file), and
-- read + write (``pipeline.local_runner.run_local`` on a config with no stages:
+- read only (``pipeline.io.readers.read_file`` over every file), and
+- read + write (``pipeline.run.local.run_local`` on a config with no stages:
   Parquet shards, rejects, errors, manifest and stats),
 
 with baselines measured in the same run: ``pyarrow.json.read_json`` (vectorized, no
@@ -80,7 +80,7 @@ def count_lines(directory: Path) -> int:
 
 def time_read(directory: Path, extract: str) -> tuple[float, float, int, int]:
     from pipeline.config import InputConfig
-    from pipeline.readers import read_file, resolve_inputs
+    from pipeline.io.readers import read_file, resolve_inputs
 
     start, cpu = time.perf_counter(), time.process_time()
     rows = errors = 0
@@ -94,7 +94,7 @@ def time_read(directory: Path, extract: str) -> tuple[float, float, int, int]:
 def time_run_local(directory: Path, out: Path, extract: str) -> tuple[float, float, int] | None:
     try:
         from pipeline.config import load_config
-        from pipeline.local_runner import run_local
+        from pipeline.run.local import run_local
     except ImportError as exc:
         print(f"  (run_local unavailable: {exc}; read-only figures only)")
         return None
@@ -167,7 +167,7 @@ def throughput(args: argparse.Namespace) -> None:
 
 def html_pages(crawl: Path) -> list[tuple[str, str, bytes]]:
     """(file, url, decoded html) of every 200 HTML response in the crawl samples."""
-    from pipeline.readers.charset import decode_bytes
+    from pipeline.io.readers.charset import decode_bytes
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     pages = []
@@ -194,7 +194,7 @@ FORMULA_MARKS = ("$x^2+1$", "$$\\int_0^1 f$$", "$\\frac{a}{b}$", "$\\sqrt{2}$", 
 def page_signals(html: str) -> dict:
     from resiliparse.parse.html import HTMLTree
 
-    from pipeline.readers.html_math import select
+    from pipeline.io.readers.html_math import select
 
     tree = HTMLTree.parse(html)
     paras = [re.sub(r"\s+", " ", p.text).strip() for p in select(tree.document, "p")]
@@ -208,7 +208,7 @@ def page_signals(html: str) -> dict:
 
 
 def compare_extractors(args: argparse.Namespace) -> None:
-    from pipeline.readers.html_text import html_to_text
+    from pipeline.io.readers.html_text import html_to_text
 
     pages = html_pages(Path(args.crawl))
     signals = [page_signals(h) for _, _, h in pages]

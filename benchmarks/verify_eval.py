@@ -33,7 +33,7 @@ import regex
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generators.verify_math import VerifyMathStage  # noqa: E402
+from generators.verify.math_stage import VerifyMathStage  # noqa: E402
 
 DEFAULT_DATA = "/work/shared/data/dev/math_pos_en.jsonl"
 _FIRST_INT = regex.compile(r"\d+")
@@ -55,7 +55,7 @@ def rewrite(answer: str, i: int) -> str:
     """The same answer written differently (deterministic): ``18`` -> ``$18.00`` / ``18.0`` / ``18 units``,
     ``\\frac{3}{2}`` -> ``3/2`` or ``1.5``, ``1875`` -> ``1,875``; other LaTeX through SymPy's own printer
     (``\\left(2, \\infty\\right)``); unchanged when none applies (counted)."""
-    from generators.answer_equiv import normalize_answer, to_number
+    from generators.verify.answer_equiv import normalize_answer, to_number
 
     num = to_number(answer)
     if num is not None and not num.percent:

@@ -3,7 +3,7 @@
 Each round: seeds -> prompts -> generation (cached, retried, dead-lettered) -> parse ->
 verify (``verify_math`` / ``verify_code``) -> repair of failures with the error fed back
 (``repair_tries`` times) -> the config's own filter stages (langid, heuristics, classify,
-dedup against ``run.previous_outputs`` and earlier rounds) run by ``pipeline.local_runner``
+dedup against ``run.previous_outputs`` and earlier rounds) run by ``pipeline.run.local``
 over the round's candidates -> accepted rows in ``OUT/data``, every other candidate in
 ``OUT/rejects`` with its reason. ``manifest.json`` lists all shards; ``stats.json`` holds the
 run's accounting plus a funnel per round.
@@ -26,19 +26,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generators.config import GenerateConfig
-from generators.prompts import PromptLibrary, load_topics
-from generators.request_cache import RequestCache
-from generators.samples import build_rows, first_request, plan_round, repair_request, vote_requests, vote_rows
-from generators.seeds import load_corpus_documents, load_problems
-from generators.server import Endpoint
+from generators.tasks.prompts import PromptLibrary, load_topics
+from generators.llm.cache import RequestCache
+from generators.tasks.samples import build_rows, first_request, plan_round, repair_request, vote_requests, vote_rows
+from generators.tasks.seeds import load_corpus_documents, load_problems
+from generators.llm.server import Endpoint
 from generators.verification import CandidatesStage, Verifier, funnel_of, repairable_failures, replace_rows
-from pipeline import fsutil
+from pipeline.io import fsutil
 from pipeline.config import ConfigError, InputConfig, PipelineConfig, RunConfig, StageSpec, build_stage, project_root
-from pipeline.local_runner import Progress, stderr_progress
+from pipeline.run.local import Progress, stderr_progress
 from pipeline.manifest import write_manifest, write_stats
-from pipeline.run_plan import RunError
+from pipeline.run.plan import RunError
 from pipeline.stats import RunStats
-from pipeline.writers import FileEntry
+from pipeline.io.writers import FileEntry
 
 OUTPUT_KINDS = ("data", "rejects", "errors")
 
@@ -110,11 +110,11 @@ class GenerateLoop:
 
     def _generator(self, endpoint: Endpoint, cache: RequestCache):
         if self.config.run.engine == "ray":
-            from generators.ray_generate import RayGenerator
+            from generators.llm.ray_client import RayGenerator
 
             return RayGenerator(self.gen.client, model=endpoint.model, base_url=endpoint.base_url, cache=cache,
                                 num_actors=self.config.run.num_workers or 2, ray_address=self.config.run.ray_address)
-        from generators.client import ChatClient
+        from generators.llm.client import ChatClient
 
         return ChatClient(self.gen.client, model=endpoint.model, base_url=endpoint.base_url, cache=cache)
 
@@ -182,7 +182,7 @@ class GenerateLoop:
 
     def _filter(self, r: int, candidates: str, round_dir: Path, earlier: list[dict]):
         """The crawl's own filter stages over this round's candidates, through the local runner."""
-        from pipeline.local_runner import run_local
+        from pipeline.run.local import run_local
 
         cfg = self.config
         previous = list(cfg.run.previous_outputs) + self.corpus_dirs + [str(self.work / f"round-{e['round']:03d}" / "out") for e in earlier]

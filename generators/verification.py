@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from generators.samples import parse_message
+from generators.tasks.samples import parse_message
 from pipeline.config import build_stage
 from pipeline.schema import concat, drop_rows, set_column
 from pipeline.stats import RunStats, StageStats, newly_dropped

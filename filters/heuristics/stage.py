@@ -1,0 +1,178 @@
+"""Heuristics stage: Gopher/C4/FineWeb-style quality rules, Chinese-aware, with code
+(StarCoder-style) and math routes.
+
+Every signal is kept as a ``quality_*`` column; rules (``filters.heuristics.rules``) turn
+them into ``heuristics:<rule>`` reasons. Documents are routed by ``doc_kind``
+(``filters.signals.doc_kind``; reused from ``langid`` when that ran first): prose gets the web
+rules, math a short-text-tolerant subset, code the StarCoder rules. Chinese documents
+(Han-dominated) are counted in jieba words and judged by Chinese punctuation.
+
+Default thresholds: Gopher (Rae et al. 2021) for word counts, word length, symbol ratio,
+bullets, ellipses, duplicate lines/paragraphs and top n-grams; FineWeb for terminal
+punctuation (lines ending in punctuation >= 0.12) and short lines (<= 0.67);
+StarCoder for code line lengths (max 1000, mean 100) and alphanumeric share (>= 0.25).
+
+Note on short texts: ``min_words`` (50, Gopher) rejects single sentences as
+``heuristics:too_few_words``. That is intended for web documents; for sentence-level
+data (the neg_en/neg_zh dev rows, synthetic one-liners) lower ``min_words`` (and
+``min_stopwords_en``) in the config. Math keeps its own, small ``math_min_words``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from filters.signals.doc_kind import DocKindConfig, doc_kind_frame
+from filters.heuristics.rules import build_rules, reason_expr
+from filters.signals.script_detect import char_stats
+from filters.signals.code import code_signals
+from filters.signals.general import duplicate_fracs, line_signals, text_signals, whitespace_words, word_signals
+from filters.signals.zh import DEFAULT_SPAM_WORDS, JiebaWords, keyword_hits, keyword_pattern, load_keywords
+from pipeline.schema import active_mask, drop_rows, set_column
+
+
+@dataclass
+class HeuristicsStage:
+    """Rule-based quality filter; thresholds are the fields below."""
+
+    name: ClassVar[str] = "heuristics"
+
+    # prose, Gopher
+    min_words: int = field(default=50, metadata={"help": "Gopher minimum words (jieba words for Chinese)"})
+    max_words: int = 100_000
+    min_mean_word_len: float = 3.0
+    max_mean_word_len: float = 10.0
+    zh_min_mean_word_len: float = field(default=1.0, metadata={"help": "jieba words average ~1.6 characters"})
+    zh_max_mean_word_len: float = 4.0
+    max_symbol_word_ratio: float = field(default=0.1, metadata={"help": "('#' + '...') per word"})
+    max_bullet_lines_frac: float = 0.9
+    max_ellipsis_lines_frac: float = 0.3
+    min_alpha_word_frac: float = 0.8
+    min_stopwords_en: int = field(default=2, metadata={"help": "Gopher: the/be/to/of/and/that/have/with, non-CJK prose"})
+    max_dup_line_frac: float = 0.3
+    max_dup_line_char_frac: float = 0.2
+    max_dup_para_frac: float = 0.3
+    max_dup_para_char_frac: float = 0.2
+    max_top_2gram_frac: float = 0.2
+    max_top_3gram_frac: float = 0.18
+    max_top_4gram_frac: float = 0.16
+    # prose, C4 / FineWeb
+    min_terminal_punct_frac: float = field(default=0.12, metadata={"help": "FineWeb: share of lines ending in punctuation"})
+    max_short_line_frac: float = field(default=0.67, metadata={"help": "FineWeb: lines under 30 chars (10 for CJK)"})
+    max_boilerplate_lines_frac: float = field(default=0.4, metadata={"help": "lines about javascript/cookies/policies/ICP"})
+    drop_curly_bracket: bool = field(default=False, metadata={"help": "C4 drops pages with '{'; off: code snippets in prose are wanted here"})
+    # Chinese
+    min_zh_punct_ratio: float = field(default=0.02, metadata={"help": "Chinese punctuation per CJK character, CJK prose"})
+    max_zh_punct_ratio: float = field(default=0.5, metadata={"help": "above: bracket-per-character SEO obfuscation (【随】【着】...)"})
+    cjk_doc_share: float = field(default=0.5, metadata={"help": "Han share of letters above which a document is counted in jieba words"})
+    spam_words_path: str = field(default=str(DEFAULT_SPAM_WORDS), metadata={"path": True, "help": "one keyword per line"})
+    spam_words: list[str] = field(default_factory=list, metadata={"help": "extra keywords added to the file's"})
+    spam_min_hits: int = field(default=3, metadata={"help": "drop at this many keyword hits"})
+    spam_max_per_1k_han: float = field(default=10.0, metadata={"help": "or at this many hits per 1000 Han characters"})
+    # math
+    math_min_words: int = field(default=5, metadata={"help": "math problems can be one sentence"})
+    # code, StarCoder
+    code_max_line_len: int = 1000
+    code_max_mean_line_len: float = 100.0
+    code_min_alnum_frac: float = 0.25
+    code_drop_autogen: bool = True
+    code_drop_data_files: bool = True
+    jieba_hmm: bool = field(default=False, metadata={"help": "jieba HMM for unknown words (slower)"})
+    jieba_max_chars: int = field(default=20_000, metadata={"help": "segment at most this head of a Chinese document (counts are scaled up)"})
+
+    def __post_init__(self) -> None:
+        self._jieba: JiebaWords | None = None
+        self._spam_pattern: str | None = None
+
+    def setup(self) -> None:
+        if self._jieba is None:
+            self._jieba = JiebaWords(hmm=self.jieba_hmm)
+            self._spam_pattern = keyword_pattern(load_keywords(self.spam_words_path, self.spam_words))
+            char_stats(pa.array(["预热 warm-up"]))  # build the character tables now, not in the first batch
+
+    def signals(self, texts: pa.Array, kinds: np.ndarray | None = None) -> pl.DataFrame:
+        """Every ``quality_*`` signal plus ``doc_kind`` for ``texts`` (no filtering)."""
+        self.setup()
+        assert self._jieba is not None
+        texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        dk = doc_kind_frame(texts, DocKindConfig())
+        if kinds is not None:
+            dk = dk.with_columns(pl.Series("doc_kind", kinds, dtype=pl.String).fill_null(dk["doc_kind"]))
+        st = char_stats(texts)
+        cjk_doc = st.han_share >= self.cjk_doc_share
+        series = pl.Series("text", texts).fill_null("")
+        kind = dk["doc_kind"].to_numpy()
+        # words: jieba for Chinese prose/math, whitespace otherwise; code needs none
+        need_jieba = cjk_doc & (kind != "code")
+        words = whitespace_words(series)
+        scale = np.ones(len(series))
+        if need_jieba.any():
+            idx = np.flatnonzero(need_jieba)
+            docs = series.gather(idx)
+            head = docs.str.slice(0, self.jieba_max_chars)
+            # word counts of a long document are extrapolated from its segmented head
+            scale[idx] = (docs.str.len_chars() / pl.Series(head.str.len_chars()).clip(lower_bound=1)).to_numpy()
+            full: list[list[str]] = [[] for _ in range(len(series))]
+            for i, ws in zip(idx.tolist(), self._jieba.words(head.to_list())):
+                full[i] = ws
+            zh_series = pl.Series("w", full, dtype=pl.List(pl.String))
+            zh_series = zh_series.list.eval(pl.element().filter(pl.element().str.contains(r"[\pL\pN]")))  # no punctuation tokens
+            words = pl.select(pl.when(pl.Series(need_jieba)).then(zh_series).otherwise(words)).to_series()
+        cjk_chars = st.han + st.kana + st.hangul
+        df = pl.DataFrame({"text": series, "_cjk_doc": cjk_doc, "_han": st.han})
+        text = pl.col("text")
+        df = df.with_columns(*text_signals(text), *code_signals(text))
+        df = pl.concat(
+            [df, line_signals(series, pl.Series(cjk_doc)), word_signals(words), duplicate_fracs(series, "para"), dk],
+            how="horizontal",
+        )
+        chars = np.maximum(st.chars, 1)
+        df = df.with_columns((pl.col("quality_word_count") * pl.Series(scale)).round(0).cast(pl.Int64))
+        df = df.with_columns(
+            (pl.col("_symbols") / pl.max_horizontal(pl.col("quality_word_count"), 1)).alias("quality_symbol_word_ratio"),
+            pl.Series("quality_cjk_ratio", st.cjk_ratio),
+            pl.Series("quality_zh_punct_ratio", np.divide(st.zh_punct, np.maximum(cjk_chars, 1))),
+            pl.Series("quality_alnum_frac", (st.letters + st.digits) / chars),
+            pl.Series("quality_spam_hits", keyword_hits(texts, self._spam_pattern)),
+        )
+        return df.drop("text", "_symbols")
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        self.setup()
+        n = batch.num_rows
+        idx = np.flatnonzero(active_mask(batch))
+        texts = batch["text"].combine_chunks().take(pa.array(idx, pa.int64()))
+        kinds = None
+        if "doc_kind" in batch.column_names:
+            kinds = batch["doc_kind"].combine_chunks().take(pa.array(idx, pa.int64())).to_numpy(zero_copy_only=False)
+        sig = self.signals(texts, kinds)
+        reasons = sig.select(reason_expr(build_rules(self), self.name, pl.col("doc_kind")).alias("r"))["r"]
+        pos = pa.array(idx, pa.int64())
+        for name in sig.columns:
+            if name.startswith("_") or (name == "doc_kind" and kinds is not None):
+                continue  # internal, or langid's doc_kind (kept on the rows it dropped too)
+            values = sig[name].to_arrow()
+            batch = set_column(batch, name, _scatter(values, pos, n))
+        reason_full = _scatter(reasons.to_arrow().cast(pa.string()), pos, n)
+        return drop_rows(batch, np.asarray(reason_full.is_valid()), reason_full)
+
+
+def _scatter(values: pa.Array, positions: pa.Array, n: int) -> pa.Array:
+    """``values`` placed at ``positions`` of an all-null array of length ``n``."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type):
+        values = values.cast(pa.string())
+    if len(values) == n:
+        return values
+    full = np.full(n, -1, dtype=np.int64)
+    full[positions.to_numpy()] = np.arange(len(values))
+    take = pa.array(full, mask=full < 0)
+    return values.take(take)
+
+

@@ -1,0 +1,155 @@
+"""Language ID stage: fastText lid.176 on the prose view, with script evidence and a
+length-weighted vote over segments of long documents.
+
+Why not raw lid.176 on the text: formulas and code read as English, short Chinese reads
+as Japanese or Cantonese, and a bilingual page gets one arbitrary label. This stage
+masks formulas/code/URLs/markup (``filters.langid.prose_view``), predicts fastText once per
+batch on the list of segments, overrides Han-dominated segments to ``zh``
+(``filters.signals.script_detect``), and votes per document (``filters.langid.vote``).
+
+Columns: ``lang`` (ISO 639-1; Chinese is ``zh`` in any script), ``lang_score``,
+``zh_frac``, ``en_frac``, ``zh_script`` (``Hans``/``Hant``/null), ``lang_mixed`` and
+``doc_kind`` (``prose``/``math``/``code``, from ``filters.signals.doc_kind``).
+
+Reasons: ``langid:lang_<xx>`` (language not kept), ``langid:low_score``,
+``langid:mixed`` (mixed_policy ``drop``), ``langid:no_text`` (nothing left to read),
+``langid:code`` (code_route ``drop``). Math documents that are nearly all formula
+(fewer than ``math_min_prose_letters`` letters of prose) are kept whatever their label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from filters.signals.doc_kind import DocKindConfig, doc_kind
+from filters.langid.vote import DocVote, label_segments, vote
+from filters.langid.prose_view import prose_view, segment
+from filters.signals.script_detect import char_stats
+from pipeline.schema import active_mask, drop_rows, set_column
+from pipeline.stage import stage_reason
+
+DEFAULT_MODEL = str(Path(__file__).resolve().parents[1] / "models" / "lid.176.ftz")
+
+
+@dataclass
+class LangIdStage:
+    """Keep documents in ``keep_languages``; every score is kept as a column."""
+
+    name: ClassVar[str] = "langid"
+
+    model_path: str = field(default=DEFAULT_MODEL, metadata={"path": True, "help": "fastText LID model (lid.176.ftz ships in filters/models)"})
+    keep_languages: list[str] = field(default_factory=lambda: ["zh", "en"], metadata={"help": "ISO codes to keep; empty keeps all"})
+    min_score: float = field(default=0.5, metadata={"help": "drop below this lang_score (langid:low_score)"})
+    mixed_policy: Literal["keep", "majority", "drop"] = field(
+        default="keep",
+        metadata={"help": "mixed documents: keep if any kept language has mixed_min_frac; majority decides; or drop"},
+    )
+    mixed_min_frac: float = field(default=0.2, metadata={"help": "a runner-up language with this share of the text makes a document mixed"})
+    code_route: Literal["keep", "langid", "drop"] = field(
+        default="keep",
+        metadata={"help": "code documents (doc_kind=code): kept whatever their comments' language; or filtered like prose; or dropped"},
+    )
+    math_min_prose_letters: int = field(
+        default=40,
+        metadata={"help": "math documents with fewer prose letters than this (all formula) are kept whatever their language"},
+    )
+    long_doc_bytes: int = field(default=1000, metadata={"help": "documents longer than this are scored per segment"})
+    chunk_bytes: int = field(default=400, metadata={"help": "target segment size for long documents"})
+    segment_chars: int = field(default=150, metadata={"help": "fastText reads the first this many characters of each segment"})
+    min_han_share: float = field(default=0.5, metadata={"help": "Han share of letters above which a segment is Chinese by script"})
+    label_aliases: dict[str, str] = field(default_factory=lambda: {"yue": "zh", "wuu": "zh"}, metadata={"help": "map model labels (Cantonese, Wu) to a language"})
+
+    def __post_init__(self) -> None:
+        self._model: Any = None
+
+    def setup(self) -> None:
+        if self._model is None:
+            import fasttext  # heavy import: only when the stage runs
+
+            self._model = fasttext.load_model(self.model_path)
+
+    def predict(self, texts: pa.Array) -> tuple[DocVote, pa.Array]:
+        """The vote and ``doc_kind`` for every text of ``texts`` (no filtering)."""
+        self.setup()
+        view = prose_view(texts)
+        segs = segment(view, self.long_doc_bytes, self.chunk_bytes)
+        sample = segs.sample(self.segment_chars)
+        labels, probs = self._model.predict(sample.to_pylist(), k=1) if len(segs.doc) else ([], [])
+        ft_labels = [x[0] if x else "__label__und" for x in labels]
+        ft_probs = np.array([p[0] if len(p) else 0.0 for p in probs], dtype=np.float64)
+        stats = char_stats(sample)
+        seg_labels = label_segments(ft_labels, ft_probs, stats, self.label_aliases, self.min_han_share)
+        share_langs = sorted({"zh", "en", *self.keep_languages})
+        result = vote(seg_labels, segs.doc, segs.weight, len(texts), stats, share_langs)
+        return result, doc_kind(texts, DocKindConfig())
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        self.setup()
+        active = active_mask(batch)
+        idx = np.flatnonzero(active)
+        n = batch.num_rows
+        texts = batch["text"].combine_chunks().take(pa.array(idx, pa.int64()))
+        result, kinds = self.predict(texts)
+        decision = decide(result, kinds.to_numpy(zero_copy_only=False), self)
+
+        def scatter(values: Any, typ: pa.DataType) -> pa.Array:
+            full = np.full(n, None, dtype=object)
+            full[idx] = values.to_numpy(zero_copy_only=False) if isinstance(values, pa.Array) else values
+            return pa.array(full, typ)
+
+        batch = set_column(batch, "lang", scatter(result.lang, pa.string()))
+        batch = set_column(batch, "lang_score", scatter(result.score.astype(np.float32), pa.float32()))
+        batch = set_column(batch, "zh_frac", scatter(result.shares["zh"].astype(np.float32), pa.float32()))
+        batch = set_column(batch, "en_frac", scatter(result.shares["en"].astype(np.float32), pa.float32()))
+        batch = set_column(batch, "zh_script", scatter(result.zh_script, pa.string()))
+        batch = set_column(batch, "lang_mixed", scatter(decision["mixed"], pa.bool_()))
+        batch = set_column(batch, "doc_kind", scatter(kinds, pa.string()))
+        reasons = np.full(n, None, dtype=object)
+        reasons[idx] = decision["reason"]
+        drop = np.array([r is not None for r in reasons])
+        return drop_rows(batch, drop, pa.array(reasons, pa.string()))
+
+
+def decide(result: DocVote, kinds: np.ndarray, cfg: LangIdStage) -> dict[str, np.ndarray]:
+    """Per document: the drop reason (or None) and the mixed flag, from the vote.
+
+    Order: code route, formula-only math (kept), no text, mixed policy, language, score."""
+    n = len(kinds)
+    lang = result.lang.to_numpy(zero_copy_only=False).astype(object)
+    keep = set(cfg.keep_languages)
+    mixed = (result.second_share >= cfg.mixed_min_frac) & (lang != None)  # noqa: E711
+    keep_share = np.zeros(n)
+    for code in keep:
+        if code in result.shares:
+            keep_share = np.maximum(keep_share, result.shares[code])
+    reason = np.full(n, None, dtype=object)
+    lang_ok = np.array([(not keep) or (x in keep) for x in lang], dtype=bool)
+    undecided = np.ones(n, dtype=bool)
+
+    def mark(mask: np.ndarray, why: Any) -> None:
+        nonlocal undecided
+        hit = mask & undecided
+        reason[hit] = why[hit] if isinstance(why, np.ndarray) else stage_reason(cfg.name, why)
+        undecided &= ~mask
+
+    is_code = kinds == "code"
+    if cfg.code_route == "keep":
+        undecided &= ~is_code
+    elif cfg.code_route == "drop":
+        mark(is_code, "code")
+    # a formula-only math document has too little prose for a language call
+    undecided &= ~((kinds == "math") & (result.letters < cfg.math_min_prose_letters))
+    mark(lang == None, "no_text")  # noqa: E711
+    if cfg.mixed_policy == "drop":
+        mark(mixed, "mixed")
+    elif cfg.mixed_policy == "keep":
+        undecided &= ~(mixed & ((keep_share >= cfg.mixed_min_frac) | (not keep)))
+    lang_reasons = np.array([stage_reason(cfg.name, f"lang_{x}") for x in lang], dtype=object)
+    mark(~lang_ok, lang_reasons)
+    mark(result.score < cfg.min_score, "low_score")
+    return {"reason": reason, "mixed": mixed}

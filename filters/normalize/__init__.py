@@ -1,0 +1,1 @@
+"""The normalize stage and its text helpers (Unicode, whitespace, mojibake, Traditional -> Simplified)."""

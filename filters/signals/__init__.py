@@ -1,0 +1,1 @@
+"""Vectorized text signals shared by stages: script counts, document kind, code, math, general and Chinese signals."""

@@ -1,0 +1,75 @@
+"""Chinese-aware signals: jieba words, CJK ratio, Chinese punctuation, spam keywords.
+
+Whitespace does not separate Chinese words, so Gopher's word counts mean nothing on
+Chinese text; jieba segments it (dictionary loaded once per worker by
+:class:`JiebaWords`; HMM off: ~2x faster and word counts barely move, since the
+unknown words HMM would join are then single characters). Character classes come from
+the vectorized ``filters.signals.script_detect.char_stats``; keyword hits from one RE2 pass.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+DEFAULT_SPAM_WORDS = Path(__file__).resolve().parent / "spam_words_zh.txt"
+
+
+def load_keywords(path: str | Path | None, extra: list[str] | None = None) -> list[str]:
+    """Terms from a one-per-line file ('#' comments) plus ``extra``, deduplicated."""
+    words: list[str] = []
+    if path:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                words.append(line)
+    words.extend(w.strip() for w in (extra or []) if w.strip())
+    return list(dict.fromkeys(words))
+
+
+def keyword_pattern(words: list[str]) -> str | None:
+    """One case-insensitive alternation (longest first, so 自拍偷拍 beats 偷拍)."""
+    if not words:
+        return None
+    return "(?i)" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+def keyword_hits(texts: pa.Array, pattern: str | None) -> np.ndarray:
+    """Occurrences of any keyword per text."""
+    if pattern is None or len(texts) == 0:
+        return np.zeros(len(texts), np.int64)
+    hits = pc.count_substring_regex(texts, pattern)
+    return np.asarray(pc.fill_null(hits, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> Any:
+    """One initialized jieba tokenizer per process (dictionary load ~0.65 s), shared by
+    every stage instance in the worker."""
+    import jieba  # heavy import: only when a stage needs words
+
+    jieba.setLogLevel(60)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok
+
+
+class JiebaWords:
+    """Word segmentation for Chinese documents."""
+
+    def __init__(self, hmm: bool = False) -> None:
+        self._tok = _tokenizer()
+        self.hmm = hmm
+
+    def words(self, texts: list[str]) -> list[list[str]]:
+        """Non-space tokens of every text (punctuation tokens included; callers that
+        count words drop them by character class)."""
+        cut = self._tok.lcut
+        hmm = self.hmm
+        return [[w for w in cut(t, HMM=hmm) if not w.isspace()] for t in texts]

@@ -1,0 +1,1 @@
+"""The served model: OpenAI-compatible client, the managed llama.cpp server, the request cache, the Ray client."""

@@ -1,0 +1,1 @@
+"""What the loop asks for: seeds, prompt templates, sample rows and the parsing of answers."""

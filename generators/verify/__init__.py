@@ -1,0 +1,1 @@
+"""Verifiers: math answers (extraction, equivalence) and code (parsing, sandboxed tests)."""

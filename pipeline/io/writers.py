@@ -1,0 +1,273 @@
+"""Parquet writers for a run's outputs: training shards, rejects and errors.
+
+Layout under the output dir ``OUT``::
+
+    OUT/data/<part>-NNNN.parquet     kept rows: every column but drop_reason
+    OUT/rejects/<part>-NNNN.parquet  dropped rows: id, source, url, drop_reason and all
+                                     signal/score columns; the text only when configured
+    OUT/errors/<part>-NNNN.parquet   unreadable records: source, offset, error
+
+``<part>`` names the unit of work (one input file), so a rerun can find and replace
+what a killed run left of it. Shards roll over at a target size (measured on the
+compressed bytes written) and are written under a temporary name, renamed when
+closed: a file without the ``.tmp`` suffix is always complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from pipeline.io import fsutil
+from pipeline.config import OutputConfig
+
+DATA_DIR, REJECTS_DIR, ERRORS_DIR = "data", "rejects", "errors"
+TEXT_COLUMNS = ("text", "text_original")
+
+
+@dataclass
+class FileEntry:
+    """One finished output file, as listed in manifest.json."""
+
+    path: str  # relative to the output dir
+    kind: str  # data | rejects | errors
+    rows: int
+    bytes: int
+    sha256: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _storable(table: pa.Table) -> pa.Table:
+    """Give all-null columns a concrete type so later batches can be cast to it."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_null(f.type):
+            table = table.set_column(i, f.name, pa.nulls(table.num_rows, pa.string()))
+    return table
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table | None:
+    """Cast ``table`` to ``schema`` (missing columns as nulls); None if it cannot be."""
+    if set(table.column_names) - set(schema.names):
+        return None
+    columns = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table[f.name]
+            if col.type != f.type:
+                try:
+                    col = col.cast(f.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    return None
+            columns.append(col)
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    return pa.table(columns, schema=schema)
+
+
+class ShardWriter:
+    """Rolling Parquet writer: ``<dir>/<part>-NNNN.parquet``, each renamed when complete."""
+
+    def __init__(self, fs: pafs.FileSystem, out_dir: str, sub_dir: str, part: str, config: OutputConfig,
+                 checksum: bool = True):
+        self.fs, self.out_dir, self.sub_dir, self.part, self.config = fs, out_dir, sub_dir, part, config
+        self.checksum = checksum
+        self.directory = fsutil.join(out_dir, sub_dir)
+        self.entries: list[FileEntry] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._stream = None
+        self._tmp = self._final = ""
+        self._rows = 0
+        self._seq = 0
+        self._target_bytes = int(config.target_shard_mb * 1024 * 1024)
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = _storable(table)
+        if self._writer is not None:
+            conformed = _conform(table, self._writer.schema)
+            if conformed is None:  # a new column or type: start a new shard with it
+                self._close_shard()
+            else:
+                table = conformed
+        if self._writer is None:
+            self._open_shard(table.schema)
+        self._writer.write_table(table, row_group_size=self.config.row_group_rows)
+        self._rows += table.num_rows
+        if self._stream.tell() >= self._target_bytes:
+            self._close_shard()
+
+    def _open_shard(self, schema: pa.Schema) -> None:
+        fsutil.makedirs(self.fs, self.directory)
+        self._final = fsutil.join(self.directory, f"{self.part}-{self._seq:04d}.parquet")
+        self._tmp = fsutil.tmp_name(self._final)
+        self._stream = self.fs.open_output_stream(self._tmp)
+        self._writer = pq.ParquetWriter(
+            self._stream,
+            schema,
+            compression=self.config.compression,
+            compression_level=self.config.compression_level if self.config.compression == "zstd" else None,
+        )
+        self._rows = 0
+        self._seq += 1
+
+    def _close_shard(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._stream.close()
+        self.fs.move(self._tmp, self._final)
+        rel = f"{self.sub_dir}/{self._final.rsplit('/', 1)[-1]}"
+        self.entries.append(
+            FileEntry(rel, self.sub_dir, self._rows, fsutil.file_size(self.fs, self._final),
+                      fsutil.sha256_of(self.fs, self._final) if self.checksum else "")
+        )
+        self._writer = self._stream = None
+
+    def close(self) -> list[FileEntry]:
+        self._close_shard()
+        return self.entries
+
+    def abort(self) -> None:
+        """Drop the open shard (its temp file) without renaming it."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+                self._stream.close()
+            finally:
+                if fsutil.exists(self.fs, self._tmp):
+                    self.fs.delete_file(self._tmp)
+            self._writer = self._stream = None
+
+
+def unified_schema(schemas: list[pa.Schema]) -> pa.Schema:
+    """One schema holding every column of ``schemas`` (first-seen order); a column whose
+    types differ and cannot be promoted becomes a string column."""
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        fields: dict[str, pa.Field] = {}
+        for schema in schemas:
+            for f in schema:
+                seen = fields.get(f.name)
+                if seen is None:
+                    fields[f.name] = f
+                elif seen.type != f.type:
+                    try:
+                        fields[f.name] = pa.unify_schemas([pa.schema([seen]), pa.schema([f])],
+                                                          promote_options="permissive").field(0)
+                    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                        fields[f.name] = pa.field(f.name, pa.large_string())
+        return pa.schema(list(fields.values()))
+
+
+def _cast_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = []
+    for f in schema:
+        if f.name not in table.column_names:
+            columns.append(pa.nulls(table.num_rows, f.type))
+            continue
+        col = table[f.name]
+        columns.append(col if col.type == f.type else col.cast(f.type))
+    return pa.table(columns, schema=schema)
+
+
+class SpillWriter:
+    """Exactly ONE Parquet file per part before a global stage, whatever its batches' schemas.
+
+    A global stage binds each part's intermediate by its path, so a part must never be
+    split across files. Batches of one input can grow new columns (a JSON field first
+    seen late in the file); Parquet cannot add a column to an open file, so the writer
+    rolls over to a new piece and, at close, merges the pieces into one file with the
+    union of their schemas (missing values null). Merging costs one extra read and
+    write, paid only by parts whose schema changed.
+    """
+
+    def __init__(self, fs: pafs.FileSystem, root: str, sub_dir: str, part: str, config: OutputConfig):
+        self.fs, self.root, self.sub_dir, self.part = fs, root, sub_dir, part
+        self.config = replace(config, target_shard_mb=1e12)
+        self.pieces = ShardWriter(fs, root, f"{sub_dir}/_pieces", part, self.config, checksum=False)
+
+    def write(self, table: pa.Table) -> None:
+        self.pieces.write(table)
+
+    def close(self) -> str | None:
+        """The part's one spill file (its path under ``root``), or None if it wrote nothing."""
+        entries = self.pieces.close()
+        if not entries:
+            return None
+        directory = fsutil.join(self.root, self.sub_dir)
+        fsutil.makedirs(self.fs, directory)
+        final = fsutil.join(directory, f"{self.part}-0000.parquet")
+        paths = [fsutil.join(self.root, e.path) for e in entries]
+        if len(paths) == 1:
+            self.fs.move(paths[0], final)
+        else:
+            self._merge(paths, final)
+        return f"{self.sub_dir}/{final.rsplit('/', 1)[-1]}"
+
+    def _merge(self, paths: list[str], final: str) -> None:
+        schemas = []
+        for path in paths:
+            with self.fs.open_input_file(path) as f:
+                schemas.append(pq.read_schema(f))
+        schema = unified_schema(schemas)
+        tmp = fsutil.tmp_name(final)
+        try:
+            with self.fs.open_output_stream(tmp) as stream, pq.ParquetWriter(
+                    stream, schema, compression=self.config.compression) as writer:
+                for path in paths:
+                    with self.fs.open_input_file(path) as f:
+                        for rb in pq.ParquetFile(f).iter_batches(batch_size=self.config.row_group_rows):
+                            writer.write_table(_cast_to(pa.Table.from_batches([rb]), schema),
+                                               row_group_size=self.config.row_group_rows)
+            self.fs.move(tmp, final)
+        finally:
+            if fsutil.exists(self.fs, tmp):
+                self.fs.delete_file(tmp)
+        for path in paths:
+            self.fs.delete_file(path)
+
+    def abort(self) -> None:
+        self.pieces.abort()
+
+
+class OutputWriter:
+    """Splits batches of one unit of work into training shards and rejects (a part's
+    ``errors/`` come from its reading, written by ``pipeline.io.part_sink.PartSink``)."""
+
+    def __init__(self, out_dir: str, config: OutputConfig, part: str):
+        self.fs, self.out_dir = fsutil.filesystem_for(out_dir)
+        self.config = config
+        self.part = part
+        self.data = ShardWriter(self.fs, self.out_dir, DATA_DIR, part, config)
+        self.rejects = ShardWriter(self.fs, self.out_dir, REJECTS_DIR, part, config)
+
+    def clear_previous(self) -> None:
+        """Remove the shards and rejects an earlier, killed attempt at this part left behind."""
+        for sub in (DATA_DIR, REJECTS_DIR):
+            fsutil.remove_matching(self.fs, fsutil.join(self.out_dir, sub), f"{self.part}-")
+
+    def write(self, batch: pa.Table) -> None:
+        is_kept = pc.is_null(batch["drop_reason"])
+        kept = batch.filter(is_kept)
+        if kept.num_rows:
+            self.data.write(kept.drop_columns(["drop_reason"]))
+        rejected = batch.filter(pc.invert(is_kept))
+        if rejected.num_rows:
+            if not self.config.rejects_text:
+                rejected = rejected.drop_columns([c for c in TEXT_COLUMNS if c in rejected.column_names])
+            self.rejects.write(rejected)
+
+    def close(self) -> list[FileEntry]:
+        return self.data.close() + self.rejects.close()
+
+    def abort(self) -> None:
+        for w in (self.data, self.rejects):
+            w.abort()

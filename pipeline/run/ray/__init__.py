@@ -1,0 +1,1 @@
+"""The Ray engine: read source, stage actors, the write step, cluster sizing."""

@@ -1,0 +1,119 @@
+"""One stage on Ray Data: a callable class for ``map_batches`` that builds the stage once.
+
+Only a small spec crosses the wire: the stage's module, class name and config dict
+(its dataclass fields, read from the driver's instance, so a global stage's fields set
+by ``run_global`` travel too). The actor builds the stage, calls ``setup()`` once (models
+load once per actor) and then runs ``__call__`` on pyarrow batches.
+
+Runner-internal columns (names starting with ``__``: the part, chunk and row a row came
+from) are taken off before the stage sees the batch and put back after, so a stage sees
+exactly what the local runner gives it. The stage's funnel for the batch (rows in, kept,
+dropped by reason, seconds) rides along as one JSON value in the first row of the
+column ``__stats_<k>``; the writer collects it into the part's stats, so stats cross
+from the workers with the data they describe and are counted exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.run.ray.source import PART
+from pipeline.stage import bind_input
+from pipeline.stats import StageStats, timed_stage
+
+INTERNAL_PREFIX = "__"
+STATS_PREFIX = "__stats_"
+
+
+def stage_spec(stage: object, stat_name: str, index: int) -> dict[str, Any]:
+    """The wire form of a built stage: where its class lives and its config fields."""
+    cls = type(stage)
+    params = {f.name: getattr(stage, f.name) for f in dataclasses.fields(stage) if f.init}
+    return {"module": cls.__module__, "cls": cls.__qualname__, "params": params, "stat": stat_name, "index": index}
+
+
+def build_from_spec(spec: dict[str, Any]) -> object:
+    cls = getattr(importlib.import_module(spec["module"]), spec["cls"])
+    return cls(**spec["params"])
+
+
+def split_internal(batch: pa.Table) -> tuple[pa.Table, dict[str, pa.ChunkedArray]]:
+    internal = {n: batch[n] for n in batch.column_names if n.startswith(INTERNAL_PREFIX)}
+    return (batch.drop_columns(list(internal)) if internal else batch), internal
+
+
+def stats_column(stats: StageStats, rows: int) -> pa.Array:
+    payload = json.dumps(stats.to_dict())
+    return pa.array([payload] + [None] * (rows - 1), pa.string())
+
+
+def _bound_to_parts(stage: object, inputs: dict[str, str], parts: pa.ChunkedArray):
+    """A callable that runs ``stage`` on each run of rows from one part after binding
+    that part's input (``pipeline.stage.bind_input``); rows and order are kept."""
+    def call(core: pa.Table) -> pa.Table:
+        values = parts.to_pylist()
+        outs, start = [], 0
+        for end in range(1, len(values) + 1):
+            if end == len(values) or values[end] != values[start]:
+                bind_input(stage, inputs[values[start]])
+                outs.append(stage(core.slice(start, end - start)))
+                start = end
+        return pa.concat_tables(outs, promote_options="permissive") if outs else stage(core)
+    return call
+
+
+def run_stage_on_batch(stage: object, spec: dict[str, Any], batch: pa.Table) -> pa.Table:
+    """The stage on ``batch`` with the internal columns carried and the batch's stats attached.
+    ``spec["inputs"]`` (part -> intermediate, for a global stage) binds each part's input first."""
+    core, internal = split_internal(batch)
+    stats = StageStats(spec["stat"])
+    if spec.get("inputs") and PART in internal:
+        out = timed_stage(stats, _bound_to_parts(stage, spec["inputs"], internal[PART]), core)
+    else:
+        out = timed_stage(stats, stage, core)
+    for name, column in internal.items():
+        out = out.append_column(name, column)
+    if out.num_rows:
+        out = out.append_column(f"{STATS_PREFIX}{spec['index']}", stats_column(stats, out.num_rows))
+    return out
+
+
+class StageActor:
+    """``map_batches(StageActor, fn_constructor_kwargs={"spec": ...}, compute=ActorPoolStrategy(...))``."""
+
+    def __init__(self, spec: dict[str, Any]):
+        self.spec = spec
+        self.stage = build_from_spec(spec)
+        self.stage.setup()
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return run_stage_on_batch(self.stage, self.spec, batch)
+
+
+_TASK_STAGES: dict[str, object] = {}
+
+
+def stage_task(batch: pa.Table, spec: dict[str, Any]) -> pa.Table:
+    """The same for ``TaskPoolStrategy``: the stage is built and set up once per worker process."""
+    key = json.dumps([spec["module"], spec["cls"], spec["params"]], sort_keys=True, default=str)
+    stage = _TASK_STAGES.get(key)
+    if stage is None:
+        stage = build_from_spec(spec)
+        stage.setup()
+        _TASK_STAGES[key] = stage
+    return run_stage_on_batch(stage, spec, batch)
+
+
+def batch_stats(batch: pa.Table) -> list[StageStats]:
+    """Every stage's stats carried by ``batch`` (all non-null values of its stats columns)."""
+    out = []
+    for name in batch.column_names:
+        if name.startswith(STATS_PREFIX):
+            for value in batch[name].drop_null().to_pylist():
+                out.append(StageStats.from_dict(json.loads(value)))
+    return out

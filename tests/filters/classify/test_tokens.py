@@ -1,0 +1,55 @@
+"""The one tokenization shared by classifier training and inference."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import filters.classify.stage as classify
+import filters.classify.train as train_classifier
+from filters.classify.tokens import INDENT, LONG_NUMBER, NEWLINE, classifier_tokens, tokenize_many
+
+
+def _rows(dev_data, name):
+    return [json.loads(line) for line in (dev_data / f"{name}.jsonl").open(encoding="utf-8")]
+
+
+def test_chinese_is_segmented_into_words(dev_data):
+    text = _rows(dev_data, "math_pos_zh")[0]["text"]  # 芳芳买了一本书有99页，看了90页，...
+    tokens = classifier_tokens(text).split(" ")
+    assert "本书" in tokens and "多少" in tokens and "99" in tokens and "，" in tokens
+    assert "".join(tokens) == text  # segmentation only inserts spaces
+
+
+def test_latin_is_lowercased_and_symbols_are_tokens():
+    out = classifier_tokens("Solve $X^2 = \\frac{A}{B}$ now.\n    return a->b;  id 1234567")
+    assert out.split(" ") == ["solve", "$", "x", "^", "2", "=", "\\frac", "{", "a", "}", "{", "b", "}", "$", "now",
+                              ".", NEWLINE, INDENT, "return", "a", "-", ">", "b", ";", "id", LONG_NUMBER]
+
+
+def test_mixed_script_words_split_at_han_boundary():
+    assert classifier_tokens("abc中文def") == "abc 中文 def"
+
+
+def test_output_is_one_fasttext_line():
+    out = classifier_tokens("line one\r\n\n\nline two\t\x0bend")
+    assert "\n" not in out and "\r" not in out
+    assert out.split(" ").count(NEWLINE) == 1
+
+
+def test_train_and_inference_call_the_same_function(dev_data):
+    """Training lines and the stage's predict input come from the same tokenizer object."""
+    assert train_classifier.tokenize_many is tokenize_many
+    assert classify.tokenize_many is tokenize_many
+    texts = [r["text"] for r in _rows(dev_data, "math_pos_zh")[:20] + _rows(dev_data, "neg_zh")[:20]]
+    lines = train_classifier.prepare_lines(
+        [train_classifier.LabeledText(t, i < 20, "g") for i, t in enumerate(texts)], "math",
+        train_classifier.TrainParams(balance=False))
+    trained_on = sorted(line.split(" ", 1)[1].rstrip("\n") for line in lines)
+    assert trained_on == sorted(classify_input(texts))
+    assert "tokenize_many" in inspect.getsource(classify.ClassifyStage.score)
+
+
+def classify_input(texts):
+    pieces, _ = classify.document_pieces(texts, "chunks", 2000, 8)
+    return tokenize_many(pieces)

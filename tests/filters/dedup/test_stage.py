@@ -1,0 +1,215 @@
+"""The dedup stage end to end on the local engine, on real texts: the way the runner
+calls it (Parquet intermediates -> run_global -> __call__ per batch)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from filters.dedup.stage import DedupStage
+from filters.dedup.index import INDEX_SUBDIR, index_files, query_index
+from filters.dedup.marks import read_marks, read_part_marks
+from pipeline.schema import drop_rows, make_batch
+from pipeline.stage import GlobalContext, is_global
+
+DEV = Path(__file__).resolve().parents[2] / "data" / "dev"
+ROWS = [json.loads(line) for line in (DEV / "neardup_clusters.jsonl").open()]
+
+
+def _cluster(label: str) -> list[dict]:
+    return [r for r in ROWS if r["label"] == label]
+
+
+def run_stage(stage, batches, tmp_path, name="run", previous=(), output_dir=None):
+    paths = []
+    for i, b in enumerate(batches):
+        p = tmp_path / f"{name}-{i}.parquet"
+        pq.write_table(b, p)
+        paths.append(str(p))
+    ctx = GlobalContext(engine="local", work_dir=tmp_path / f"{name}-work", previous_outputs=tuple(previous),
+                        output_dir=output_dir)
+    stage.run_global(paths, ctx)
+    out = []
+    for p in paths:  # as the runner does: bind each input, then stream it
+        stage.bind_input(p)
+        out.append(stage(pq.read_table(p)))
+    return pa.concat_tables(out)
+
+
+def _by_id(table: pa.Table) -> dict[str, dict]:
+    return {r["id"]: r for r in table.to_pylist()}
+
+
+@pytest.fixture()
+def real_batches():
+    cmath = _cluster("cmath-000")
+    gsd = next(r for r in ROWS if r["label"].startswith("gsd") and r["variant"] == "zh-Hant")
+    gsd_pair = _cluster(gsd["label"])
+    gsm = _cluster(next(r["label"] for r in ROWS if r["label"].startswith("gsm8k")))
+    uniques = [json.loads(line) for line in (DEV / "neg_en.jsonl").open()][:20]
+    rows = cmath + gsd_pair + gsm + uniques
+    texts = [r["text"] for r in rows]
+    ids = [r.get("id") or f"u{i}" for i, r in enumerate(rows)]
+    ids = [i if i.startswith("nd-") else f"neg-{n}" for n, i in enumerate(ids)]
+    # an exact copy up to case, punctuation and whitespace
+    texts.append("  " + gsm[0]["text"].upper().replace(".", " ") + "!!")
+    ids.append("copy-gsm")
+    half = len(texts) // 2
+    return [make_batch(texts[:half], ids=ids[:half], source="a"), make_batch(texts[half:], ids=ids[half:], source="b")], \
+        cmath, gsd_pair, gsm
+
+
+def test_exact_and_near_duplicates_on_real_texts(tmp_path, real_batches):
+    batches, cmath, gsd_pair, gsm = real_batches
+    stage = DedupStage()
+    assert is_global(stage)
+    out = _by_id(run_stage(stage, batches, tmp_path))
+    # the CMATH distractor variants form one cluster with one survivor (the longest)
+    members = [out[r["id"]] for r in cmath]
+    survivor = max(cmath, key=lambda r: (len(r["text"]), -int(r["id"][3:])))["id"]
+    assert {m["dup_cluster"] for m in members} == {survivor}
+    assert out[survivor]["drop_reason"] is None and out[survivor]["dup_of"] is None
+    assert all(m["drop_reason"] == "dedup:near" and m["dup_of"] == survivor for m in members if m["id"] != survivor)
+    # Traditional vs Simplified: the same normalized text -> an exact duplicate
+    a, b = (out[r["id"]] for r in gsd_pair)
+    assert a["dup_cluster"] == b["dup_cluster"]
+    assert sorted([a["drop_reason"] or "", b["drop_reason"] or ""]) == ["", "dedup:exact"]
+    # GSM8K standard vs socratic solutions -> near; the case/punctuation copy -> exact
+    g_main, g_soc = (out[r["id"]] for r in gsm)
+    assert {g_main["drop_reason"], g_soc["drop_reason"]} == {None, "dedup:near"}
+    copy = out["copy-gsm"]
+    survivor_gsm = g_soc["id"] if g_soc["drop_reason"] is None else g_main["id"]
+    assert copy["dup_of"] == survivor_gsm and copy["drop_reason"] in ("dedup:exact", "dedup:near")
+    # the copy is an exact copy of the standard solution: exact iff that one survived
+    assert (copy["drop_reason"] == "dedup:exact") == (survivor_gsm == g_main["id"])
+    # unrelated prose is untouched
+    negs = [r for k, r in out.items() if k.startswith("neg-")]
+    assert all(r["drop_reason"] is None and r["dup_cluster"] is None for r in negs)
+
+
+def test_copy_of_survivor_is_exact(tmp_path):
+    texts = [r["text"] for r in _cluster("cmath-001")]
+    longest = max(texts, key=len)
+    out = _by_id(run_stage(DedupStage(), [make_batch(texts + [longest.replace("，", ",")], ids=[f"d{i}" for i in range(len(texts))] + ["zcopy"], source="s")], tmp_path))
+    assert out["zcopy"]["drop_reason"] == "dedup:exact"
+
+
+def test_survivor_is_highest_score_then_longest(tmp_path):
+    texts = [r["text"] for r in _cluster("cmath-004")]
+    ids = [f"d{i}" for i in range(len(texts))]
+    shortest = min(range(len(texts)), key=lambda i: len(texts[i]))
+    scores = [0.1] * len(texts)
+    scores[shortest] = 0.9
+    batch = make_batch(texts, ids=ids, source="s", extra={"math_score": pa.array(scores, pa.float32())})
+    out = _by_id(run_stage(DedupStage(), [batch], tmp_path))
+    assert out[ids[shortest]]["drop_reason"] is None
+    assert {r["dup_of"] for r in out.values() if r["drop_reason"]} == {ids[shortest]}
+    out2 = _by_id(run_stage(DedupStage(score_column="none"), [batch], tmp_path, name="noscore"))
+    longest = max(range(len(texts)), key=lambda i: len(texts[i]))
+    assert out2[ids[longest]]["drop_reason"] is None
+
+
+def test_already_dropped_rows_take_no_part(tmp_path):
+    texts = [r["text"] for r in _cluster("cmath-005")]
+    batch = make_batch(texts, ids=[f"d{i}" for i in range(len(texts))], source="s")
+    longest = max(range(len(texts)), key=lambda i: len(texts[i]))
+    mask = [i == longest for i in range(len(texts))]
+    batch = drop_rows(batch, mask, "heuristics:too_short")
+    out = run_stage(DedupStage(), [batch], tmp_path)
+    rows = out.to_pylist()
+    assert rows[longest]["drop_reason"] == "heuristics:too_short" and rows[longest]["dup_cluster"] is None
+    assert all(r["dup_of"] != f"d{longest}" for r in rows)
+    assert out["id"].to_pylist() == batch["id"].to_pylist()
+
+
+def test_marks_are_stored_per_input_and_bound_one_input_at_a_time(tmp_path, real_batches):
+    batches = real_batches[0]
+    whole = run_stage(DedupStage(), batches, tmp_path)
+    marks_dir = tmp_path / "run-work" / "marks"
+    marks = read_marks(marks_dir)
+    for part, batch in enumerate(batches):
+        mine = read_part_marks(marks_dir, part)
+        assert set(mine["id"].to_list()) <= set(batch["id"].to_pylist())
+        assert mine.height == marks.filter(pl.col("part") == part).height > 0
+    # an unbound call (taosha stage, notebooks) loads every input's marks: same answer
+    stage = DedupStage(work_dir=str(tmp_path / "run-work"))
+    unbound = pa.concat_tables([stage(b) for b in batches])
+    assert unbound.equals(whole)
+    with pytest.raises(RuntimeError, match="not an input"):
+        stage.bind_input(str(tmp_path / "elsewhere.parquet"))
+
+
+def test_call_before_run_global_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="run_global"):
+        DedupStage()(make_batch(["x"], ids=["a"], source="s"))
+
+
+def test_rerun_skips_finished_phases_and_gives_same_marks(tmp_path, real_batches):
+    batches = real_batches[0]
+    first = run_stage(DedupStage(), batches, tmp_path)
+    sig = next((tmp_path / "run-work" / "signatures").glob("*.parquet"))
+    mtime = sig.stat().st_mtime_ns
+    second = run_stage(DedupStage(), batches, tmp_path)
+    assert sig.stat().st_mtime_ns == mtime
+    assert first.equals(second)
+    third = run_stage(DedupStage(threshold=0.9), batches, tmp_path)  # another plan: recomputed
+    assert third["drop_reason"].null_count >= first["drop_reason"].null_count
+
+
+def test_exact_only(tmp_path):
+    texts = [r["text"] for r in _cluster("cmath-000")]
+    out = run_stage(DedupStage(near=False), [make_batch(texts + texts[:1], ids=[f"d{i}" for i in range(len(texts) + 1)], source="s")], tmp_path)
+    assert [r for r in out["drop_reason"].to_pylist() if r] == ["dedup:exact"]
+
+
+def test_incremental_run_dedups_against_earlier_index(tmp_path):
+    gsm = [r for r in ROWS if r["label"].startswith("gsm8k")][:40]
+    first_rows = gsm[0::2]   # standard solutions
+    second_rows = gsm[1::2]  # the socratic versions of the same problems
+    out1 = tmp_path / "out1"
+    run_stage(DedupStage(), [make_batch([r["text"] for r in first_rows], ids=[r["id"] for r in first_rows], source="a")],
+              tmp_path, name="r1", output_dir=out1)
+    assert index_files(out1 / INDEX_SUBDIR)
+    new = make_batch([r["text"] for r in second_rows] + ["A brand new unrelated sentence about rivers and maps."],
+                     ids=[r["id"] for r in second_rows] + ["fresh"], source="b")
+    out = _by_id(run_stage(DedupStage(), [new], tmp_path, name="r2", previous=[out1], output_dir=tmp_path / "out2"))
+    assert out["fresh"]["drop_reason"] is None
+    dropped = [r for r in second_rows if out[r["id"]]["drop_reason"] == "dedup:near"]
+    assert len(dropped) >= 0.9 * len(second_rows)
+    old_ids = {r["id"] for r in first_rows}
+    assert all(out[r["id"]]["dup_of"] in old_ids for r in dropped)
+    # the second run's index holds only what it kept
+    kept2 = pl.concat([pl.read_parquet(f) for f in index_files(tmp_path / "out2" / INDEX_SUBDIR)])["id"].to_list()
+    assert "fresh" in kept2 and not set(kept2) & {r["id"] for r in dropped}
+    # query the corpus index directly (the synthetic loop's check)
+    stage = DedupStage()
+    plan = stage.plan()
+    hits = query_index([second_rows[0]["text"], "完全无关的句子，讲的是天气。"], [out1], plan.signature, plan.meta(), plan.threshold)
+    assert hits[0] in old_ids and hits[1] is None
+    with pytest.raises(ValueError, match="index"):
+        run_stage(DedupStage(ngram_word=5), [new], tmp_path, name="r3", previous=[out1])
+
+
+def test_no_documents_gives_empty_marks(tmp_path):
+    batch = drop_rows(make_batch(["a", "b"], ids=["x", "y"], source="s"), [True, True], "langid:other")
+    out = run_stage(DedupStage(), [batch], tmp_path)
+    assert out["drop_reason"].to_pylist() == ["langid:other"] * 2
+    assert out["dup_cluster"].null_count == 2
+    stage = DedupStage()
+    stage.run_global([], GlobalContext(engine="local", work_dir=tmp_path / "empty"))
+    assert stage(batch).num_rows == 2
+
+
+def test_bucket_edges_band_by_band_equal_all_bands_at_once():
+    from filters.dedup.local_engine import band_rows, bucket_edges, star_edges
+
+    rng = np.random.default_rng(0)
+    nodes = rng.integers(-2**62, 2**62, size=500)
+    keys = rng.integers(0, 40, size=(500, 6)).astype(np.uint64)  # few keys: many shared buckets
+    got = bucket_edges(nodes, keys).sort("a", "b")
+    want = star_edges(band_rows(nodes, keys)).sort("a", "b")
+    assert got.height > 500 and got.equals(want)

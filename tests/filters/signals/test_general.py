@@ -1,0 +1,46 @@
+import polars as pl
+import pytest
+
+from filters.signals.general import duplicate_fracs, line_signals, text_signals, whitespace_words, word_signals
+
+
+def test_duplicate_lines_and_paragraphs_count_repeats_of_earlier_items():
+    texts = pl.Series(["a b c a b c a b c\nline\nline\n\npara\n\npara", "", "one\ntwo"])
+    lines = duplicate_fracs(texts, "line")
+    assert line_signals(texts, pl.Series([False] * 3))["quality_dup_line_frac"].to_list() == pytest.approx([0.4, 0.0, 0.0])
+    # nonblank lines: "a b c...", line, line, para, para -> 2 repeats of 5
+    assert lines["quality_dup_line_frac"].to_list() == pytest.approx([0.4, 0.0, 0.0])
+    assert lines["quality_dup_line_char_frac"][0] == pytest.approx((4 + 4) / (17 + 4 * 4))
+    paras = duplicate_fracs(texts, "para")
+    assert paras["quality_dup_para_frac"].to_list() == pytest.approx([1 / 3, 0.0, 0.0])
+
+
+def test_word_signals_top_ngrams_follow_gopher():
+    texts = pl.Series(["a b c a b c a b c line line para para", "", "单 词"])
+    sig = word_signals(whitespace_words(texts))
+    assert sig["quality_word_count"].to_list() == [13, 0, 2]
+    # "a b" occurs 3 times and covers 6 of 25 word characters; "a b c" 9 of 25
+    assert sig["quality_top_2gram_frac"][0] == pytest.approx(6 / 25)
+    assert sig["quality_top_3gram_frac"][0] == pytest.approx(9 / 25)
+    assert sig["quality_top_2gram_frac"][2] == 0.0  # nothing repeats
+    assert sig["quality_alpha_word_frac"].to_list() == pytest.approx([1.0, 0.0, 1.0])
+
+
+def test_line_signals():
+    text = "• one\n• two...\n\nA full sentence.\nlorem ipsum here\n  • one  "
+    df = line_signals(pl.Series([text, ""]), pl.Series([False, False]))
+    row = df.row(0, named=True)
+    assert row["quality_bullet_lines_frac"] == pytest.approx(3 / 5)
+    assert row["quality_ellipsis_lines_frac"] == pytest.approx(1 / 5)
+    assert row["quality_terminal_punct_frac"] == pytest.approx(2 / 5)
+    assert row["quality_short_line_frac"] == pytest.approx(1.0)
+    assert row["quality_dup_line_frac"] == pytest.approx(1 / 5)  # "• one" again, once stripped
+    assert df.row(1, named=True)["quality_bullet_lines_frac"] == 0.0
+    whole = pl.DataFrame({"text": [text]}).select(text_signals(pl.col("text"))).row(0, named=True)
+    assert whole["quality_lorem_ipsum"] is True and whole["_symbols"] == 1
+
+
+def test_short_lines_are_shorter_for_cjk():
+    text = "这是一个十几个字的中文句子。\nshort english line here"
+    df = line_signals(pl.Series([text, text]), pl.Series([True, False]))
+    assert df["quality_short_line_frac"].to_list() == pytest.approx([0.0, 1.0])
