@@ -8,6 +8,13 @@ convention pyarrow datasets and Hadoop share: ``.git``, ``_SUCCESS``) and files 
 format is unknown (READMEs, checksums, WAT metadata files) are skipped; a file named
 explicitly is always kept, so ``input.format`` can force the format of any name.
 
+Entries found inside directories and globs that cannot be input files are skipped with
+a warning, never an error that aborts the run (and every rerun of it): a dangling
+symlink or a symlink loop named ``*.jsonl`` (``skipped`` collects them with the reason).
+Symlinked directories are not followed when walking a directory or a ``**`` glob, so a
+link back up the tree neither loops nor reads the same files again under other names; a
+symlinked file is read. A path named explicitly that does not exist is still an error.
+
 Paths are returned as the user wrote them (normalized), never made absolute: the
 ``source`` column and the stable ids derive from them, so the same relative layout
 gives the same ids on every machine.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import logging
 import os
 import re
 from typing import BinaryIO
@@ -33,6 +41,8 @@ _FORMAT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("parquet", re.compile(r"\.parquet$")),
 )
 _GLOB_CHARS = re.compile(r"[*?\[]")
+
+log = logging.getLogger(__name__)
 
 
 def detect_format(path: str) -> str:
@@ -68,44 +78,86 @@ def _split_uri(uri: str) -> tuple[str, str]:
     return scheme, rest
 
 
-def resolve_inputs(paths: list[str]) -> list[str]:
+def resolve_inputs(paths: list[str], skipped: list[tuple[str, str]] | None = None) -> list[str]:
     """Expand files, directories and globs into a sorted, de-duplicated list of input files.
 
-    Raises FileNotFoundError naming the first path that matches nothing.
+    Raises FileNotFoundError naming the first path that matches nothing. Entries of a
+    directory or glob that do not resolve to a file (dangling symlinks, symlink loops)
+    are left out, logged, and appended to ``skipped`` as (path, reason) when given.
     """
     found: set[str] = set()
+    bad: list[tuple[str, str]] = []
     for path in paths:
-        matches = _resolve_uri(path) if is_uri(path) else _resolve_local(path)
+        matches = _resolve_uri(path) if is_uri(path) else _resolve_local(path, bad)
         if not matches:
             raise FileNotFoundError(f"input path matches no readable file: {path}")
         found.update(matches)
+    for entry, reason in sorted(set(bad)):
+        log.warning("input %s skipped: %s", entry, reason)
+    if skipped is not None:
+        skipped.extend(sorted(set(bad)))
     return sorted(found)
 
 
-def _resolve_local(path: str) -> list[str]:
+def _unresolvable(path: str) -> str | None:
+    """Why ``path`` (a directory entry) cannot be read as a file, or None when it can."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return f"{exc.strerror or exc} (broken symlink)" if os.path.islink(path) else str(exc)
+    return None
+
+
+def _crosses_symlinked_dir(match: str, prefix_dir: str) -> bool:
+    """Whether a directory between ``prefix_dir`` and ``match`` is a symlink."""
+    parent = os.path.dirname(match)
+    while len(parent) > len(prefix_dir) and parent.startswith(prefix_dir):
+        if os.path.islink(parent):
+            return True
+        parent = os.path.dirname(parent)
+    return False
+
+
+def _resolve_local(path: str, bad: list[tuple[str, str]]) -> list[str]:
     path = os.path.normpath(os.path.expanduser(path))
     if _GLOB_CHARS.search(path):
         out = []
         prefix = _GLOB_CHARS.split(path, 1)[0]
+        prefix_dir = os.path.dirname(prefix)
+        recursive = "**" in path
         for match in glob.glob(path, recursive=True):
+            if recursive and _crosses_symlinked_dir(match, prefix_dir):
+                continue
             if os.path.isfile(match):
-                if _known(match) and not _hidden(match[len(os.path.dirname(prefix)):]):
+                if _known(match) and not _hidden(match[len(prefix_dir):]):
                     out.append(os.path.normpath(match))
             elif os.path.isdir(match):
-                out.extend(_walk_local(match))
+                out.extend(_walk_local(match, bad))
+            elif os.path.islink(match) and _known(match) and not _hidden(match[len(prefix_dir):]):
+                bad.append((os.path.normpath(match), _unresolvable(match) or "not a file"))
         return out
     if os.path.isdir(path):
-        return _walk_local(path)
+        return _walk_local(path, bad)
     if os.path.isfile(path):
         return [path]
     return []
 
 
-def _walk_local(directory: str) -> list[str]:
+def _walk_local(directory: str, bad: list[tuple[str, str]]) -> list[str]:
     out = []
-    for root, dirs, files in os.walk(directory):
+    for root, dirs, files in os.walk(directory):  # followlinks=False: symlinked dirs are not entered
         dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-        out.extend(os.path.join(root, f) for f in files if not f.startswith((".", "_")) and _known(f))
+        for name in files:
+            if name.startswith((".", "_")) or not _known(name):
+                continue
+            entry = os.path.join(root, name)
+            reason = _unresolvable(entry) if os.path.islink(entry) else None
+            if reason is None and os.path.islink(entry) and not os.path.isfile(entry):
+                reason = "symlink to something that is not a file"
+            if reason is not None:
+                bad.append((entry, reason))
+            else:
+                out.append(entry)
     return out
 
 

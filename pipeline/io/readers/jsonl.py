@@ -10,9 +10,11 @@ are records, and ONE error row at the next line number says the stream is trunca
 Mapping: ``text_field`` -> ``text``; ``id_field`` -> ``id`` kept exactly as given
 (numbers as their decimal string; outside evaluations match on these ids), else
 ``stable_id(source, line)``; ``url_field`` -> ``url``. Every other field is carried as
-a column typed per :mod:`pipeline.io.readers.json_columns`; a field whose name collides
-with a core or reader column (``source``, ``origin``, ``drop_reason``, ...) is carried
-as ``input_<name>``. ``source_offset`` holds the line number.
+a column typed per :mod:`pipeline.io.readers.json_columns`, named by :func:`carried_name`:
+a field whose name collides with a core or reader column (``source``, ``origin``,
+``drop_reason``, ...) is carried as ``input_<name>``, and so that the renaming can
+never collide in turn, a field already named ``input_<reserved>`` (for any number of
+``input_`` prefixes) gets one more prefix. ``source_offset`` holds the line number.
 
 ``extra_fields`` (``input.extra_fields`` once the config has it) chooses how the other
 fields travel: ``columns`` (default, above), ``json`` (one ``metadata`` string column
@@ -44,6 +46,23 @@ OFFSET_COLUMN = "source_offset"
 METADATA_COLUMN = "metadata"
 EXTRA_FIELD_MODES = ("columns", "json", "drop")
 RESERVED = frozenset(CORE_COLUMNS) | {OFFSET_COLUMN}
+
+
+_PREFIX = "input_"
+
+
+def carried_name(field: str) -> str:
+    """The column an input field travels in: ``input_<field>`` when ``field``, stripped of
+    every leading ``input_``, is a reserved column name; else ``field`` itself.
+
+    The rule depends on the name alone (the same column for a field in every row and
+    every file) and is one-to-one: a renamed field always starts with ``input_`` over a
+    reserved base, a kept one never does, so two fields never share a column.
+    """
+    base = field
+    while base.startswith(_PREFIX):
+        base = base[len(_PREFIX):]
+    return _PREFIX + field if base in RESERVED else field
 
 
 class TruncatedStream(Exception):
@@ -161,6 +180,7 @@ class _ChunkBuilder:
         self.source, self.text_field, self.id_field, self.url_field = source, text_field, id_field, url_field
         self.mode = extra_fields
         self.columns = ColumnTypes(source)
+        self.names: dict[str, str] = {}  # field -> column (carried_name, cached)
         self.reset()
 
     def reset(self) -> None:
@@ -185,10 +205,11 @@ class _ChunkBuilder:
                 self.extras.setdefault(METADATA_COLUMN, []).append(_json_object(obj) if obj else None)
             return
         row = len(self.lines) - 1
-        extras = self.extras
-        for key, value in obj.items():
-            if key in RESERVED:
-                key = f"input_{key}"
+        extras, names = self.extras, self.names
+        for field_name, value in obj.items():
+            key = names.get(field_name)
+            if key is None:
+                key = names[field_name] = carried_name(field_name)
             column = extras.get(key)
             if column is None:
                 column = extras[key] = [None] * row

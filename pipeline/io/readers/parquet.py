@@ -1,16 +1,20 @@
 """Parquet reader: row group by row group through ``ParquetFile.iter_batches``.
 
 ``offset`` is the 0-based row index in the file. The text column (``text_field``) is
-cast to ``large_string``; a null text, or a value that is not valid UTF-8 in a binary
-text column, is an error row. ``id_field`` values are kept as given (cast to string),
-else ``stable_id(source, row)``; ``url_field`` -> ``url``. Other columns are carried with
-their Parquet types (stable for the whole file), renamed ``input_<name>`` where they
-collide with a core column (or, with ``extra_fields``, one JSON ``metadata`` column or
-none, as for JSONL).
+cast to ``large_string`` (a dictionary-encoded column is decoded first: writers that
+keep pandas categoricals or Arrow dictionaries produce them); a null text, or a value
+that is not valid UTF-8 in a binary text column, is an error row. ``id_field`` values
+are kept as given (cast to string), else ``stable_id(source, row)``; ``url_field`` ->
+``url``. Other columns are carried with their Parquet types (stable for the whole
+file), named as for JSONL (``jsonl.carried_name``: ``input_<name>`` where they collide
+with a core column), or, with ``extra_fields``, as one JSON ``metadata`` column or not
+at all.
 
 A file whose footer cannot be read (truncated, not Parquet) yields one error row at
-offset 0. A row group that cannot be decoded yields one error row at its first
-unread row; the row groups before and after it still come out.
+offset 0. A row group that cannot be decoded yields one error row per row it holds
+that did not come out (the footer says how many), at their row offsets, so the
+accounting counts the records lost, not the row group; the row groups before and
+after it still come out.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import pyarrow.parquet as pq
 
 from pipeline.io.readers.base import ReadChunk
 from pipeline.io.readers.inputs import open_input
-from pipeline.io.readers.jsonl import METADATA_COLUMN, OFFSET_COLUMN, RESERVED
+from pipeline.io.readers.jsonl import METADATA_COLUMN, OFFSET_COLUMN, carried_name
 from pipeline.schema import empty_errors, make_batch, make_errors, stable_ids
 
 
@@ -36,6 +40,8 @@ def _text_column(values: pa.Array) -> tuple[pa.Array, list[int], list[str]]:
     """Text as large_string plus (positions, reasons) of rows whose text is unusable."""
     bad: list[int] = []
     reasons: list[str] = []
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
     if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
         try:
             values = values.cast(pa.large_string())
@@ -83,7 +89,7 @@ def _convert(batch: pa.RecordBatch, first_row: int, source: str, text_field: str
     others = [name for name in names if name not in (text_field, id_field, url_field)]
     if extra_fields == "columns":
         for name in others:
-            extra[f"input_{name}" if name in RESERVED else name] = batch.column(name)
+            extra[carried_name(name)] = batch.column(name)
     elif extra_fields == "json":
         rows = batch.select(others).to_pylist() if others else [{}] * n
         extra[METADATA_COLUMN] = pa.array([json.dumps(r, ensure_ascii=False, default=str, separators=(",", ":"))
@@ -117,7 +123,14 @@ def read_parquet(path: str, *, text_field: str = "text", id_field: str = "id", u
                     yield _convert(batch, row, path, text_field, id_field, url_field, extra_fields)
                     row += batch.num_rows
             except Exception as exc:  # noqa: BLE001 - decoding errors come as several Arrow/OS types
-                yield ReadChunk(_no_records(path),
-                                make_errors(path, [row], [f"unreadable Parquet row group {group} "
-                                                          f"(rows {row}..{first_row + group_rows - 1}): {exc}"]))
+                yield from _lost_rows(path, group, row, first_row + group_rows, exc, batch_size)
             first_row += group_rows
+
+
+def _lost_rows(path: str, group: int, start: int, end: int, exc: Exception, batch_size: int) -> Iterator[ReadChunk]:
+    """One error row per row ``start..end-1`` of an undecodable row group, in chunks of
+    at most ``batch_size`` errors (a row group can hold millions of rows)."""
+    message = f"unreadable Parquet row group {group} (rows {start}..{end - 1}): {exc}"
+    for lo in range(start, end, batch_size):
+        hi = min(lo + batch_size, end)
+        yield ReadChunk(_no_records(path), make_errors(path, range(lo, hi), [message] * (hi - lo)))

@@ -64,6 +64,26 @@ def bad_lines() -> dict:
     return {"rows": rows_at, "errors": errors_at, "ids": ids}
 
 
+def field_collisions() -> dict:
+    """field_collisions.jsonl: real rows carrying fields named like reserved columns, and
+    like their renamed forms (``input_source``, ``input_input_source``), in varying sets
+    per row: each value must land in its own column on its own row."""
+    rows = dev_rows("neg_en.jsonl", 8)
+    extra = [
+        {"source": "s0", "input_source": "is0"},
+        {},
+        {"input_source": "is2"},
+        {"source": "s3", "input_source": "is3", "input_input_source": "iis3", "origin": "o3"},
+        {"drop_reason": "dr4", "input_drop_reason": "idr4", "source_offset": 4},
+        {"source": "s5"},
+        {"input_source_offset": 60, "source_offset": 6, "url": "u6", "input_url": "iu6"},
+        {"origin": "o7", "input_origin": "io7", "input_input_origin": "iio7"},
+    ]
+    out = [{"id": r["id"], "text": r["text"], **e} for r, e in zip(rows, extra)]
+    (HERE / "field_collisions.jsonl").write_bytes(jsonl_bytes(out))
+    return {"rows": list(range(1, len(out) + 1)), "errors": {}}
+
+
 def truncated_streams() -> dict:
     rows = dev_rows("math_pos_en.jsonl", 40)
     data = jsonl_bytes(rows)
@@ -109,7 +129,9 @@ def parquet_files() -> dict:
     (HERE / "corrupt_rowgroup.parquet").write_bytes(bytes(corrupt))
     return {
         "truncated.parquet": {"rows": [], "errors": {"0": "unreadable"}},
-        "corrupt_rowgroup.parquet": {"rows": list(range(0, 10)) + list(range(20, 30)), "errors": {"10": "row_group"}},
+        # every row of the undecodable row group is an errored record, at its own offset
+        "corrupt_rowgroup.parquet": {"rows": list(range(0, 10)) + list(range(20, 30)),
+                                     "errors": {str(row): "row_group" for row in range(10, 20)}},
     }
 
 
@@ -192,7 +214,7 @@ def broken_warcs() -> dict:
 
 
 def main() -> None:
-    expected = {"bad_lines.jsonl": bad_lines()}
+    expected = {"bad_lines.jsonl": bad_lines(), "field_collisions.jsonl": field_collisions()}
     expected.update(truncated_streams())
     expected.update(parquet_files())
     expected.update(broken_warcs())

@@ -46,7 +46,7 @@ def test_rows_and_errors_are_exactly_the_expected_records(name):
     assert sorted(got) == sorted(int(k) for k in expected["errors"])
     for offset, damage in expected["errors"].items():
         assert ERROR_WORDS[damage] in got[int(offset)], (damage, got[int(offset)])
-    assert set(errors["source"].to_pylist()) == {str(BROKEN / name)}
+    assert set(errors["source"].to_pylist()) <= {str(BROKEN / name)}
     assert records.num_rows + errors.num_rows == len(expected["rows"]) + len(expected["errors"])
     assert all(c.records.num_rows <= 3 for c in chunks)
 
