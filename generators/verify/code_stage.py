@@ -1,11 +1,19 @@
 """Stage ``verify_code``: run each code sample's own unit tests against its function, sandboxed.
 
-Per row: parse the sample (``generators.verify.code_parse``), then run a small harness in a
-fresh sandbox (``generators.verify.sandbox``) that executes the solution once and each test
-separately (each under its own alarm), reporting one line per test. A row is verified
-when every test that exercises the solution passed and there are at least
-``min_tests`` of them. Rows run in parallel on ``workers`` threads (each waits on its
-own sandboxed process).
+Per row: parse the sample (``generators.verify.code_parse``), rewrite its tests so that
+each assertion reports its operands instead of comparing them (``checks``), then run
+the harness (``harness``) in a fresh sandbox (``generators.verify.sandbox``). The
+harness starts the sample in a child process (``runner``), keeps the expected values,
+compares what the child reports as plain data (``plain``), enforces each test's
+deadline and alone writes the report. The sample can reach neither the harness nor
+its report channel: tampering (forged lines, ``os._exit``, patched ``json``/``exec``/
+``unittest``, always-true ``__eq__``...) can only make a row fail.
+
+A row is verified when every test that exercises the solution passed, there are at
+least ``min_tests`` of them, and at least one *anchored* check (the solution's result
+compared for equality with a literal the sample's process never sees) ran and held;
+values that are not plain builtin data fail their check. Rows run in parallel on
+``workers`` threads (each waits on its own sandboxed process).
 
 Drop reasons: ``verify_code:parse_error``, ``verify_code:no_function``,
 ``verify_code:no_tests``, ``verify_code:no_docstring``, ``verify_code:solution_error``
@@ -16,18 +24,19 @@ Drop reasons: ``verify_code:parse_error``, ``verify_code:no_function``,
 
 from __future__ import annotations
 
-import inspect
 import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 
+from generators.verify.checks import CHECK_FN, rewrite_test
 from generators.verify.code_parse import ParsedSample, parse_sample
-from generators.verify.sandbox import Sandbox, SandboxLimits, SandboxResult
+from generators.verify.sandbox import Sandbox, SandboxLimits, SandboxResult, _classify
 from pipeline.schema import active_mask, drop_rows, set_column
 from pipeline.stage import stage_reason
 
@@ -36,88 +45,37 @@ _VIOLATION_REASONS = {"timeout": "timeout", "cpu_limit": "timeout", "memory_limi
                       "output_limit": "sandbox_violation", "killed": "sandbox_violation"}
 _TEST_ERROR_REASONS = {"TestTimeout": "timeout", "MemoryError": "sandbox_violation",
                        "BlockingIOError": "sandbox_violation", "RecursionError": "tests_failed"}
+_NO_ANCHOR = ("no test compares a result of the solution with a literal expected value "
+              "(such as assert f(2) == 4), so no run can show the function right")
 
 
-def _harness(nonce: str, spec: dict, per_test_s: float, sink_chars: int) -> None:  # runs inside the sandbox
-    """Exec the solution once, then each test in a copy of its namespace; one JSON line each."""
-    import io
-    import signal
-    import sys
-
-    real_out = sys.stdout
-
-    def emit(obj: dict) -> None:
-        real_out.write(nonce + json.dumps(obj) + "\n")
-        real_out.flush()
-
-    class Sink(io.TextIOBase):  # what the sample prints is kept small, never floods the pipe
-        def __init__(self):
-            self.n = 0
-
-        def write(self, s):
-            self.n += len(s)
-            return len(s)
-
-    class TestTimeout(Exception):
-        pass
-
-    def on_alarm(signum, frame):
-        raise TestTimeout(f"test ran longer than {per_test_s:g}s")
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    sys.stdout = sys.stderr = Sink()
-    ns: dict = {"__name__": "solution"}
-    try:
-        signal.setitimer(signal.ITIMER_REAL, per_test_s)
-        exec(compile(spec["solution"], "solution.py", "exec"), ns)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    except BaseException as exc:  # noqa: BLE001
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        emit({"test": None, "ok": False, "type": type(exc).__name__, "msg": str(exc)[:sink_chars]})
-        return
-    emit({"test": None, "ok": True})
-    for test in spec["tests"]:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, per_test_s)
-            exec(compile(test["source"], test["name"], "exec"), dict(ns))
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            emit({"test": test["name"], "ok": True})
-        except BaseException as exc:  # noqa: BLE001
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            msg = str(exc) or ("" if isinstance(exc, AssertionError) else type(exc).__name__)
-            if isinstance(exc, AssertionError) and not msg:
-                msg = test["source"].strip().splitlines()[-1]
-                if test.get("left"):
-                    try:
-                        signal.setitimer(signal.ITIMER_REAL, per_test_s)
-                        msg += f"  (left side was {eval(test['left'], dict(ns))!r})"[:sink_chars]
-                    except BaseException:  # noqa: BLE001
-                        pass
-                    finally:
-                        signal.setitimer(signal.ITIMER_REAL, 0)
-            emit({"test": test["name"], "ok": False, "type": type(exc).__name__, "msg": msg[:sink_chars]})
-            if isinstance(exc, (TestTimeout, MemoryError)):
-                return  # the sample has failed; the remaining tests count as failed without running
+_SHIPPED = Path(__file__).parent
 
 
-def build_harness(parsed: ParsedSample, tests: list, per_test_s: float, error_chars: int) -> tuple[str, str, str]:
-    """(program, sample.json content, nonce) for one sandbox run."""
-    import ast
+def _source(name: str) -> str:
+    return (_SHIPPED / name).read_text(encoding="utf-8")
 
-    spec_tests = []
+
+def build_harness(parsed: ParsedSample, tests: list, per_test_s: float, error_chars: int,
+                  max_report_bytes: int = 8 * 1024 * 1024) -> tuple[str, str, list[dict]]:
+    """(program, its stdin, the checks) for one sandbox run.
+
+    The program is the harness (``generators.verify.harness``); its stdin carries the
+    nonce, the runner's source, the rewritten tests and the expected values, so nothing
+    of it is ever a file the sample could read.
+    """
+    nonce = secrets.token_hex(16)
+    spec_tests, checks = [], []
     for t in tests:
-        left = None
-        if t.kind == "assert":
-            node = ast.parse(t.source).body[0]
-            if isinstance(node.test, ast.Compare) and len(node.test.ops) == 1:
-                left = ast.unparse(node.test.left)
-        spec_tests.append({"name": t.name, "source": t.source, "left": left})
-    nonce = secrets.token_hex(8)
-    program = ("import json\n" + inspect.getsource(_harness)
-               + f"\nimport sys\n_nonce = sys.stdin.readline().strip()\n"
-               f"with open('sample.json', encoding='utf-8') as _f:\n    _spec = json.load(_f)\n"
-               f"_harness(_nonce, _spec, {per_test_s!r}, {error_chars!r})\n")
-    return program, json.dumps({"solution": parsed.solution, "tests": spec_tests}), nonce
+        source, found = rewrite_test(t, len(checks))
+        checks += [c.to_dict() for c in found]
+        spec_tests.append({"name": t.name, "source": source, "own": sum(c.own for c in found)})
+    plain = _source("plain.py")
+    program = plain + "\n" + _source("harness.py") + "\nharness_main()\n"
+    stdin = json.dumps({"nonce": nonce, "runner_code": plain + "\n" + _source("runner.py"), "check_fn": CHECK_FN,
+                        "solution": parsed.solution, "tests": spec_tests, "checks": checks,
+                        "per_test_s": per_test_s, "error_chars": error_chars, "max_report_bytes": max_report_bytes})
+    return program, stdin, checks
 
 
 @dataclass
@@ -146,42 +104,67 @@ def verify_sample(text: str | None, sandbox: Sandbox, *, min_tests: int = 1, req
         return CodeVerdict(False, error_type="no_tests", error=why, reason="no_tests")
     if require_docstring and not parsed.has_docstring:
         return CodeVerdict(False, error_type="no_docstring", error="the function has no docstring", reason="no_docstring")
-    program, spec, nonce = build_harness(parsed, tests, per_test_timeout_s, error_chars)
-    result = sandbox.run(program, files={"sample.json": spec}, stdin=nonce + "\n")
-    return judge(result, nonce, [t.name for t in tests], error_chars)
+    program, stdin, checks = build_harness(parsed, tests, per_test_timeout_s, error_chars)
+    if not any(c["anchored"] for c in checks):
+        return CodeVerdict(False, error_type="no_tests", error=_NO_ANCHOR, reason="no_tests")
+    result = sandbox.run(program, stdin=stdin)
+    return judge(result, json.loads(stdin)["nonce"], [t.name for t in tests], error_chars)
 
 
 def judge(result: SandboxResult, nonce: str, test_names: list[str], error_chars: int = 500) -> CodeVerdict:
-    """Turn the harness's report lines (and how the sandbox ended) into a verdict."""
+    """Turn the harness's report lines (and how the sandbox ended) into a verdict.
+
+    Only lines that start with the nonce count; the nonce lives in the host and in the
+    harness process, never in the sample's. Without the harness's ``done`` line (the
+    sample killed it, or the sandbox was), nothing is verified.
+    """
     reports = []
     for line in result.stdout.splitlines():
         if line.startswith(nonce):
             try:
-                reports.append(json.loads(line[len(nonce):]))
-            except json.JSONDecodeError:
+                report = json.loads(line[len(nonce):])
+            except (json.JSONDecodeError, RecursionError):
                 continue
+            if isinstance(report, dict):
+                reports.append(report)
+    done = next((r for r in reports if r.get("done")), None)
     by_test = {r["test"]: r for r in reports if r.get("test")}
-    solution = next((r for r in reports if r.get("test") is None), None)
+    solution = next((r for r in reports if "test" in r and r["test"] is None), None)
     passed = sum(1 for n in test_names if by_test.get(n, {}).get("ok"))
     failed = len(test_names) - passed
+    if done is not None and done.get("harness_error"):
+        return CodeVerdict(False, 0, len(test_names), "harness_error", str(done["harness_error"])[:error_chars],
+                           "runtime_error")
     if solution is not None and not solution["ok"]:
         reason = _TEST_ERROR_REASONS.get(solution["type"], "solution_error")
         return CodeVerdict(False, 0, len(test_names), solution["type"], solution["msg"][:error_chars], reason)
-    if result.violation is not None:
+    violation, stderr = result.violation, result.stderr
+    if violation is None and done is not None:
+        stderr = str(done.get("child_stderr") or "")
+        missing = any(n not in by_test for n in test_names) and all(r["ok"] for r in by_test.values())
+        if done.get("violation"):
+            violation = done["violation"]
+        elif missing:  # the test process died: from a limit, or by its own hand (then it just ended early)
+            rc = done.get("child_rc")
+            found = _classify(-rc if isinstance(rc, int) and rc < 0 else None, stderr)
+            violation = None if found == "killed" else found
+    if violation is not None:
         where = next((n for n in test_names if n not in by_test), None)
-        msg = f"{result.violation} in the sandbox" + (f" during {where}" if where else "")
-        tail = result.stderr.strip().splitlines()[-1:] if result.stderr.strip() else []
+        msg = f"{violation} in the sandbox" + (f" during {where}" if where else "")
+        tail = stderr.strip().splitlines()[-1:] if stderr.strip() else []
         if tail:
             msg += f": {tail[0]}"
-        return CodeVerdict(False, passed, failed, result.violation, msg[:error_chars],
-                           _VIOLATION_REASONS.get(result.violation, "sandbox_violation"))
+        return CodeVerdict(False, passed, failed, violation, msg[:error_chars],
+                           _VIOLATION_REASONS.get(violation, "sandbox_violation"))
     first = next((by_test[n] for n in test_names if n in by_test and not by_test[n]["ok"]), None)
-    if solution is None or (failed and first is None):
-        tail = result.stderr.strip()[-error_chars:] or f"exit code {result.returncode}"
+    if done is None or solution is None or (failed and first is None):
+        tail = stderr.strip()[-error_chars:] or f"exit code {result.returncode}"
         return CodeVerdict(False, passed, failed, "harness_error", f"the test run ended early: {tail}", "runtime_error")
     if first is not None:
         reason = _TEST_ERROR_REASONS.get(first["type"], "tests_failed")
         return CodeVerdict(False, passed, failed, first["type"], f"{first['test']}: {first['msg']}"[:error_chars], reason)
+    if not done.get("anchored"):
+        return CodeVerdict(False, passed, 0, "no_tests", _NO_ANCHOR, "no_tests")
     return CodeVerdict(True, passed, 0)
 
 

@@ -1,0 +1,221 @@
+"""Rewrite a sample's tests so that their assertions are judged outside the sample.
+
+Why: a test that runs in the sample's interpreter can be made to "pass" by the sample
+(patched ``unittest`` helpers, an always-true ``__eq__``, a patched ``math.isclose``...).
+So, on the host and before anything runs, each ``assert`` statement (anywhere in a
+test) and each common ``self.assert*`` call becomes ``_taosha_check(<id>, [<operands>])``:
+the sample's process only computes the operands and reports them as plain data
+(``generators.verify.plain``); the comparison runs in the harness process.
+
+Operands that are literals (``ast.literal_eval``) never go to the sample's process: the
+expected value of ``assert add(1, 2) == 3`` stays in the harness. A check whose expected
+value is such a literal, compared by equality (``==``, ``is None``, ``approx``...), is
+*anchored*: whatever the sample does to its own process, it can pass an anchored check
+only by reporting the right value. A row is verified only if at least one anchored
+check ran and passed.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import asdict, dataclass, field
+
+from generators.verify.code_parse import TestCase
+from generators.verify.plain import Unsupported, encode
+
+CHECK_FN = "_taosha_check"
+_CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Is: "is",
+        ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+_NEGATE = {"==": "!=", "!=": "==", "in": "not in", "not in": "in", "is": "is not", "is not": "is"}
+_ANCHOR_OPS = {"==", "is", "approx", "isclose", "almost", "seq_eq", "count_eq"}
+_SINGLETONS = (None, True, False)
+_UNITTEST_BINARY = {
+    **dict.fromkeys(("assertEqual", "assertEquals", "assertListEqual", "assertTupleEqual", "assertDictEqual",
+                     "assertSetEqual", "assertMultiLineEqual"), "=="),
+    "assertNotEqual": "!=", "assertNotEquals": "!=", "assertIn": "in", "assertNotIn": "not in",
+    "assertLess": "<", "assertLessEqual": "<=", "assertGreater": ">", "assertGreaterEqual": ">=",
+    "assertIs": "is", "assertIsNot": "is not", "assertSequenceEqual": "seq_eq", "assertCountEqual": "count_eq",
+    "assertAlmostEqual": "almost", "assertNotAlmostEqual": "not almost"}
+_UNITTEST_UNARY = {"assertTrue": ("truth", None), "assertFalse": ("not", None),
+                   "assertIsNone": ("is", None), "assertIsNotNone": ("is not", None)}
+
+
+@dataclass
+class Check:
+    """One assertion: operands (a literal kept here, or the index of a value the sample reports) and ops."""
+
+    id: int
+    test: str
+    ops: list[list]  # one op per neighbouring pair of operands: ["=="], ["approx", rel, abs]...; ["truth"] / ["not"]
+    operands: list[dict] = field(default_factory=list)  # {"lit": encoded} | {"val": i}
+    source: str = ""
+    style: str = "assert"  # "assert" | "unittest": how a failure message is written
+    own: bool = True  # belongs to the test itself (not a helper or setUp of its TestCase)
+
+    @property
+    def anchored(self) -> bool:
+        if len(self.operands) < 2:
+            return False
+        for i, op in enumerate(self.ops):
+            pair = self.operands[i:i + 2]
+            if op[0] in _ANCHOR_OPS and {"lit", "val"} == {next(iter(o)) for o in pair}:
+                return True
+        return False
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "anchored": self.anchored}
+
+
+def _literal(node: ast.expr) -> tuple[bool, object]:
+    try:
+        value = ast.literal_eval(node)
+        return True, encode(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, Unsupported):
+        return False, None
+
+
+def _is_call_to(node: ast.expr, *names: str) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+    return name in names
+
+
+def _literal_kwargs(call: ast.Call, allowed: dict[str, object]) -> list | None:
+    """Literal values of ``allowed`` keywords (defaults otherwise); None if any keyword is not a literal."""
+    values = dict(allowed)
+    for kw in call.keywords:
+        if kw.arg == "msg":
+            continue
+        if kw.arg not in allowed:
+            return None
+        ok, _ = _literal(kw.value)
+        if not ok:
+            return None
+        values[kw.arg] = ast.literal_eval(kw.value)
+    return list(values.values())
+
+
+class _Rewriter(ast.NodeTransformer):
+    def __init__(self, test: TestCase, first_id: int):
+        self.test = test
+        self.next_id = first_id
+        self.checks: list[Check] = []
+        self.method = test.name.split(".", 1)[1] if test.kind == "unittest" else None
+        self.in_method = 0
+
+    # -- where a check belongs
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        inside = self.method is not None and node.name == self.method and not self.in_method
+        self.in_method += inside
+        self.generic_visit(node)
+        self.in_method -= inside
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    # -- what becomes a check
+    def visit_Assert(self, node: ast.Assert) -> list[ast.stmt]:
+        parts = node.test.values if isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And) else [
+            node.test]
+        source = ast.unparse(node)
+        return [self._emit(self._from_expr(p), source, "assert", node) for p in parts]
+
+    def visit_Expr(self, node: ast.Expr) -> ast.stmt:
+        call = node.value
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
+                and call.func.value.id == "self" and not any(isinstance(a, ast.Starred) for a in call.args)):
+            spec = self._from_unittest(call)
+            if spec is not None:
+                return self._emit(spec, ast.unparse(node), "unittest", node)
+        return self.generic_visit(node)
+
+    # -- building checks: (ops, operand nodes)
+    def _from_expr(self, e: ast.expr) -> tuple[list[list], list[ast.expr]]:
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+            inner = e.operand
+            if isinstance(inner, ast.Compare) and len(inner.ops) == 1 and _CMP[type(inner.ops[0])] in _NEGATE:
+                ops, nodes = self._compare([_NEGATE[_CMP[type(inner.ops[0])]]], [inner.left, inner.comparators[0]], e)
+                return ops, nodes
+            return [["not"]], [inner]
+        if isinstance(e, ast.Compare):
+            return self._compare([_CMP[type(op)] for op in e.ops], [e.left, *e.comparators], e)
+        if _is_call_to(e, "isclose") and len(e.args) == 2:
+            params = _literal_kwargs(e, {"rel_tol": 1e-9, "abs_tol": 0.0})
+            if params is not None:
+                return [["isclose", *params]], list(e.args)
+        return [["truth"]], [e]
+
+    def _compare(self, ops: list[str], nodes: list[ast.expr], whole: ast.expr) -> tuple[list[list], list[ast.expr]]:
+        for i, op in enumerate(ops):  # identity is judged by value only against None/True/False
+            if op in ("is", "is not") and not any(isinstance(n, ast.Constant) and any(n.value is s for s in _SINGLETONS)
+                                                  for n in nodes[i:i + 2]):
+                return [["truth"]], [whole]
+        if len(ops) == 1 and ops[0] in ("==", "!="):
+            for side in (0, 1):
+                n = nodes[side]
+                if _is_call_to(n, "approx") and len(n.args) == 1:
+                    params = _literal_kwargs(n, {"rel": None, "abs": None})
+                    if params is not None:
+                        nodes = list(nodes)
+                        nodes[side] = n.args[0]
+                        return [["approx" if ops[0] == "==" else "not approx", *params]], nodes
+        return [[op] for op in ops], nodes
+
+    def _from_unittest(self, call: ast.Call) -> tuple[list[list], list[ast.expr]] | None:
+        name = call.func.attr
+        if name in _UNITTEST_UNARY and call.args:
+            op, other = _UNITTEST_UNARY[name]
+            if any(kw.arg != "msg" for kw in call.keywords):
+                return None
+            if op in ("truth", "not"):
+                return [[op]], [call.args[0]]
+            return [[op]], [call.args[0], ast.Constant(other)]
+        if name in _UNITTEST_BINARY and len(call.args) >= 2:
+            op = _UNITTEST_BINARY[name]
+            if op.endswith("almost"):
+                params = _literal_kwargs(call, {"places": None, "delta": None})
+                if params is None or len(call.args) > 3:
+                    return None
+                places, delta = params
+                if len(call.args) == 3:
+                    ok, _ = _literal(call.args[2])
+                    if not ok:
+                        return None
+                    places = ast.literal_eval(call.args[2])
+                return [[op, 7 if places is None else places, delta]], call.args[:2]
+            if any(kw.arg != "msg" for kw in call.keywords) or len(call.args) > 3:
+                return None
+            if op in ("is", "is not"):
+                return self._compare([op], call.args[:2], ast.Compare(call.args[0], [
+                    ast.Is() if op == "is" else ast.IsNot()], [call.args[1]]))
+            return [[op]], call.args[:2]
+        return None
+
+    def _emit(self, spec: tuple[list[list], list[ast.expr]], source: str, style: str, where: ast.AST) -> ast.stmt:
+        ops, nodes = spec
+        operands: list[dict] = []
+        values: list[ast.expr] = []
+        for n in nodes:
+            ok, lit = _literal(n)
+            if ok:
+                operands.append({"lit": lit})
+            else:
+                operands.append({"val": len(values)})
+                values.append(n)
+        check = Check(self.next_id, self.test.name, ops, operands, source, style,
+                      own=self.method is None or self.in_method > 0)
+        self.checks.append(check)
+        self.next_id += 1
+        call = ast.Expr(ast.Call(ast.Name(CHECK_FN, ast.Load()), [ast.Constant(check.id), ast.List(values, ast.Load())],
+                                 []))
+        return ast.copy_location(call, where)
+
+
+def rewrite_test(test: TestCase, first_id: int) -> tuple[str, list[Check]]:
+    """``test``'s source with its assertions turned into checks, and those checks (ids from ``first_id``)."""
+    tree = ast.parse(test.source)
+    rw = _Rewriter(test, first_id)
+    tree = ast.fix_missing_locations(rw.visit(tree))
+    return ast.unparse(tree) + "\n", rw.checks
