@@ -3,24 +3,39 @@
 Isolation modes, strongest first; ``"auto"`` takes the first that works on this
 machine (probed once per process by actually running a trivial program):
 
-* ``bwrap`` (bubblewrap): new user, network, PID, IPC, UTS and mount namespaces. The
-  sandbox sees only ``/usr`` (read-only, plus the ``/lib*``/``/bin`` links), the
-  interpreter, a private ``/proc`` and ``/dev``, its inputs read-only under ``/input``,
-  and a fresh size-capped tmpfs as its working directory ``/sandbox``. Nothing else
-  of the host file system exists inside.
-* ``unshare`` (util-linux): new user, network, PID, IPC, UTS and mount namespaces,
-  but the host file system stays visible; only Unix permissions of an unprivileged
-  uid protect it. No network; weaker file isolation.
-* ``rlimits``: only resource limits and an unprivileged uid: NO network isolation.
-  Refused (``SandboxUnavailable``) unless ``allow_weak=True``.
+* ``bwrap`` (bubblewrap): new user, network, PID, IPC and UTS namespaces, and no
+  nested user namespaces (``--disable-userns``). The sandbox sees only ``/usr``
+  (read-only, plus the ``/lib*``/``/bin`` links), the interpreter, a private
+  ``/proc``, a read-only ``/dev`` with a small ``/dev/shm`` tmpfs (``shm_mb``), its
+  inputs read-only under ``/input``, and a fresh tmpfs of ``disk_mb`` as its working
+  directory ``/sandbox``. The root is read-only: those two tmpfs are the only
+  writable places, and both are size-capped. Nothing else of the host exists inside.
+* ``unshare`` (util-linux): namespaces, but the host file system stays visible and
+  writable wherever the sandbox uid may write. WEAK.
+* ``rlimits``: only resource limits and an unprivileged uid: NO network isolation. WEAK.
 
-In every mode: resource limits are set inside the sandbox before the untrusted code
-runs (address space, CPU seconds, process count, file size, open files, no core
+Only ``bwrap`` is used by default. Without it, ``Sandbox`` raises ``SandboxUnavailable``
+(saying why bubblewrap did not work) unless ``allow_weak=True`` (``allow_weak_isolation``
+in the verify_code config) asks for a weak mode explicitly.
+
+Limits, in every mode: resource limits are set inside the sandbox before the untrusted
+code runs (address space, CPU seconds, process count, file size, open files, no core
 dumps), the environment is scrubbed (``python -I`` plus a minimal ``PATH``/``HOME``),
-stdout and stderr are capped, and a wall-clock deadline kills the whole process
-tree. When taosha runs as root, the sandbox runs as ``nobody`` (uid 65534): the
-kernel does not apply ``RLIMIT_NPROC`` to root, so a fork bomb is only bounded under
-an unprivileged uid. The interpreter must be reachable by that uid (``python="auto"``
+stdout and stderr are capped, and a wall-clock deadline kills the whole process tree.
+
+Memory is limited for the sandbox as a whole, not per process: the host samples the
+proportional memory (anonymous + shared, ``smaps_rollup``) of every process of the
+sandbox every ``MEMORY_POLL_S`` and kills the sandbox (``memory_limit``) once the sum
+passes ``memory_mb``. Between two samples it is still bounded by the rlimits: at most
+``max_procs`` processes of at most ``memory_mb`` address space each, plus the two
+tmpfs, i.e. ``max_procs * memory_mb + disk_mb + shm_mb`` MiB in the worst case (9.1 GiB
+with verify_code's defaults; in practice the sampler stops a sandbox within one
+interval of crossing ``memory_mb``). A cgroup would make this a hard limit; this
+machine has none writable (cgroup v1, read-only), so it is not used.
+
+When taosha runs as root, the sandbox runs as ``nobody`` (uid 65534): the kernel does
+not apply ``RLIMIT_NPROC`` to root, so a fork bomb is only bounded under an
+unprivileged uid. The interpreter must be reachable by that uid (``python="auto"``
 tries ``sys.executable`` first, then the system ``python3``); the one used is reported.
 """
 
@@ -43,6 +58,7 @@ from typing import Literal
 IsolationName = Literal["auto", "bwrap", "unshare", "rlimits"]
 MODES = ("bwrap", "unshare", "rlimits")
 NOBODY = 65534
+MEMORY_POLL_S = 0.05  # how often the host sums the sandbox's memory
 
 # Runs inside the sandbox before the untrusted program: copy inputs in, set limits, run it.
 _BOOT = """\
@@ -81,10 +97,11 @@ class SandboxUnavailable(RuntimeError):
 class SandboxLimits:
     timeout_s: float = 10.0  # wall clock, whole process tree
     cpu_s: int = 10  # RLIMIT_CPU (SIGXCPU, then SIGKILL one second later)
-    memory_mb: int = 512  # RLIMIT_AS (MemoryError in Python)
+    memory_mb: int = 512  # all processes together (sampled); each one's RLIMIT_AS (MemoryError in Python)
     max_procs: int = 16  # RLIMIT_NPROC for the sandbox uid (bounds fork bombs)
     max_file_mb: int = 16  # RLIMIT_FSIZE (SIGXFSZ / EFBIG)
     disk_mb: int = 64  # size of the working tmpfs (bwrap)
+    shm_mb: int = 4  # size of the /dev/shm tmpfs (bwrap)
     max_open_files: int = 64  # RLIMIT_NOFILE
     max_output_bytes: int = 64 * 1024  # stdout + stderr kept; more kills the run
 
@@ -193,18 +210,20 @@ _DETECT_LOCK = threading.Lock()
 
 
 def _detect(requested: str, python: str, uid: int, allow_weak: bool) -> IsolationInfo:
-    key = (requested, python, uid)
+    key = (requested, python, uid, shutil.which("bwrap"), shutil.which("unshare"))
     with _DETECT_LOCK:
         if key not in _DETECT_CACHE:
             _DETECT_CACHE[key] = _probe_all(requested, python, uid)
     info = _DETECT_CACHE[key]
+    probes = "; ".join(f"{m}: {why}" for m, why in info.probes.items())
     if info.mode == "none":
-        raise SandboxUnavailable(f"no sandbox works here: {info.probes}")
-    if not info.network_isolated and not allow_weak:
+        raise SandboxUnavailable(f"no sandbox works here ({probes})")
+    if info.mode != "bwrap" and not allow_weak:
         raise SandboxUnavailable(
-            "no network isolation available (" + "; ".join(f"{m}: {why}" for m, why in info.probes.items())
-            + "). Install bubblewrap (apt-get install bubblewrap) or allow user namespaces, "
-              "or set allow_weak_isolation: true to run generated code with resource limits only.")
+            f"refusing to run generated code without bubblewrap ({probes}). Install bubblewrap "
+            "(apt-get install bubblewrap) and allow unprivileged user namespaces, or set "
+            "allow_weak_isolation: true in the verify_code stage to accept weak isolation "
+            "(unshare: host files stay visible and writable; rlimits: not even the network is isolated).")
     return info
 
 
@@ -212,6 +231,10 @@ def _probe_all(requested: str, python: str, uid: int) -> IsolationInfo:
     modes = MODES if requested == "auto" else (requested,)
     probes: dict[str, str] = {}
     for mode in modes:
+        missing = _missing_tool(mode)
+        if missing:
+            probes[mode] = missing
+            continue
         tried: list[str] = []
         for exe, binds in _python_candidates(python):
             info = IsolationInfo(mode, mode != "rlimits", mode == "bwrap", uid, exe, tuple(binds))
@@ -223,6 +246,23 @@ def _probe_all(requested: str, python: str, uid: int) -> IsolationInfo:
             tried.append(f"{exe}: {why}")
         probes[mode] = "; ".join(tried)
     return IsolationInfo("none", False, False, uid, "", (), probes)
+
+
+def _missing_tool(mode: str) -> str | None:
+    """Why ``mode`` cannot work here before trying it (its program is absent or too old), else None."""
+    if mode == "rlimits":
+        return None
+    path = shutil.which(mode)
+    if path is None:
+        return "not found on PATH"
+    if mode == "bwrap":
+        try:
+            usage = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"cannot run it: {exc}"
+        if "--disable-userns" not in usage:
+            return "too old (no --disable-userns; bubblewrap 0.8 or later is needed)"
+    return None
 
 
 def describe_isolation(info: IsolationInfo) -> dict:
@@ -242,17 +282,21 @@ def _command(info: IsolationInfo, limits: SandboxLimits, input_dir: str, args: l
                       "limits": limits.rlimits(), "args": args})
     inner = [info.python, "-I", "-c", _BOOT, cfg]
     if info.mode == "bwrap":
-        cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", *_system_dirs()]
+        cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns",
+               "--die-with-parent", "--new-session", *_system_dirs()]
         for b in info.binds:
             if not b.startswith("/usr/") and b != "/usr":
                 cmd += ["--ro-bind", b, b]
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.disk_mb * 1024 * 1024), "--tmpfs", workdir,
-                "--ro-bind", input_dir, "/input", "--chdir", workdir, "--hostname", "sandbox", "--clearenv",
+        mb = 1024 * 1024
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--size", str(limits.shm_mb * mb),
+                "--tmpfs", "/dev/shm", "--size", str(limits.disk_mb * mb), "--tmpfs", workdir,
+                "--ro-bind", input_dir, "/input", "--remount-ro", "/", "--chdir", workdir, "--hostname", "sandbox",
+                "--clearenv",
                 "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", workdir, "--setenv", "TMPDIR", workdir,
                 "--setenv", "LANG", "C.UTF-8", "--", *inner]
         return cmd, "/"
     if info.mode == "unshare":
-        return ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child", "--mount",
+        return [shutil.which("unshare") or "unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child", "--mount",
                 "--mount-proc", "--ipc", "--uts", "--", *inner], input_dir
     return inner, input_dir
 
@@ -294,15 +338,29 @@ def _execute(cmd: list[str], cwd: str, env: dict[str, str], info: IsolationInfo,
     out, err = bytearray(), bytearray()
     violation, timed_out, truncated = None, False, False
     deadline = start + limits.timeout_s
+    next_poll = start
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ, out)
         sel.register(proc.stderr, selectors.EVENT_READ, err)
-        while sel.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
                 violation, timed_out = "timeout", True
                 break
-            for key, _ in sel.select(timeout=min(remaining, 1.0)):
+            if now >= next_poll:  # the whole tree's memory, also after it closed its output
+                next_poll = now + MEMORY_POLL_S
+                used = tree_memory_bytes(proc.pid)
+                if used > limits.memory_mb * 1024 * 1024:
+                    violation = "memory_limit"
+                    err.extend(f"\ntaosha: the sandbox's processes used {used >> 20} MiB together, more than "
+                               f"memory_mb={limits.memory_mb}; killed\n".encode())
+                    break
+            if not sel.get_map():
+                if proc.poll() is not None:
+                    break
+                time.sleep(min(MEMORY_POLL_S, deadline - now))
+                continue
+            for key, _ in sel.select(timeout=min(deadline - now, MEMORY_POLL_S)):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fileobj)
@@ -333,6 +391,46 @@ def _execute(cmd: list[str], cwd: str, env: dict[str, str], info: IsolationInfo,
         violation = _classify(sig, stderr)
     return SandboxResult(rc, stdout, stderr, info.mode, time.monotonic() - start, timed_out, violation, sig,
                          truncated or len(out) + len(err) > cap)
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it (from each process's parent in ``/proc/<pid>/stat``)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split(maxsplit=2)[1])
+        children.setdefault(ppid, []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def tree_memory_bytes(root: int) -> int:
+    """Memory the process tree under ``root`` holds: proportional anonymous + shared pages, summed.
+
+    Proportional (Pss) so that pages a fork still shares with its parent count once. A
+    process whose ``smaps_rollup`` cannot be read (it exited, or made itself non-dumpable
+    while the host is not root) counts as 0; its own RLIMIT_AS still bounds it.
+    """
+    total = 0
+    for pid in _descendants(root):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith((b"Pss_Anon:", b"Pss_Shmem:")):
+                        total += int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:

@@ -59,6 +59,15 @@ def test_memory_hog_is_a_sandbox_violation(stage):
     assert v.reason == "sandbox_violation" and v.error_type == "MemoryError"
 
 
+def test_forked_children_share_one_memory_limit(stage):
+    """Four children of 100 MiB: each under the per-process limit, together over the sandbox's 256 MiB."""
+    hog = ("import os, time\n    for _ in range(4):\n        if os.fork() == 0:\n"
+           "            data = b'x' * (100 << 20)\n            time.sleep(3)\n            os._exit(0)\n"
+           "    time.sleep(0.9)\n    return a + b")
+    v = _verdict(stage, GOOD.replace("return a + b", hog))
+    assert not v.verified and v.reason == "sandbox_violation" and v.error_type == "memory_limit", v
+
+
 def test_code_that_needs_the_network_fails(stage):
     text = ("import urllib.request\ndef fetch():\n    '''Fetch a page.'''\n"
             "    return urllib.request.urlopen('http://example.com', timeout=2).status\n\nassert fetch() == 200\n")

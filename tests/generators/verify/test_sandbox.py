@@ -1,7 +1,8 @@
 """Untrusted code is contained: each escape attempt fails inside, is reported, and the host is unharmed.
 
 Every containment test runs in each isolation mode that works on this machine
-(bubblewrap; unshare); the weakest mode (rlimits only) is refused unless allowed.
+(bubblewrap; unshare, allowed explicitly as weak); without bubblewrap nothing runs
+unless weak isolation is asked for.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from generators.verify import sandbox as sb
 from generators.verify.sandbox import Sandbox, SandboxLimits, SandboxUnavailable, describe_isolation
 
-FAST = SandboxLimits(timeout_s=10, cpu_s=2, memory_mb=256, max_procs=8, max_file_mb=4, disk_mb=16,
+FAST = SandboxLimits(timeout_s=10, cpu_s=2, memory_mb=256, max_procs=8, max_file_mb=4, disk_mb=16, shm_mb=2,
                      max_output_bytes=16 * 1024)
 # One CPU second; the wall clock is generous because the CPUs of a shared machine may be busy.
 CPU_BOUND = SandboxLimits(timeout_s=60, cpu_s=1)
@@ -25,7 +26,7 @@ CPU_BOUND = SandboxLimits(timeout_s=60, cpu_s=1)
 
 def _available(mode: str) -> Sandbox | None:
     try:
-        return Sandbox(mode, FAST)
+        return Sandbox(mode, FAST, allow_weak=mode != "bwrap")
     except SandboxUnavailable:
         return None
 
@@ -157,8 +158,9 @@ def test_inputs_stdin_and_args_reach_the_program(box):
 
 
 def test_weak_mode_is_refused_unless_allowed():
-    with pytest.raises(SandboxUnavailable, match="no network isolation"):
-        Sandbox("rlimits", FAST)
+    for mode in ("rlimits", "unshare"):
+        with pytest.raises(SandboxUnavailable, match="refusing to run generated code without bubblewrap"):
+            Sandbox(mode, FAST)
     weak = Sandbox("rlimits", FAST, allow_weak=True)
     assert weak.isolation == "rlimits" and not weak.info.network_isolated
     assert weak.run("while True:\n    pass\n", limits=CPU_BOUND).violation == "cpu_limit"
@@ -179,3 +181,69 @@ def test_one_shot_helper_reports_the_isolation_used():
     r = sb.run_in_sandbox("import sys\nprint(sys.version_info[0])", timeout_s=10, memory_mb=256)
     assert r.ok and r.stdout.strip() == "3" and r.isolation in ("bwrap", "unshare")
     assert r.to_dict()["isolation"] == r.isolation
+
+
+def test_forked_children_share_one_memory_limit(box):
+    """Five children of 100 MiB each stay under the per-process address-space limit, not under the sandbox's 256 MiB."""
+    code = ("import os, time\nkids = []\nfor i in range(5):\n    pid = os.fork()\n    if pid == 0:\n"
+            "        data = b'x' * (100 << 20)\n        time.sleep(3)\n        os._exit(0)\n    kids.append(pid)\n"
+            "for k in kids:\n    os.waitpid(k, 0)\nprint('survived')\n")
+    r = box.run(code)
+    assert r.violation == "memory_limit" and "survived" not in r.stdout, r
+    assert "memory_mb=256" in r.stderr
+
+
+def test_memory_held_after_closing_the_output_is_still_counted(box):
+    code = ("import os, time\nos.close(1)\nos.close(2)\nkids = []\nfor i in range(4):\n    if os.fork() == 0:\n"
+            "        data = b'x' * (100 << 20)\n        time.sleep(3)\n        os._exit(0)\ntime.sleep(3)\n")
+    r = box.run(code)
+    assert r.violation == "memory_limit", r
+
+
+def test_writable_places_are_few_and_size_capped(box):
+    """Only the working dir and /dev/shm are writable inside, each a tmpfs of its configured size."""
+    if not box.info.filesystem_isolated:
+        pytest.skip("this mode leaves the host file system in place")
+    code = ("import json, os\nout = {}\nfor d in ('/dev/shm', '.', '/tmp', '/', '/dev', '/input'):\n    n = 0\n"
+            "    try:\n        while n < 40:\n            with open(os.path.join(d, f'f{n}'), 'wb') as f:\n"
+            "                f.write(b'x' * (1 << 20))\n            n += 1\n    except OSError as e:\n"
+            "        pass\n    out[d] = n\nprint(json.dumps(out))\n")
+    r = box.run(code)
+    import json
+
+    written = json.loads(r.stdout)
+    assert written["/dev/shm"] <= FAST.shm_mb and written["."] <= FAST.disk_mb, written
+    assert written["/tmp"] == written["/"] == written["/dev"] == written["/input"] == 0, written
+
+
+def test_nested_user_namespaces_are_refused(box):
+    if box.isolation != "bwrap":
+        pytest.skip("only bubblewrap can disable user namespaces inside")
+    code = ("import ctypes, subprocess\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "print(libc.unshare(0x10000000), ctypes.get_errno())\n"
+            "print(subprocess.run(['unshare', '-U', 'true'], capture_output=True).returncode)\n")
+    r = box.run(code)
+    syscall, cmd = r.stdout.split("\n")[:2]
+    assert syscall.split()[0] == "-1" and syscall.split()[1] != "0", r
+    assert cmd != "0", r
+
+
+def test_without_bubblewrap_verify_code_refuses_unless_weak_isolation_is_allowed(monkeypatch):
+    import tempfile
+
+    from generators.verify.code_stage import VerifyCodeStage
+
+    bin_dir = Path(tempfile.mkdtemp(prefix="taosha-nobwrap-"))  # a PATH with unshare but no bwrap
+    bin_dir.chmod(0o755)
+    (bin_dir / "unshare").symlink_to("/usr/bin/unshare")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(sb, "_DETECT_CACHE", {})
+    with pytest.raises(SandboxUnavailable, match=r"without bubblewrap \(bwrap: not found on PATH.*allow_weak_isolation"):
+        VerifyCodeStage().setup()
+    with pytest.raises(SandboxUnavailable, match="without bubblewrap"):
+        Sandbox("auto", FAST)
+    weak = VerifyCodeStage(allow_weak_isolation=True)
+    weak.setup()
+    assert weak.sandbox.isolation in ("unshare", "rlimits")
+    (bin_dir / "unshare").unlink()
+    bin_dir.rmdir()
