@@ -9,7 +9,9 @@ already computed it; ``classify`` may reuse it too.
 Rules (thresholds in :class:`DocKindConfig`, defaults measured on tests/data/dev):
 
 * code: at least ``code_min_lines`` lines and ``code_line_frac`` of them look like code
-  (keywords at line start, brace/semicolon endings, comment openers);
+  (``filters.signals.code.CODE_LINE``: keywords and directives at line start, enum/argument
+  and string-literal continuation lines, brace/semicolon endings, trailing comments, code
+  operators; each line counted once);
 * math: LaTeX density, equation lines or math vocabulary per 1000 characters above the
   thresholds, with a digit, a LaTeX token or two math words as evidence (a word problem
   has numbers); a LaTeX-rich page with some code lines (Asymptote figures) stays math;

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import polars as pl
 
-LATEX_TOKEN = r"\\[A-Za-z]+|\$\$|\$[^$0-9\s]|\\\(|\\\[|\^\{|_\{"
+# A LaTeX command has two letters or more and is not followed by a digit or a quote:
+# that leaves out the escapes of program strings ('\n', '\x00', "\nWorld"), which made a
+# Python or C file with escaped strings look LaTeX-dense (and so math, not code).
+LATEX_TOKEN = r"\\[A-Za-z]{2,}(?:[^A-Za-z0-9'\"]|$)|\$\$|\$[^$0-9\s]|\\\(|\\\[|\^\{|_\{"
 EQUATION_LINE = r"(?m)^[^\n]*[A-Za-z0-9_)\]}][ \t]*(?:=|<|>|≤|≥|≠|≈|\\le|\\ge|\\neq|\\approx)[ \t]*[-A-Za-z0-9_(\[{\\$][^\n]*$"
 MATH_WORDS_EN = (
     r"(?i-u)\b(?:solve|equation|theorem|proof|lemma|integer|fraction|polynomial|prime|probability|calculate|compute"
