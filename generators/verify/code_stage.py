@@ -175,7 +175,7 @@ class VerifyCodeStage:
     name: ClassVar[str] = "verify_code"
     code_field: str = "text"  # the column holding the sample (model output)
     isolation: Literal["auto", "bwrap", "unshare", "rlimits"] = "auto"
-    allow_weak_isolation: bool = False  # permit "rlimits" (no network isolation) when nothing better works
+    allow_weak_isolation: bool = False  # without it, no bubblewrap = refuse (never fall back to unshare/rlimits)
     python: str = "auto"  # interpreter inside the sandbox
     workers: int = 2  # samples run in parallel
     timeout_s: float = 20.0  # wall clock per sample (all its tests)

@@ -94,7 +94,7 @@ def harness_main():
             state["solution"] = {"test": None, "ok": ev.get("ok") is True, "type": str(ev.get("type", ""))[:100],
                                  "msg": str(ev.get("msg", ""))[:cap]}
             state["phase"] = "tests" if ev.get("ok") is True else "over"
-            state["deadline"] = None
+            state["deadline"] = time.monotonic() + per_test_s  # until the first test starts
             if state["phase"] == "tests" and not tests:
                 state["phase"] = "over"
         elif kind == "start" and state["phase"] == "tests" and state["current"] is None and ev.get("t") == state["next"]:
