@@ -88,3 +88,17 @@ def remove_matching(fs: pafs.FileSystem, directory: str, prefix: str) -> int:
             fs.delete_file(path)
             removed += 1
     return removed
+
+
+def remove_contents_except(fs: pafs.FileSystem, directory: str, keep: tuple[str, ...] = ()) -> None:
+    """Empty ``directory`` (it may not exist), leaving the top-level entries named in ``keep``."""
+    info = fs.get_file_info(directory)
+    if info.type == pafs.FileType.NotFound:
+        return
+    for entry in fs.get_file_info(pafs.FileSelector(directory, recursive=False)):
+        if entry.base_name in keep:
+            continue
+        if entry.type == pafs.FileType.Directory:
+            fs.delete_dir(entry.path)
+        else:
+            fs.delete_file(entry.path)

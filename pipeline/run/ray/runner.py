@@ -35,15 +35,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from pipeline.io import fsutil
 from pipeline.config import ConfigError, PipelineConfig, build_dataclass
-from pipeline.run.local import Progress, RunResult, finish_run, progress_line, stderr_progress
-from pipeline.io.readers import resolve_inputs
+from pipeline.run.loop import PartTodo, Progress, RunResult, run_pipeline, stderr_progress
 from pipeline.run.ray.cluster import RayHandle, connect, cpu_nodes, max_actors, stage_cpus, task_reserve
 from pipeline.run.ray.sink import IncompleteStaging, clear_part, finalize_part, read_info, staging_root
-from pipeline.run.plan import RunError, Segment, WorkDir, part_name, split_segments, unique_stage_names
+from pipeline.run.plan import RunError, Segment, WorkDir, unique_stage_names
 from pipeline.stage import GlobalContext
 
 
@@ -86,53 +85,31 @@ def ray_options(config: PipelineConfig, override: dict[str, Any] | None = None) 
     return opts
 
 
-class RayRunner:
-    def __init__(self, config: PipelineConfig, *, progress: Progress | None = stderr_progress,
-                 overwrite: bool = False, options: dict[str, Any] | None = None):
+class RayEngine:
+    """Runs each segment's parts as one Ray Data plan; the global phase in the driver with Ray up."""
+
+    name = "ray"
+
+    def __init__(self, config: PipelineConfig, *, progress: Progress | None = None,
+                 options: dict[str, Any] | None = None):
         self.config = config
         self.progress = progress or (lambda message: None)
-        self.overwrite = overwrite
         self.options = ray_options(config, options)
+        self.handle: RayHandle | None = None
+        self.n_segments = 0
 
-    def run(self) -> RunResult:
-        start = time.perf_counter()
-        config = self.config
-        inputs = resolve_inputs(config.input.paths)
-        if not inputs:
-            raise RunError(f"no input files under {config.input.paths}")
-        names = unique_stage_names(config)
-        segments = split_segments(config.build_stages(), names)
-        work = WorkDir.open(config, inputs, overwrite=self.overwrite)
-        handle = connect(config.run.ray_address, num_cpus=self.options.num_cpus or config.run.num_workers)
-        self.progress(f"ray: {handle.cpus:g} CPUs ({'joined ' + handle.address if handle.address else 'local'})")
-        try:
-            parts = [part_name(p) for p in inputs]
-            spills: list[str | None] = [None] * len(inputs)
-            markers: list[dict] = []
-            for segment in segments:
-                if segment.global_stage is not None:
-                    self._run_global(segment, [s for s in spills if s], work, handle)
-                todo = []
-                for i, part in enumerate(parts):
-                    marker = work.done(segment.index, part)
-                    if marker is None:
-                        todo.append(i)
-                        continue
-                    if segment.index == 0:
-                        self.progress(f"[{i + 1}/{len(inputs)}] {inputs[i]}: done in an earlier run, skipped")
-                    spills[i] = marker.get("spill")
-                    markers.append(marker)
-                if todo:
-                    sources = {i: inputs[i] if segment.index == 0 else (spills[i] or "") for i in todo}
-                    done = self._run_segment(segment, len(segments), work, handle, parts, sources, inputs)
-                    for i, marker in done.items():
-                        spills[i] = marker.get("spill")
-                        markers.append(marker)
-            return finish_run(self.config, markers, work, time.perf_counter() - start, names, "ray")
-        finally:
-            handle.close()
+    def open(self, segments: list[Segment], work: WorkDir) -> None:
+        self.n_segments = len(segments)
+        self.handle = connect(self.config.run.ray_address, num_cpus=self.options.num_cpus or self.config.run.num_workers)
+        h = self.handle
+        self.progress(f"ray: {h.cpus:g} CPUs ({'joined ' + h.address if h.address else 'local'})")
 
-    def _run_global(self, segment: Segment, spill_paths: list[str], work: WorkDir, handle: RayHandle) -> None:
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    def run_global(self, segment: Segment, spill_paths: list[str], work: WorkDir) -> None:
         name = segment.names[0]
         self.progress(f"[{name}] global phase on Ray over {len(spill_paths)} intermediate file(s)")
         t0 = time.perf_counter()
@@ -140,7 +117,7 @@ class RayRunner:
         context = GlobalContext(
             engine="ray",
             work_dir=Path(work.global_dir(segment.index, name)),
-            num_workers=max(1, int(handle.cpus)),
+            num_workers=max(1, int(self.handle.cpus)),
             ray_options={k: v for k, v in {"num_cpus": so.num_cpus, "memory": so.memory_mb and so.memory_mb * 2**20,
                                             "read_cpus": self.options.read_cpus}.items() if v},
             previous_outputs=tuple(Path(p) for p in self.config.run.previous_outputs),
@@ -149,7 +126,8 @@ class RayRunner:
         segment.global_stage.run_global(spill_paths, context)
         self.progress(f"[{name}] global phase done in {time.perf_counter() - t0:.1f} s")
 
-    def _plan(self, segment: Segment, work: WorkDir, handle: RayHandle, items: list):
+    def _plan(self, segment: Segment, work: WorkDir, items: list):
+        handle = self.handle
         import ray.data
         from ray.data import ActorPoolStrategy, TaskPoolStrategy
 
@@ -187,25 +165,24 @@ class RayRunner:
         return ds.map_batches(write_staged, fn_kwargs={"fs": work.fs, "staging": staging}, batch_format="pyarrow",
                               batch_size=None, num_cpus=opts.write_cpus)
 
-    def _run_segment(self, segment: Segment, n_segments: int, work: WorkDir, handle: RayHandle, parts: list[str],
-                     sources: dict[int, str], inputs: list[str]) -> dict[int, dict]:
-        """Run the segment's plan over ``sources`` (part index -> file); markers by part index."""
+    def run_parts(self, segment: Segment, last: bool, todo: list[PartTodo], work: WorkDir) -> Iterator[tuple[int, dict]]:
+        """Run the segment's plan over ``todo``; yields (part index, marker) as parts finish, and
+        runs parts whose staging came out incomplete again, up to ``max_attempts`` rounds."""
         import ray
         from ray.data import DataContext
 
         from pipeline.run.ray.source import PartInput
 
         DataContext.get_current().enable_progress_bars = False
-        last = segment.index == n_segments - 1
         staging = staging_root(work, segment.index)
         finalize = ray.remote(finalize_part).options(num_cpus=self.options.write_cpus, max_retries=5)
-        by_part = {parts[i]: i for i in sources}
-        remaining = dict(sources)
-        done: dict[int, dict] = {}
+        by_part = {item.part: item for item in todo}
+        remaining = {item.part: item for item in todo}
         for attempt in range(1, self.options.max_attempts + 1):
-            for i in remaining:
-                clear_part(work.fs, staging, parts[i])
-            items = [PartInput(parts[i], src, _size(src)) for i, src in sorted(remaining.items())]
+            for part in remaining:
+                clear_part(work.fs, staging, part)
+            items = [PartInput(t.part, t.source or "", _size(t.source or "")) for t in
+                     sorted(remaining.values(), key=lambda t: t.index)]
             pending: dict[str, object] = {}
             staged: dict[str, set] = {p.part: set() for p in items}
 
@@ -213,8 +190,7 @@ class RayRunner:
                 pending[part] = finalize.remote(work, segment.index, last, part, segment.names,
                                                 self.config.output, self.config.output.dir)
 
-            for batch in self._plan(segment, work, handle, items).iter_batches(batch_format="pyarrow",
-                                                                                 batch_size=None):
+            for batch in self._plan(segment, work, items).iter_batches(batch_format="pyarrow", batch_size=None):
                 for row in batch.to_pylist():
                     staged[row["part"]].add((row["chunk"], row["row0"], row["rows"]))
                 for part in {p for p in batch["part"].to_pylist() if p not in pending}:
@@ -226,16 +202,15 @@ class RayRunner:
                     submit(item.part)
             failed = []
             for part, ref in pending.items():
-                i = by_part[part]
                 try:
-                    done[i] = ray.get(ref)
+                    marker = ray.get(ref)
                 except IncompleteStaging as exc:
                     failed.append(str(exc))
                     continue
-                remaining.pop(i)
-                self.progress(progress_line(segment, i, len(inputs), inputs[i], done[i]))
+                remaining.pop(part)
+                yield by_part[part].index, marker
             if not remaining:
-                return done
+                return
             self.progress(f"attempt {attempt}: {len(remaining)} part(s) incomplete, running them again: "
                           f"{'; '.join(failed)[:500]}")
         raise RunError(f"{len(remaining)} part(s) still incomplete after {self.options.max_attempts} attempts")
@@ -254,4 +229,5 @@ def _size(path: str) -> int | None:
 def run_ray(config: PipelineConfig, *, progress: Progress | None = stderr_progress, overwrite: bool = False,
             ray_options: dict[str, Any] | None = None) -> RunResult:
     """Run ``config`` on Ray Data (joining ``config.run.ray_address`` if set) and write its outputs."""
-    return RayRunner(config, progress=progress, overwrite=overwrite, options=ray_options).run()
+    engine = RayEngine(config, progress=progress, options=ray_options)
+    return run_pipeline(config, engine, progress=progress, overwrite=overwrite)

@@ -22,7 +22,6 @@ a retried task rewrites the same files.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -33,6 +32,7 @@ from ray.data.datasource import Datasource, ReadTask
 
 from pipeline.io import fsutil
 from pipeline.config import InputConfig
+from pipeline.io.part_reader import ReadTally, read_part, read_spill
 from pipeline.run.ray.sink import READ_INFO, ERRORS_FILE, part_dir
 
 PART, CHUNK, ROW = "__part", "__chunk", "__row"
@@ -54,46 +54,37 @@ def tag_chunk(records: pa.Table, part: str, chunk: int) -> pa.Table:
 
 def _read_input(item: PartInput, input_config: InputConfig, fs, staging: str) -> Iterator[pa.Table]:
     """Segment 0: the project's reader; read.json and errors.parquet when the file is done."""
-    from pipeline.run.local import read_stage_stats
-    from pipeline.io.readers import read_file
-    from pipeline.stats import StageStats
-
-    read = StageStats("read")
+    tally = ReadTally()
     chunks: list[int] = []
-    records_in = errored = 0
     directory = part_dir(staging, item.part)
     fsutil.makedirs(fs, directory)
     errors_final = fsutil.join(directory, ERRORS_FILE)
     errors_tmp = fsutil.tmp_name(errors_final)
-    errors_writer = stream = None
-    t0 = time.perf_counter()
+    errors: list = []  # [writer, stream] once the part has an error row
+
+    def on_errors(table: pa.Table) -> None:
+        if not errors:
+            stream = fs.open_output_stream(errors_tmp)
+            errors.extend([pq.ParquetWriter(stream, table.schema), stream])
+        errors[0].write_table(table)
+
     try:
-        for chunk in read_file(item.path, input_config):
-            read.merge(read_stage_stats(chunk.records, chunk.errors, time.perf_counter() - t0))
-            records_in += chunk.records.num_rows + chunk.errors.num_rows
-            errored += chunk.errors.num_rows
-            if chunk.errors.num_rows:
-                if errors_writer is None:
-                    stream = fs.open_output_stream(errors_tmp)
-                    errors_writer = pq.ParquetWriter(stream, chunk.errors.schema)
-                errors_writer.write_table(chunk.errors)
-            if chunk.records.num_rows:
-                chunks.append(chunk.records.num_rows)
-                yield tag_chunk(chunk.records, item.part, len(chunks) - 1)
-            t0 = time.perf_counter()
-        if errors_writer is not None:
-            errors_writer.close()
-            stream.close()
-            errors_writer = None
+        for records in read_part(item.path, input_config, tally, on_errors):
+            chunks.append(records.num_rows)
+            yield tag_chunk(records, item.part, len(chunks) - 1)
+        if errors:
+            errors[0].close()
+            errors[1].close()
+            errors.clear()
             fs.move(errors_tmp, errors_final)
     finally:
-        if errors_writer is not None:  # an exception: leave no half file
-            errors_writer.close()
-            stream.close()
+        if errors:  # an exception: leave no half file
+            errors[0].close()
+            errors[1].close()
             fs.delete_file(errors_tmp)
     fsutil.write_json_atomic(fs, fsutil.join(directory, READ_INFO), {
-        "chunks": chunks, "records_in": records_in, "errored": errored, "read": read.to_dict(),
-        "errors": errored > 0,
+        "chunks": chunks, "records_in": tally.records_in, "errored": tally.errored, "read": tally.read.to_dict(),
+        "errors": tally.errored > 0,
     })
 
 
@@ -102,14 +93,9 @@ def _read_spill(item: PartInput, batch_size: int, fs, staging: str) -> Iterator[
     chunks: list[int] = []
     directory = part_dir(staging, item.part)
     fsutil.makedirs(fs, directory)
-    if item.path:
-        spill_fs, inner = fsutil.filesystem_for(item.path)
-        with spill_fs.open_input_file(inner) as f:
-            for rb in pq.ParquetFile(f).iter_batches(batch_size=batch_size):
-                table = pa.Table.from_batches([rb])
-                if table.num_rows:
-                    chunks.append(table.num_rows)
-                    yield tag_chunk(table, item.part, len(chunks) - 1)
+    for table in read_spill(item.path, batch_size):
+        chunks.append(table.num_rows)
+        yield tag_chunk(table, item.part, len(chunks) - 1)
     fsutil.write_json_atomic(fs, fsutil.join(directory, READ_INFO), {
         "chunks": chunks, "records_in": 0, "errored": 0, "read": None, "errors": False,
     })
