@@ -11,7 +11,8 @@ machine (probed once per process by actually running a trivial program):
   directory ``/sandbox``. The root is read-only: those two tmpfs are the only
   writable places, and both are size-capped. Nothing else of the host exists inside.
 * ``unshare`` (util-linux): namespaces, but the host file system stays visible and
-  writable wherever the sandbox uid may write. WEAK.
+  writable wherever the sandbox uid may write, and the code is root in its user
+  namespace (so it may ptrace the code verifier's harness). WEAK.
 * ``rlimits``: only resource limits and an unprivileged uid: NO network isolation. WEAK.
 
 Only ``bwrap`` is used by default. Without it, ``Sandbox`` raises ``SandboxUnavailable``
@@ -23,15 +24,17 @@ code runs (address space, CPU seconds, process count, file size, open files, no 
 dumps), the environment is scrubbed (``python -I`` plus a minimal ``PATH``/``HOME``),
 stdout and stderr are capped, and a wall-clock deadline kills the whole process tree.
 
-Memory is limited for the sandbox as a whole, not per process: the host samples the
+Memory is limited for the sandbox as a whole, not per process: the host sums the
 proportional memory (anonymous + shared, ``smaps_rollup``) of every process of the
-sandbox every ``MEMORY_POLL_S`` and kills the sandbox (``memory_limit``) once the sum
-passes ``memory_mb``. Between two samples it is still bounded by the rlimits: at most
-``max_procs`` processes of at most ``memory_mb`` address space each, plus the two
-tmpfs, i.e. ``max_procs * memory_mb + disk_mb + shm_mb`` MiB in the worst case (9.1 GiB
-with verify_code's defaults; in practice the sampler stops a sandbox within one
-interval of crossing ``memory_mb``). A cgroup would make this a hard limit; this
-machine has none writable (cgroup v1, read-only), so it is not used.
+sandbox every ``MEMORY_POLL_S`` (or ten times the scan's own duration, if longer) and
+kills the sandbox (``memory_limit``) once the sum passes ``memory_mb``. Between two
+samples the rlimits still bound it: at most ``max_procs`` processes of at most
+``memory_mb`` of address space each, plus the two tmpfs, i.e.
+``max_procs * memory_mb + disk_mb + shm_mb`` MiB in the worst case (about 8.1 GiB with
+verify_code's defaults; in practice the sampler stops a sandbox within one interval of
+crossing ``memory_mb``). Not counted: kernel memory, and System V shared memory
+segments that no process has attached (freed when the sandbox ends). A cgroup would
+make the limit hard; none is used yet (no writable cgroup v2 to build and test it on).
 
 When taosha runs as root, the sandbox runs as ``nobody`` (uid 65534): the kernel does
 not apply ``RLIMIT_NPROC`` to root, so a fork bomb is only bounded under an
@@ -58,7 +61,7 @@ from typing import Literal
 IsolationName = Literal["auto", "bwrap", "unshare", "rlimits"]
 MODES = ("bwrap", "unshare", "rlimits")
 NOBODY = 65534
-MEMORY_POLL_S = 0.05  # how often the host sums the sandbox's memory
+MEMORY_POLL_S = 0.05  # how often the host sums the sandbox's memory (less often if a scan is slow)
 
 # Runs inside the sandbox before the untrusted program: copy inputs in, set limits, run it.
 _BOOT = """\
@@ -348,8 +351,9 @@ def _execute(cmd: list[str], cwd: str, env: dict[str, str], info: IsolationInfo,
                 violation, timed_out = "timeout", True
                 break
             if now >= next_poll:  # the whole tree's memory, also after it closed its output
-                next_poll = now + MEMORY_POLL_S
                 used = tree_memory_bytes(proc.pid)
+                # on a host with many processes the scan costs more: keep it under ~10% of a core
+                next_poll = now + max(MEMORY_POLL_S, 10 * (time.monotonic() - now))
                 if used > limits.memory_mb * 1024 * 1024:
                     violation = "memory_limit"
                     err.extend(f"\ntaosha: the sandbox's processes used {used >> 20} MiB together, more than "
