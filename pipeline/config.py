@@ -41,6 +41,11 @@ class ConfigError(ValueError):
         super().__init__(f"{': '.join(where)}: {message}" if where else message)
 
 
+def _bounds(lo: float | None = None, hi: float | None = None, **more: Any) -> dict[str, Any]:
+    """Field metadata: the value must lie in [lo, hi] (checked by ``build_dataclass``)."""
+    return {"min": lo, "max": hi, **more}
+
+
 @dataclass
 class InputConfig:
     """Where records come from. ``paths`` are files, directories or globs, local or URIs."""
@@ -50,10 +55,10 @@ class InputConfig:
     text_field: str = "text"
     id_field: str = "id"
     url_field: str = "url"
-    batch_size: int = 1000
+    batch_size: int = field(default=1000, metadata=_bounds(1))
     extract: Literal["resiliparse", "trafilatura"] = "resiliparse"  # HTML -> main text (WARC)
     extra_fields: Literal["columns", "json", "drop"] = "columns"  # JSONL fields beyond text/id/url
-    max_record_mb: float = 32.0  # WARC records larger than this (decompressed) are rejected unread
+    max_record_mb: float = field(default=32.0, metadata=_bounds(0.001))  # larger WARC records are rejected unread
 
 
 @dataclass
@@ -61,22 +66,48 @@ class OutputConfig:
     """Where and how the training shards, rejects and errors are written."""
 
     dir: str = "taosha-out"
-    target_shard_mb: float = 256.0
-    row_group_rows: int = 8192
-    compression: str = "zstd"
-    compression_level: int = 3
+    target_shard_mb: float = field(default=256.0, metadata=_bounds(0.001))
+    row_group_rows: int = field(default=8192, metadata=_bounds(1))
+    compression: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = "zstd"
+    compression_level: int = field(default=3, metadata=_bounds(1, 22))
     rejects_text: bool = False
+
+
+@dataclass
+class RayStageOptions:
+    """Resources of one stage on Ray."""
+
+    num_cpus: float | None = field(default=None, metadata=_bounds(0.001))  # per actor (or task)
+    memory_mb: float | None = field(default=None, metadata=_bounds(1))  # per actor, for Ray's scheduler
+    min_actors: int = field(default=1, metadata=_bounds(1))
+    max_actors: int | None = field(default=None, metadata=_bounds(1))  # default: as many as the CPU budget holds
+    compute: Literal["actors", "tasks"] = "actors"  # tasks: no warm state worth an actor
+
+
+@dataclass
+class RayOptions:
+    """``run.ray``: resources of the Ray engine (see ``pipeline.run.ray.runner``)."""
+
+    read_cpus: float = field(default=0.25, metadata=_bounds(0.001))
+    write_cpus: float = field(default=0.1, metadata=_bounds(0.001))
+    num_cpus: int | None = field(default=None, metadata=_bounds(1))
+    max_attempts: int = field(default=3, metadata=_bounds(1))
+    stages: dict[str, RayStageOptions] = field(default_factory=dict)
+
+    def for_stage(self, name: str) -> RayStageOptions:
+        base = name.split("#", 1)[0]
+        return self.stages.get(name) or self.stages.get(base) or RayStageOptions()
 
 
 @dataclass
 class RunConfig:
     engine: Literal["local", "ray"] = "local"
     work_dir: str | None = None  # default: OUTPUT/_work
-    max_error_rate: float = 0.5  # fail the run (non-zero exit) past this fraction of errored records
+    max_error_rate: float = field(default=0.5, metadata=_bounds(0.0, 1.0))  # fail the run past this errored fraction
     ray_address: str | None = None
-    num_workers: int | None = None
+    num_workers: int | None = field(default=None, metadata=_bounds(1))
     previous_outputs: list[str] = field(default_factory=list)
-    ray: dict[str, Any] = field(default_factory=dict)  # Ray resources per stage: see pipeline/run/ray/runner.py
+    ray: RayOptions = field(default_factory=RayOptions)
 
 
 @dataclass
@@ -96,11 +127,25 @@ class PipelineConfig:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def config_hash(self) -> str:
-        """Hash of what determines the output (not where it is written)."""
-        payload = {k: v for k, v in self.raw.items() if k != "output"}
-        payload["output"] = {k: v for k, v in (self.raw.get("output") or {}).items() if k != "dir"}
+        """Hash of what determines the output: the validated sections with their defaults
+        filled in and every stage's effective parameters; not where the output is written,
+        nor on which engine or cluster (both engines write the same outputs)."""
+        run = self.run
+        payload = {
+            "input": dataclasses.asdict(self.input),
+            "output": {k: v for k, v in dataclasses.asdict(self.output).items() if k != "dir"},
+            "run": {"max_error_rate": run.max_error_rate, "previous_outputs": list(run.previous_outputs)},
+            "stages": [[spec.name, _effective_params(spec, self.source_file)] for spec in self.stages],
+            "sections": {name: dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+                         for name, value in sorted(self.sections().items())},
+        }
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
+
+    def sections(self) -> dict[str, Any]:
+        """The registered extra sections present in this config (e.g. ``generate``)."""
+        return {name: getattr(self, name) for name in registry.section_names()
+                if getattr(self, name, None) is not None}
 
     def build_stages(self) -> list[object]:
         return [build_stage(s.name, s.params, file=self.source_file) for s in self.stages]
@@ -199,6 +244,11 @@ def build_dataclass(cls: type, params: dict[str, Any] | None, *, file: str | Non
             missing = [p for p in (values[key] if isinstance(values[key], list) else [values[key]]) if not _exists(p)]
             if missing:
                 raise ConfigError(f"file not found: {missing[0]}", file=file, stage=stage, key=key)
+            if f.metadata.get("model"):
+                for model in values[key] if isinstance(values[key], list) else [values[key]]:
+                    _check_model_file(model, f.metadata["model"], file, stage, key)
+    for f in fields.values():
+        _check_bounds(values.get(f.name, f.default if f.default is not dataclasses.MISSING else None), f, file, stage)
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
@@ -216,6 +266,39 @@ def _resolve_path(value: Any, base_dir: Path | None) -> Any:
 
 def _exists(path: str) -> bool:
     return "://" in path or Path(path).expanduser().exists()
+
+
+def _effective_params(spec: StageSpec, file: str | None) -> dict[str, Any]:
+    """A stage's parameters with defaults filled in, from a fresh instance (never the runner's,
+    whose runtime fields a global phase may have set)."""
+    stage = build_stage(spec.name, spec.params, file=file)
+    return {f.name: getattr(stage, f.name) for f in dataclasses.fields(stage)
+            if f.init and not f.metadata.get("runtime")}
+
+
+def _check_bounds(value: Any, f: dataclasses.Field, file: str | None, stage: str | None) -> None:
+    lo, hi = f.metadata.get("min"), f.metadata.get("max")
+    if value is None or (lo is None and hi is None) or not isinstance(value, (int, float)):
+        return
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        span = f">= {lo}" if hi is None else (f"<= {hi}" if lo is None else f"between {lo} and {hi}")
+        raise ConfigError(f"must be {span}, got {value!r}", file=file, stage=stage, key=f.name)
+
+
+def _check_model_file(path: str, kind: str, file: str | None, stage: str | None, key: str) -> None:
+    """A model path must point at a model of the right format, found now rather than in setup()."""
+    if kind != "fasttext" or "://" in path:
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise ConfigError(f"cannot read model file {path}: {exc}", file=file, stage=stage, key=key) from None
+    if len(head) < 4 or int.from_bytes(head, "little") != _FASTTEXT_MAGIC:
+        raise ConfigError(f"{path} is not a fastText model (.bin/.ftz)", file=file, stage=stage, key=key)
+
+
+_FASTTEXT_MAGIC = 793712314  # the int32 every fastText .bin/.ftz file starts with
 
 
 def build_stage(name: str, params: dict[str, Any] | None = None, *, file: str | None = None) -> object:
@@ -243,7 +326,30 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-_SECTIONS = {"input", "output", "run", "stages", "generate"}
+_CORE_SECTIONS = ("input", "output", "run", "stages")
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors and aliases: a few hundred bytes of nested aliases expand
+    to gigabytes (a "billion laughs"), and a pipeline config has no need for them."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed in configs",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: Path, file: str) -> Any:
+    """Parse a config file: bounded in size, no aliases; errors as ConfigError."""
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file larger than {MAX_CONFIG_BYTES} bytes", file=file)
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)  # noqa: S506 - safe loader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", file=file) from None
 
 
 def load_config(path: str | Path | None = None, *, data: dict[str, Any] | None = None) -> PipelineConfig:
@@ -253,15 +359,13 @@ def load_config(path: str | Path | None = None, *, data: dict[str, Any] | None =
         p = Path(path)  # type: ignore[arg-type]
         if not p.exists():
             raise ConfigError("config file not found", file=file)
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"invalid YAML: {exc}", file=file) from None
+        data = read_yaml(p, file) or {}
     if not isinstance(data, dict):
         raise ConfigError("a config must be a mapping with input/output/run/stages", file=file)
+    known = (*_CORE_SECTIONS, *registry.section_names())
     for key in data:
-        if key not in _SECTIONS:
-            raise ConfigError(f"unknown section; known sections: {', '.join(sorted(_SECTIONS))}", file=file, key=key)
+        if key not in known:
+            raise ConfigError(f"unknown section; known sections: {', '.join(sorted(known))}", file=file, key=key)
     base_dir = Path(path).resolve().parent.parent if path is not None else project_root()
     inp = build_dataclass(InputConfig, data.get("input"), file=file, stage="input")
     inp.paths = [_resolve_input(p, base_dir) for p in inp.paths]
@@ -271,15 +375,25 @@ def load_config(path: str | Path | None = None, *, data: dict[str, Any] | None =
     cfg = PipelineConfig(input=inp, output=out, run=run, stages=specs, source_file=file, raw=data)
     for spec in specs:  # instantiate once now so every error surfaces before work starts
         build_stage(spec.name, spec.params, file=file)
-    if run.ray:
-        from pipeline.run.ray.runner import ray_options  # validates run.ray; imports no Ray
-
-        ray_options(cfg)
-    if data.get("generate") is not None:
-        from generators.config import GenerateConfig  # the synthetic loop's own section
-
-        cfg.generate = build_dataclass(GenerateConfig, data["generate"], file=file, stage="generate", base_dir=base_dir)
+    _check_ray_stage_names(run.ray, specs, file)
+    for name in registry.section_names():  # sections owned by other packages (generate: the synthetic loop)
+        if data.get(name) is not None:
+            setattr(cfg, name, build_dataclass(registry.section_class(name), data[name], file=file, stage=name,
+                                               base_dir=base_dir))
     return cfg
+
+
+def _check_ray_stage_names(ray: RayOptions, specs: list[StageSpec], file: str) -> None:
+    """``run.ray.stages`` may only name stages of this config (``name`` or ``name#2``)."""
+    seen: dict[str, int] = {}
+    names = set()
+    for spec in specs:
+        seen[spec.name] = seen.get(spec.name, 0) + 1
+        names |= {spec.name, spec.name if seen[spec.name] == 1 else f"{spec.name}#{seen[spec.name]}"}
+    for name in ray.stages:
+        if name not in names:
+            raise ConfigError(f"not a stage of this config; stages: {', '.join(sorted(names))}",
+                              file=file, stage="run.ray", key=f"stages.{name}")
 
 
 def _resolve_input(p: str, base_dir: Path) -> str:

@@ -1,4 +1,4 @@
-"""The one explicit registry of stages that YAML configs and the CLI may name.
+"""The one explicit registry of stages (and extra config sections) that YAML configs and the CLI may name.
 
 Entries are loaded lazily so that ``taosha stage normalize`` never imports fastText,
 jieba or Ray, and a stage whose optional dependency is missing only fails when used.
@@ -17,6 +17,22 @@ _STAGES: dict[str, tuple[str, str]] = {
     "verify_math": ("generators.verify.math_stage", "VerifyMathStage"),
     "verify_code": ("generators.verify.code_stage", "VerifyCodeStage"),
 }
+
+
+# Config sections owned by other packages: section -> (module, dataclass). The engine
+# validates them at load time and hashes them, without knowing what they mean.
+_SECTIONS: dict[str, tuple[str, str]] = {
+    "generate": ("generators.config", "GenerateConfig"),
+}
+
+
+def section_names() -> list[str]:
+    return sorted(_SECTIONS)
+
+
+def section_class(name: str) -> type:
+    module_name, class_name = _SECTIONS[name]
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 class UnknownStageError(KeyError):

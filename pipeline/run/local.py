@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from pipeline.config import PipelineConfig
+from pipeline.config import ConfigError, PipelineConfig
 from pipeline.io.part_reader import ReadTally, read_part, read_spill
 from pipeline.io.part_sink import PartSink
 from pipeline.run.loop import PartTodo, Progress, RunResult, run_pipeline, stderr_progress
@@ -42,8 +42,13 @@ class LocalEngine:
 
     def open(self, segments: list[Segment], work: WorkDir) -> None:
         for segment in segments:  # a global stage is set up after its global phase
-            for stage in segment.stages[1:] if segment.global_stage is not None else segment.stages:
-                stage.setup()
+            first = 1 if segment.global_stage is not None else 0
+            for stage, name in zip(segment.stages[first:], segment.names[first:]):
+                try:
+                    stage.setup()
+                except Exception as exc:  # a model or file the stage cannot load: the config's fault
+                    raise ConfigError(f"setup failed: {type(exc).__name__}: {exc}", file=self.config.source_file,
+                                      stage=name) from exc
 
     def close(self) -> None:
         pass

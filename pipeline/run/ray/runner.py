@@ -13,7 +13,7 @@ replays them through the local runner's writers and writes the part's marker (se
 segments with Ray up and ``GlobalContext(engine="ray")``: the place for all-to-all
 phases (``ray.data`` groupby/shuffle over the spill files).
 
-Configuration (``run.ray`` in YAML once the config section exists, or ``ray_options=``):
+Configuration (``run.ray`` in YAML, validated at load as ``pipeline.config.RayOptions``; or ``ray_options=``):
 
     run:
       ray:
@@ -32,57 +32,27 @@ read and a write task's worth of CPU free on some node whatever Ray's placement
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
 from pipeline.io import fsutil
-from pipeline.config import ConfigError, PipelineConfig, build_dataclass
+from pipeline.config import PipelineConfig, RayOptions, build_dataclass
 from pipeline.run.loop import PartTodo, Progress, RunResult, run_pipeline, stderr_progress
 from pipeline.run.ray.cluster import RayHandle, connect, cpu_nodes, max_actors, stage_cpus, task_reserve
 from pipeline.run.ray.sink import IncompleteStaging, clear_part, finalize_part, read_info, staging_root
-from pipeline.run.plan import RunError, Segment, WorkDir, unique_stage_names
+from pipeline.run.plan import RunError, Segment, WorkDir
 from pipeline.stage import GlobalContext
 
 
-@dataclass
-class RayStageOptions:
-    """Resources of one stage on Ray."""
-
-    num_cpus: float | None = None  # per actor (or task); default: see ray_cluster.stage_cpus
-    memory_mb: float | None = None  # per actor, for Ray's scheduler (a model's resident size)
-    min_actors: int = 1
-    max_actors: int | None = None  # default: as many as the CPU budget holds
-    compute: Literal["actors", "tasks"] = "actors"  # tasks: no warm state worth an actor
-
-
-@dataclass
-class RayOptions:
-    read_cpus: float = 0.25
-    write_cpus: float = 0.1
-    num_cpus: int | None = None
-    max_attempts: int = 3
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def for_stage(self, name: str) -> RayStageOptions:
-        base = name.split("#", 1)[0]
-        return build_dataclass(RayStageOptions, self.stages.get(name, self.stages.get(base)), stage=f"ray.stages.{name}")
-
-
 def ray_options(config: PipelineConfig, override: dict[str, Any] | None = None) -> RayOptions:
-    """``run.ray`` of the config (when RunConfig has it), updated by ``override``; validated
-    (a ConfigError naming the file and key), so load_config can call it before any work."""
-    raw = dict(getattr(config.run, "ray", None) or {})
-    raw.update(override or {})
-    opts = build_dataclass(RayOptions, raw, file=config.source_file, stage="run.ray")
-    names = set(unique_stage_names(config)) | {s.name for s in config.stages}
-    for name in opts.stages:
-        if name not in names:
-            raise ConfigError(f"not a stage of this config; stages: {', '.join(sorted(names))}",
-                              file=config.source_file, stage="run.ray", key=f"stages.{name}")
-        build_dataclass(RayStageOptions, opts.stages[name], file=config.source_file, stage=f"run.ray.stages.{name}")
-    return opts
+    """``run.ray`` of the config (validated at load), updated by ``override`` (validated here)."""
+    if not override:
+        return config.run.ray
+    raw = dataclasses.asdict(config.run.ray)
+    raw.update(override)
+    return build_dataclass(RayOptions, raw, file=config.source_file, stage="run.ray")
 
 
 class RayEngine:
