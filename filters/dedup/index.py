@@ -25,19 +25,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from filters.dedup.marks import read_part_marks
-from filters.dedup.signatures import SignatureConfig, band_keys, node_ids, sig_matrix, signature_table
+from filters.dedup.signatures import SignatureConfig, band_keys, combine_keys, node_ids, sig_matrix, signature_table
 
 INDEX_SUBDIR = Path("index") / "dedup"
 
 
 def kept_rows(sig: pa.Table, marks_dir: Path, meta: dict) -> pa.Table:
     """Index rows of the signature rows ``sig`` this run kept: the rows minus those its
-    marks drop (read for the parts ``sig`` holds only), with their band keys."""
+    marks drop (read for the parts ``sig`` holds only; matched by row key, ``node``, as
+    ids may repeat), with their band keys."""
     parts = pc.unique(sig["part"]).to_pylist()
-    dropped = [read_part_marks(marks_dir, p).filter(pl.col("dup_of").is_not_null())["id"].to_arrow() for p in parts]
+    dropped = [read_part_marks(marks_dir, p).filter(pl.col("dup_of").is_not_null())["node"].to_numpy() for p in parts]
     if dropped:
-        sig = sig.filter(pc.invert(pc.is_in(sig["id"], value_set=pa.concat_arrays(
-            [d.combine_chunks() if isinstance(d, pa.ChunkedArray) else d for d in dropped]).cast(pa.string()))))
+        gone = pa.array(np.concatenate(dropped).astype(np.int64))
+        sig = sig.filter(pc.invert(pc.is_in(sig["node"].cast(pa.int64()), value_set=gone)))
     keys = band_keys(sig_matrix(sig["sig"], meta["num_perm"]), meta["bands"], meta["rows"])
     bands = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel(), pa.uint64()), meta["bands"])
     return sig.select(["id", "exact", "length", "score", "sig"]).append_column("bands", bands)
@@ -75,6 +76,13 @@ def index_files(index_dir: Path) -> list[Path]:
     return sorted(Path(index_dir).glob("kept*.parquet"))
 
 
+def index_nodes(ids: list[str], k: int) -> np.ndarray:
+    """Graph nodes of the ``k``-th earlier run's documents: the id's hash on top (as a
+    new document's key, ``signatures.row_keys``), the position below, so that an index
+    holding two documents with one id has two nodes."""
+    return combine_keys(node_ids(ids, f"index{k}:"), node_ids([str(i) for i in range(len(ids))], f"index{k}:"))
+
+
 def load_index(previous_outputs: list[Path], meta: dict) -> pa.Table | None:
     """Earlier runs' kept documents as signature rows with ``old = true``."""
     tables = []
@@ -86,12 +94,12 @@ def load_index(previous_outputs: list[Path], meta: dict) -> pa.Table | None:
         if theirs != meta:
             raise ValueError(f"dedup index {idx} was built with {theirs}, this run uses {meta}")
         t = pa.concat_tables([pq.read_table(f) for f in index_files(idx)])
-        ids = t["id"].to_pylist()
+        n = t.num_rows
         tables.append(pa.table({
-            "id": t["id"], "node": pa.array(node_ids(ids, f"index{k}:")), "exact": t["exact"],
+            "id": t["id"], "node": pa.array(index_nodes(t["id"].to_pylist(), k)), "exact": t["exact"],
             "length": t["length"], "score": t["score"].cast(pa.float64()),
-            "old": pa.array(np.ones(len(ids), dtype=bool)),
-            "part": pa.array(np.full(len(ids), -1, dtype=np.int32)), "sig": t["sig"],
+            "old": pa.array(np.ones(n, dtype=bool)),
+            "part": pa.array(np.full(n, -1, dtype=np.int32)), "sig": t["sig"],
         }))
     return pa.concat_tables(tables) if tables else None
 

@@ -10,7 +10,9 @@ engines, so both decide identically.
 
 Survivor rule (within an exact group and within a near-duplicate component): documents
 of an earlier run's index first (they are never dropped by a later run), then the
-``survivor_order`` keys (default: highest score, then longest), then the smallest id.
+``survivor_order`` keys (default: highest score, then longest), then the smallest id,
+then the smallest row key (documents may share an id). Graph nodes are row keys
+(``signatures.row_keys``), so every document is its own node whatever its id.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import pyarrow.parquet as pq
 
 from filters.dedup.components import components_polars
 from filters.dedup.marks import best_first, empty_marks, marks_from, write_marks
-from filters.dedup.signatures import SCORE_COLUMNS, SignatureConfig, band_keys, sig_matrix, signature_table
+from filters.dedup.signatures import (ROW_KEY_COLUMNS, ROW_KEY_VERSION, SCORE_COLUMNS, SignatureConfig, band_keys,
+                                      sig_matrix, signature_table)
 
 @dataclass(frozen=True)
 class DedupPlan:
@@ -60,7 +63,8 @@ def prepare_work_dir(work_dir: Path, inputs: list[str], plan: DedupPlan, index_d
     work_dir.mkdir(parents=True, exist_ok=True)
     record = {"inputs": list(map(str, inputs)), "meta": plan.meta(), "threshold": plan.threshold,
               "verify": plan.verify, "near": plan.near, "survivor_order": list(plan.survivor_order),
-              "score_column": plan.signature.score_column, "index_dirs": list(map(str, index_dirs))}
+              "score_column": plan.signature.score_column, "index_dirs": list(map(str, index_dirs)),
+              "row_key": ROW_KEY_VERSION}
     path = work_dir / "plan.json"
     if path.exists() and json.loads(path.read_text()) == record:
         return
@@ -69,11 +73,18 @@ def prepare_work_dir(work_dir: Path, inputs: list[str], plan: DedupPlan, index_d
     path.write_text(json.dumps(record, indent=1))
 
 
+def input_columns(names: list[str]) -> list[str]:
+    """The columns of an intermediate that the signature phase reads (row key, text,
+    drop_reason, scores), among ``names``."""
+    wanted = [*ROW_KEY_COLUMNS, "drop_reason", *SCORE_COLUMNS]
+    return [c for c in dict.fromkeys(wanted) if c in names]
+
+
 def read_active(path: str, batch_rows: int = 8192):
     """Batches of the columns dedup needs from one intermediate Parquet file."""
     pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
-    cols = ["id", "text", "drop_reason"] + [c for c in SCORE_COLUMNS if c in names]
+    cols = input_columns(names)
     yield from (pa.Table.from_batches([b]) for b in pf.iter_batches(batch_size=batch_rows, columns=cols))
 
 
@@ -92,7 +103,7 @@ def phase_signatures(inputs: list[str], out_dir: Path, config: SignatureConfig) 
 
 def _empty_input() -> pa.Table:
     return pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.large_string()),
-                     "drop_reason": pa.array([], pa.string())})
+                     "source": pa.array([], pa.string()), "drop_reason": pa.array([], pa.string())})
 
 
 def exact_groups(docs: pl.DataFrame, order: tuple[str, ...]) -> pl.DataFrame:

@@ -11,7 +11,11 @@ functions over hash partitions (``filters.dedup.ray_engine``):
    document by the survivor rule and the component's size in documents (the sum of its
    exact groups' sizes) -> ``(exact_survivor, cluster_id, cluster_exact)``.
 3. :func:`mark_rows` (every document joined to (2) on ``exact_survivor``):
-   ``id, part, dup_cluster, dup_of, dup_reason`` for the members of clusters.
+   ``node, id, part, dup_cluster, dup_of, dup_reason`` for the members of clusters.
+
+Every decision is keyed by ``node``, the per-run unique row key
+(``filters.dedup.signatures.row_keys``), never by the user's ``id``: ids may repeat.
+The survivor's ``id`` is what ``dup_cluster`` and ``dup_of`` show the user.
 
 Storage is co-partitioned with the stage's inputs: ``marks/part=<i>/*.parquet`` holds
 the marks of the documents of ``inputs[i]`` (``part`` is the input's index, recorded in
@@ -26,9 +30,9 @@ from pathlib import Path
 
 import polars as pl
 
-MARKS_SCHEMA = {"id": pl.String, "part": pl.Int32, "dup_cluster": pl.String, "dup_of": pl.String,
-                "dup_reason": pl.String}
-MARK_COLUMNS = ("id", "dup_cluster", "dup_of", "dup_reason")
+MARKS_SCHEMA = {"node": pl.Int64, "id": pl.String, "part": pl.Int32, "dup_cluster": pl.String,
+                "dup_of": pl.String, "dup_reason": pl.String}
+MARK_COLUMNS = ("node", "id", "dup_cluster", "dup_of", "dup_reason")
 SURVIVOR_KEYS = ("quality", "length", "shortest", "id")
 
 
@@ -45,6 +49,7 @@ def survivor_sort(order: tuple[str, ...]) -> tuple[list[str], list[bool], list[b
         elif key == "shortest":
             cols.append("length"), desc.append(False)
     cols.append("id"), desc.append(False)
+    cols.append("node"), desc.append(False)  # documents sharing an id: still one order
     return cols, desc, [True] * len(cols)
 
 
@@ -61,25 +66,30 @@ def component_rows(survivors: pl.DataFrame) -> pl.DataFrame:
 
 
 def component_best(rows: pl.DataFrame, order: tuple[str, ...]) -> pl.DataFrame:
-    """Whole components (by ``label``) -> ``(exact_survivor, cluster_id, cluster_exact)``
-    for every exact survivor of a component of more than one document."""
+    """Whole components (by ``label``) -> ``(exact_survivor, cluster_node, cluster_id,
+    cluster_exact)`` for every exact survivor of a component of more than one document
+    (``cluster_node`` decides who survives, ``cluster_id`` is what the user sees)."""
     best = best_first(rows, order).group_by("label", maintain_order=True).agg(
-        pl.first("id").alias("cluster_id"), pl.first("exact").alias("cluster_exact"))
+        pl.first("node").alias("cluster_node"), pl.first("id").alias("cluster_id"),
+        pl.first("exact").alias("cluster_exact"))
     size = rows.group_by("label").agg(pl.sum("exact_size").alias("size"))
     comps = best.join(size, on="label").filter(pl.col("size") > 1)
     return rows.select("node", "label").join(comps, on="label").select(
-        pl.col("node").alias("exact_survivor"), "cluster_id", "cluster_exact")
+        pl.col("node").alias("exact_survivor"), "cluster_node", "cluster_id", "cluster_exact")
 
 
 def mark_rows(members: pl.DataFrame) -> pl.DataFrame:
-    """Documents joined to their cluster (id, part, exact, old, cluster_id, cluster_exact)
-    -> marks of this run's documents (an earlier run's documents are never marked)."""
+    """Documents joined to their cluster (node, id, part, exact, old, cluster_node,
+    cluster_id, cluster_exact) -> marks of this run's documents (an earlier run's
+    documents are never marked)."""
+    survivor = pl.col("node") == pl.col("cluster_node")
     return members.filter(~pl.col("old")).select(
+        "node",
         "id",
         pl.col("part").cast(pl.Int32),
         pl.col("cluster_id").alias("dup_cluster"),
-        pl.when(pl.col("id") != pl.col("cluster_id")).then(pl.col("cluster_id")).alias("dup_of"),
-        pl.when(pl.col("id") == pl.col("cluster_id")).then(None)
+        pl.when(~survivor).then(pl.col("cluster_id")).alias("dup_of"),
+        pl.when(survivor).then(None)
         .when(pl.col("exact") == pl.col("cluster_exact")).then(pl.lit("exact"))
         .otherwise(pl.lit("near")).alias("dup_reason"),
     )
@@ -92,7 +102,7 @@ def marks_from(docs: pl.DataFrame, exact: pl.DataFrame, labels: pl.DataFrame, or
     d = docs.join(exact.select("node", "exact_survivor", "exact_size"), on="node")
     survivors = d.filter(pl.col("node") == pl.col("exact_survivor")).join(labels, on="node", how="left")
     comps = component_best(component_rows(survivors), order)
-    return mark_rows(d.join(comps, on="exact_survivor")).sort("id")
+    return mark_rows(d.join(comps, on="exact_survivor")).sort("node")
 
 
 def empty_marks() -> pl.DataFrame:
@@ -106,7 +116,7 @@ def write_marks(marks: pl.DataFrame, out_dir: Path) -> Path:
     tmp.mkdir(parents=True)
     for (part,), rows in marks.partition_by("part", as_dict=True).items():
         (tmp / f"part={part}").mkdir()
-        rows.drop("part").sort("id").write_parquet(tmp / f"part={part}" / "marks.parquet")
+        rows.drop("part").sort("node").write_parquet(tmp / f"part={part}" / "marks.parquet")
     tmp.replace(out_dir)
     return out_dir
 
@@ -117,17 +127,17 @@ def read_part_marks(marks_dir: Path, part: int) -> pl.DataFrame:
     if not files:
         return empty_marks().drop("part")
     marks = pl.concat([pl.read_parquet(f).select(MARK_COLUMNS) for f in files])
-    # one row per id even if an input repeats an id (the join must not multiply rows)
+    # one row per key (a retried Ray write may leave a block twice; the join must not multiply rows)
     return marks.cast({k: v for k, v in MARKS_SCHEMA.items() if k != "part"}).unique(
-        "id", keep="first", maintain_order=True)
+        "node", keep="first", maintain_order=True)
 
 
 def read_marks(marks_dir: Path) -> pl.DataFrame:
-    """Every input's marks, sorted by id (for tests, benchmarks and small runs)."""
+    """Every input's marks, sorted by id then key (for tests, benchmarks and small runs)."""
     frames = []
     for d in sorted(Path(marks_dir).glob("part=*")):
         part = int(d.name.split("=", 1)[1])
         frames.append(read_part_marks(marks_dir, part).with_columns(pl.lit(part, pl.Int32).alias("part")))
     if not frames:
         return empty_marks()
-    return pl.concat(frames).select(list(MARKS_SCHEMA)).sort("id")
+    return pl.concat(frames).select(list(MARKS_SCHEMA)).sort("id", "node")

@@ -38,9 +38,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from filters.dedup.components import both_ways, by_larger, large_star, small_star, star_fingerprint
-from filters.dedup.local_engine import DedupPlan, band_rows, exact_groups, run_local, star_edges
+from filters.dedup.local_engine import DedupPlan, band_rows, exact_groups, input_columns, run_local, star_edges
 from filters.dedup.marks import component_best, component_rows, empty_marks, mark_rows
-from filters.dedup.signatures import SCORE_COLUMNS, band_keys, sig_matrix, signature_table
+from filters.dedup.signatures import band_keys, sig_matrix, signature_table
 
 
 def _phase(path: Path, build) -> Path:
@@ -176,8 +176,7 @@ def _run(inputs, work, plan, old, num_partitions, marks_dir) -> Path:
     from ray.data.expressions import col
 
     whole = {"batch_format": "pyarrow", "batch_size": None}
-    names = pq.ParquetFile(inputs[0]).schema_arrow.names
-    cols = ["id", "text", "drop_reason"] + [c for c in SCORE_COLUMNS if c in names]
+    cols = input_columns(pq.ParquetFile(inputs[0]).schema_arrow.names)
     part_of = {_path_key(p): i for i, p in enumerate(inputs)}
     sig_dir = _phase(work / "signatures", lambda d: rd.read_parquet(inputs, include_paths=True)
                      .select_columns(cols + ["path"])
@@ -237,9 +236,11 @@ def _run(inputs, work, plan, old, num_partitions, marks_dir) -> Path:
                 .map_batches(_conform, batch_format="pyarrow", fn_kwargs={"schema": surv_schema})
         comps = labelled.repartition(num_partitions, keys=["label"]) \
             .map_batches(_components, fn_kwargs={"order": plan.survivor_order, "schema": surv_schema}, **whole)
-        members = exact.select_columns(["id", "exact", "old", "part", "exact_survivor"])
-        member_schema = pa.schema([exact_schema.field(c) for c in ("id", "exact", "old", "part", "exact_survivor")]
-                                  + [pa.field("cluster_id", exact_schema.field("id").type),
+        member_cols = ("node", "id", "exact", "old", "part", "exact_survivor")
+        members = exact.select_columns(list(member_cols))
+        member_schema = pa.schema([exact_schema.field(c) for c in member_cols]
+                                  + [pa.field("cluster_node", node_type),
+                                     pa.field("cluster_id", exact_schema.field("id").type),
                                      pa.field("cluster_exact", exact_schema.field("exact").type)])
         members.join(comps, join_type="inner", num_partitions=num_partitions, on=("exact_survivor",)) \
             .map_batches(_marks, fn_kwargs={"schema": member_schema}, **whole) \

@@ -3,7 +3,9 @@
 ``run_global`` sees every document (the runner's Parquet intermediates) and decides,
 in phases under ``context.work_dir`` (see ``filters.dedup.local_engine`` / ``filters.dedup.ray_engine``):
 signatures -> exact groups -> band buckets -> verified candidate edges -> connected
-components -> marks. ``__call__`` then applies the marks to each batch by ``id``:
+components -> marks. ``__call__`` then applies the marks to each batch by row key
+(``filters.dedup.signatures.row_keys``: source, reader offset, id and text, unique per
+row of a run), never by the user's ``id``, which may repeat:
 
 * ``dup_cluster``: the id of the cluster's survivor, shared by every member (null for
   a document with no duplicate);
@@ -158,9 +160,11 @@ class DedupStage:
         return self._marks
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        marks = self._current_marks()
-        ids = pl.from_arrow(batch["id"]).alias("id").to_frame().with_row_index("_row")
-        joined = ids.join(marks, on="id", how="left").sort("_row")
+        from filters.dedup.signatures import row_keys
+
+        marks = self._current_marks().select("node", "dup_cluster", "dup_of", "dup_reason")
+        keys = pl.DataFrame({"node": row_keys(batch)}).with_row_index("_row")
+        joined = keys.join(marks, on="node", how="left").sort("_row")
         active = active_mask(batch)
         cluster = np.where(active, joined["dup_cluster"].to_numpy(), None)
         dup_of = np.where(active, joined["dup_of"].to_numpy(), None)
