@@ -31,6 +31,7 @@ from pipeline.config import OutputConfig
 from pipeline.run.plan import WorkDir
 from pipeline.stats import RunStats, StageStats
 from pipeline.io.part_sink import PartSink
+from pipeline.run.ray.internal import INTERNAL_PREFIX, batch_stats
 
 READ_INFO, ERRORS_FILE = "read.json", "errors.parquet"
 STATS_KEY = b"taosha.stats"
@@ -62,8 +63,6 @@ def _runs(part: np.ndarray, chunk: np.ndarray) -> list[tuple[int, int]]:
 
 def write_staged(batch: pa.Table, fs, staging: str) -> pa.Table:
     """``map_batches`` writer: stage ``batch`` piece by piece; return what was written."""
-    from pipeline.run.ray.stage_actor import INTERNAL_PREFIX, batch_stats
-
     if batch.num_rows == 0:
         return pa.table({"part": pa.array([], pa.string()), "chunk": pa.array([], pa.int32()),
                          "row0": pa.array([], pa.int32()), "rows": pa.array([], pa.int64())})

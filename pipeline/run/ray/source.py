@@ -33,10 +33,8 @@ from ray.data.datasource import Datasource, ReadTask
 from pipeline.io import fsutil
 from pipeline.config import InputConfig
 from pipeline.io.part_reader import ReadTally, read_part, read_spill
-from pipeline.run.ray.sink import READ_INFO, ERRORS_FILE, part_dir
-
-PART, CHUNK, ROW = "__part", "__chunk", "__row"
-
+from pipeline.run.ray.internal import tag_chunk
+from pipeline.run.ray.sink import ERRORS_FILE, READ_INFO, part_dir
 
 @dataclass(frozen=True)
 class PartInput:
@@ -45,11 +43,6 @@ class PartInput:
     size: int | None = None
 
 
-def tag_chunk(records: pa.Table, part: str, chunk: int) -> pa.Table:
-    n = records.num_rows
-    records = records.append_column(PART, pa.array([part] * n, pa.string()))
-    records = records.append_column(CHUNK, pa.array([chunk] * n, pa.int32()))
-    return records.append_column(ROW, pa.array(range(n), pa.int32()))
 
 
 def _read_input(item: PartInput, input_config: InputConfig, fs, staging: str) -> Iterator[pa.Table]:

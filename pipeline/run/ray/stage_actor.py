@@ -22,12 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.run.ray.source import PART
+from pipeline.run.ray.internal import PART, STATS_PREFIX, split_internal, stats_column
 from pipeline.stage import bind_input
 from pipeline.stats import StageStats, timed_stage
-
-INTERNAL_PREFIX = "__"
-STATS_PREFIX = "__stats_"
 
 
 def stage_spec(stage: object, stat_name: str, index: int) -> dict[str, Any]:
@@ -42,14 +39,8 @@ def build_from_spec(spec: dict[str, Any]) -> object:
     return cls(**spec["params"])
 
 
-def split_internal(batch: pa.Table) -> tuple[pa.Table, dict[str, pa.ChunkedArray]]:
-    internal = {n: batch[n] for n in batch.column_names if n.startswith(INTERNAL_PREFIX)}
-    return (batch.drop_columns(list(internal)) if internal else batch), internal
 
 
-def stats_column(stats: StageStats, rows: int) -> pa.Array:
-    payload = json.dumps(stats.to_dict())
-    return pa.array([payload] + [None] * (rows - 1), pa.string())
 
 
 def _bound_to_parts(stage: object, inputs: dict[str, str], parts: pa.ChunkedArray):
@@ -108,12 +99,3 @@ def stage_task(batch: pa.Table, spec: dict[str, Any]) -> pa.Table:
         _TASK_STAGES[key] = stage
     return run_stage_on_batch(stage, spec, batch)
 
-
-def batch_stats(batch: pa.Table) -> list[StageStats]:
-    """Every stage's stats carried by ``batch`` (all non-null values of its stats columns)."""
-    out = []
-    for name in batch.column_names:
-        if name.startswith(STATS_PREFIX):
-            for value in batch[name].drop_null().to_pylist():
-                out.append(StageStats.from_dict(json.loads(value)))
-    return out

@@ -195,7 +195,7 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(ray_local, tmp_path)
 def _staged_part(tmp_path: Path):
     """A work dir with one part of two chunks (10 + 6 rows) read, nothing staged yet."""
     from pipeline.io import fsutil
-    from pipeline.run.ray.source import tag_chunk
+    from pipeline.run.ray.internal import tag_chunk
     from pipeline.run.ray.sink import READ_INFO, part_dir, staging_root
     from pipeline.run.plan import WorkDir
     from pipeline.schema import make_batch
