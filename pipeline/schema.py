@@ -143,11 +143,6 @@ def dropped(table: pa.Table) -> pa.Table:
     return table.filter(pc.is_valid(table["drop_reason"]))
 
 
-def stage_columns(before: pa.Schema, after: pa.Schema) -> list[str]:
-    """Columns a stage added (in order), for the per-stage CLI output."""
-    return [n for n in after.names if n not in before.names]
-
-
 def concat(tables: Sequence[pa.Table]) -> pa.Table:
     """Concatenate batches whose extra columns may differ (missing ones become null)."""
     tables = [t for t in tables if t is not None]

@@ -78,7 +78,8 @@ def bind_input(stage: object, path: str) -> None:
 
 
 def is_global(stage: object) -> bool:
-    return callable(getattr(stage, "run_global", None))
+    """A stage with a global phase (``GlobalStage``): the runners cut the pipeline before it."""
+    return isinstance(stage, GlobalStage) and callable(getattr(stage, "run_global", None))
 
 
 def stage_reason(stage_name: str, why: str) -> str:
