@@ -16,8 +16,9 @@ import polars as pl
 #
 # * how the line starts (after indentation): a statement or declaration keyword (Python,
 #   C/C++, Java, JavaScript, Go, Rust, SQL), a preprocessor directive, a comment opener, a
-#   doctest prompt, a lone ``pass``/``break``/``continue``, a ``case ...:`` label, closing
-#   brackets alone, an enum member or argument line (``NAME,`` / ``NAME = 3,``, optionally
+#   doctest or IPython prompt (``>>>``, ``...``, ``In [3]:``, ``Out[3]:``, ``   ...:``: the
+#   sessions of tutorials), a lone ``pass``/``break``/``continue``, a ``case ...:`` label,
+#   closing brackets alone, an enum member or argument line (``NAME,`` / ``NAME = 3,``, optionally
 #   with a trailing comment: LLVM/kernel enum lists), a string-literal continuation line
 #   (``'...'`` or ``"...",``: Python's wrapped literals), a tuple/list literal opener, an
 #   assignment of a call/string/collection/constant, a call statement;
@@ -42,7 +43,7 @@ _KEYWORDS = (
 )
 _LINE_START = "|".join([
     r"(?:" + _KEYWORDS + r")" + _B,
-    r"//|/\*|\*/|#[ \t!-]|#$|(?:>>>|\.\.\.)(?:[ \t]|$)",
+    r"//|/\*|\*/|#[ \t!-]|#$|(?:>>>|\.\.\.)(?:[ \t]|$)|(?:In|Out)[ \t]?\[[0-9]*\]:|\.{3,}:(?:[ \t]|$)",
     r"(?:pass|break|continue)[ \t]*;?[ \t]*$",
     r"case[ \t][^\n]{1,80}:[ \t]*$|default:",
     r"[)\]}]+[ \t]*[,;:)\]}]*[ \t]*$",

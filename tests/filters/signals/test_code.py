@@ -47,6 +47,17 @@ C_ENUM = """enum thermal_genl_event {
 \tTHERMAL_GENL_EVENT_TZ_ENABLE,\t\t/* Thermal zone enabled */
 };
 """
+IPYTHON_SESSION = """Functions can optionally return values.
+
+In [6]: def disk_area(radius):
+   ...:     return 3.14 * radius * radius
+   ...:
+
+In [8]: disk_area(1.5)
+Out[8]: 7.0649999999999995
+
+By default, functions return None.
+"""
 RELEASE_NOTES = """Updates since v1.5.4
  * "git commit" learned a new hook "prepare-commit-msg" that can
    inspect what is going to be committed and prepare the commit
@@ -70,7 +81,7 @@ def _frac(text: str) -> float:
     return df.item()
 
 
-@pytest.mark.parametrize("text", [LLVM_ENUM, PY_TEST, PY_FLOATS, PY_WRAPPED_LITERAL, C_ENUM])
+@pytest.mark.parametrize("text", [LLVM_ENUM, PY_TEST, PY_FLOATS, PY_WRAPPED_LITERAL, C_ENUM, IPYTHON_SESSION])
 def test_code_that_used_to_route_as_prose_or_math_routes_as_code(text):
     assert doc_kind(pa.array([text])).to_pylist() == ["code"]
 
