@@ -42,7 +42,7 @@ class LangIdStage:
 
     name: ClassVar[str] = "langid"
 
-    model_path: str = field(default=DEFAULT_MODEL, metadata={"path": True, "help": "fastText LID model (lid.176.ftz ships in filters/models)"})
+    model_path: str = field(default=DEFAULT_MODEL, metadata={"path": True, "model": "fasttext", "help": "fastText LID model (lid.176.ftz ships in filters/models)"})
     keep_languages: list[str] = field(default_factory=lambda: ["zh", "en"], metadata={"help": "ISO codes to keep; empty keeps all"})
     min_score: float = field(default=0.5, metadata={"help": "drop below this lang_score (langid:low_score)"})
     mixed_policy: Literal["keep", "majority", "drop"] = field(
