@@ -9,6 +9,9 @@ before any work starts, and ``--set key=value`` on the CLI overrides them.
   columns; it never deletes a row, it sets ``drop_reason`` (see ``pipeline.schema``)
   and skips rows that are already dropped.
 
+Global stages get URIs (a local path, or ``s3://``/``gs://``), never ``pathlib.Path``: their
+work dir lives wherever the run's work dir lives; open them with ``pipeline.io.fsutil``.
+
 A *global* stage (deduplication, anything that needs all documents) additionally has
 ``run_global(inputs, work_dir, context)``: the runner first streams every document
 through the stages before it, spills them to Parquet intermediates, calls
@@ -27,7 +30,6 @@ Field metadata understood by the config validator:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -47,11 +49,11 @@ class GlobalContext:
     """What a global stage gets from the runner."""
 
     engine: str  # "local" or "ray"
-    work_dir: Path  # this stage's own directory under the run's work dir
+    work_dir: str  # URI of this stage's own directory under the run's work dir (local path or s3://...)
     num_workers: int = 1
     ray_options: dict[str, Any] = field(default_factory=dict)
-    previous_outputs: tuple[Path, ...] = ()  # earlier runs' output dirs (incremental dedup)
-    output_dir: Path | None = None  # where this run's outputs go (to persist indexes)
+    previous_outputs: tuple[str, ...] = ()  # URIs of earlier runs' output dirs (incremental dedup)
+    output_dir: str | None = None  # URI where this run's outputs go (to persist indexes)
 
 
 @runtime_checkable

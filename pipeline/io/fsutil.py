@@ -24,6 +24,16 @@ def filesystem_for(path: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(path))
 
 
+def uri_of(fs: pafs.FileSystem, path: str) -> str:
+    """The URI of ``path`` inside ``fs``: a plain absolute path on the local disk, else
+    ``scheme://path`` (``s3://bucket/key``), so it can be passed on and opened again with
+    :func:`filesystem_for` by another process or a Ray worker."""
+    if isinstance(fs, pafs.LocalFileSystem) or "://" in path:
+        return path
+    scheme = {"s3": "s3", "gcs": "gs", "hdfs": "hdfs"}.get(fs.type_name, fs.type_name)
+    return f"{scheme}://{path.lstrip('/')}"
+
+
 def join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
 

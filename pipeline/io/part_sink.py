@@ -48,7 +48,7 @@ class PartSink:
         if self.errors is not None:
             files += self.errors.close()
         spill = self.spill.close() if self.spill else None
-        return files, (fsutil.join(self.work.root, spill) if spill else None)
+        return files, (self.work.uri(fsutil.join(self.work.root, spill)) if spill else None)
 
     def __enter__(self) -> "PartSink":
         return self

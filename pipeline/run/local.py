@@ -9,7 +9,6 @@ are complete and renamed, so a killed run is resumed by running it again.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
@@ -59,9 +58,9 @@ class LocalEngine:
         t0 = time.perf_counter()
         context = GlobalContext(
             engine="local",
-            work_dir=_local_path(work.global_dir(segment.index, name)),
-            previous_outputs=tuple(_local_path(p) for p in self.config.run.previous_outputs),
-            output_dir=_local_path(work.out_dir),
+            work_dir=work.global_dir(segment.index, name),
+            previous_outputs=tuple(self.config.run.previous_outputs),
+            output_dir=work.out_uri,
         )
         segment.global_stage.run_global(spill_paths, context)
         segment.global_stage.setup()
@@ -95,11 +94,6 @@ class LocalEngine:
         yield from read_part(item.input_path, self.config.input, tally, sink.write_errors)
         stats.records_in += tally.records_in
         stats.errored += tally.errored
-
-
-def _local_path(path: str) -> Path:
-    """Global stages work on local paths (the work dir of a local run is local)."""
-    return Path(path)
 
 
 def run_local(config: PipelineConfig, *, progress: Progress | None = stderr_progress, overwrite: bool = False) -> RunResult:

@@ -203,13 +203,22 @@ class WorkDir:
     def marker(self, segment: int, part: str) -> str:
         return fsutil.join(self.root, "progress", f"seg{segment}", f"{part}.json")
 
+    def uri(self, path: str) -> str:
+        """A URI for ``path`` inside the work dir's filesystem (what markers and global stages get)."""
+        return fsutil.uri_of(self.fs, path)
+
+    @property
+    def out_uri(self) -> str:
+        return fsutil.uri_of(self.out_fs, self.out_dir)
+
     def spill_dir(self, segment: int) -> str:
         return fsutil.join(self.root, "spill", f"seg{segment}")
 
     def global_dir(self, segment: int, name: str) -> str:
+        """The URI of a global stage's own directory (created)."""
         path = fsutil.join(self.root, "global", f"seg{segment}-{name}")
         fsutil.makedirs(self.fs, path)
-        return path
+        return self.uri(path)
 
     def done(self, segment: int, part: str) -> dict | None:
         path = self.marker(segment, part)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
 from pipeline.io import fsutil
@@ -86,12 +85,12 @@ class RayEngine:
         so = self.options.for_stage(name)
         context = GlobalContext(
             engine="ray",
-            work_dir=Path(work.global_dir(segment.index, name)),
+            work_dir=work.global_dir(segment.index, name),
             num_workers=max(1, int(self.handle.cpus)),
             ray_options={k: v for k, v in {"num_cpus": so.num_cpus, "memory": so.memory_mb and so.memory_mb * 2**20,
                                             "read_cpus": self.options.read_cpus}.items() if v},
-            previous_outputs=tuple(Path(p) for p in self.config.run.previous_outputs),
-            output_dir=Path(work.out_dir),
+            previous_outputs=tuple(self.config.run.previous_outputs),
+            output_dir=work.out_uri,
         )
         segment.global_stage.run_global(spill_paths, context)
         self.progress(f"[{name}] global phase done in {time.perf_counter() - t0:.1f} s")
