@@ -71,7 +71,8 @@ def test_plain_values_round_trip_with_their_exact_type(value):
 
 
 @pytest.mark.parametrize("value", [type("Any", (), {"__eq__": lambda s, o: True})(), type("I", (int,), {})(3),
-                                   [type("L", (list,), {})()], {"k": object()}, print])
+                                   [type("L", (list,), {})()], {"k": object()}, print,
+                                   type("Spoof", (), {"__class__": int})()])  # isinstance(x, int) is True
 def test_anything_else_is_refused(value):
     with pytest.raises(Unsupported):
         encode(value)
