@@ -102,7 +102,7 @@ def _synth_extra_missing(config) -> str | None:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from pipeline.report import shorten, table
+    from pipeline.report import count, shorten, table
     from pipeline.debug import examples, run_stage_debug
 
     input_config = InputConfig(batch_size=args.batch_size)
@@ -112,8 +112,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
         input_config.text_field = args.text_field
     result = run_stage_debug(args.name, args.input, args.output, parse_overrides(args.set or []),
                              args.limit, input_config)
-    print(f"{args.name}: {result.rows} rows, {result.kept} kept, {result.rows - result.kept} dropped, "
-          f"{result.errored} unreadable records, {result.seconds:.2f} s")
+    print(f"{args.name}: {count(result.rows, 'row')}, {result.kept} kept, {result.rows - result.kept} dropped, "
+          f"{count(result.errored, 'unreadable record')}, {result.seconds:.2f} s")
     print(f"columns added: {', '.join(result.columns) or '(none)'}")
     rows = [["(kept)", result.kept]] + [[r, c] for r, c in result.dropped_by_reason.most_common()]
     print(table(["drop_reason", "rows"], rows, "lr"))
@@ -121,13 +121,32 @@ def cmd_stage(args: argparse.Namespace) -> int:
         sample = examples(result.table, reason, args.examples)
         if sample:
             print(f"\n== {reason or 'kept'} ==")
+            deciding = _deciding_columns(reason, result.columns)
             for row in sample:
                 signals = {c: row[c] for c in result.columns if c in row and not isinstance(row[c], (list, dict))}
                 print(f"- {row['id']}: {shorten(row['text'], 140)}")
+                decided = {c: signals.pop(c) for c in deciding if c in signals}
+                if decided:
+                    print(f"    decided by: {', '.join(f'{k}={_fmt(v)}' for k, v in decided.items())}")
                 if signals:
                     print(f"    {shorten(', '.join(f'{k}={_fmt(v)}' for k, v in list(signals.items())[:8]), 200)}")
     print(f"\nwrote {args.output}")
     return 0
+
+
+def _deciding_columns(reason: str | None, columns: list[str]) -> list[str]:
+    """The stage's columns that name the rule of a drop reason (at most 3, best first):
+    ``heuristics:spam_keywords`` -> ``quality_spam_hits``; ``langid:low_score`` -> ``lang_score``.
+    Matched by word stems, earlier words of the rule weighing more (``spam`` over ``keywords``)."""
+    if not reason or ":" not in reason:
+        return []
+    weights: dict[str, float] = {}
+    for pos, word in enumerate(reason.split(":", 1)[1].split("_")):
+        if len(word) > 2:
+            weights.setdefault(word.rstrip("s"), 1.0 / (pos + 1))
+    scored = [(sum(weights.get(w.rstrip("s"), 0.0) for w in set(col.split("_"))), col) for col in columns]
+    best = max((score for score, _ in scored), default=0.0)
+    return [col for score, col in scored if best and score == best][:3]
 
 
 def _fmt(value: object) -> str:
@@ -150,13 +169,40 @@ def cmd_stages(args: argparse.Namespace) -> int:
         if isinstance(cls, Exception):
             print(f"{name}: unavailable ({type(cls).__name__}: {cls})")
             continue
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        print(f"{name}: {doc}")
+        print(f"{name}: {_stage_summary(cls)}")
+        comments = _field_comments(cls)
         for f in dataclasses.fields(cls):
+            if not f.init or f.metadata.get("runtime"):
+                continue
             default = f.default if f.default is not dataclasses.MISSING else (
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else "(required)")
-            print(f"    {f.name} = {default!r}")
+            text = f.metadata.get("help") or comments.get(f.name)
+            print(f"    {f.name} = {default!r}" + (f"  -- {text}" if text else ""))
     return 0
+
+
+def _stage_summary(cls: type) -> str:
+    """The first line of the stage's docstring; a dataclass without one gets a generated
+    ``Name(field: type = ...)`` signature as ``__doc__``, so then the module's first line."""
+    import sys as _sys
+
+    for doc in (cls.__doc__, getattr(_sys.modules.get(cls.__module__), "__doc__", None)):
+        line = (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
+        if line and not line.startswith(f"{cls.__name__}("):
+            return line
+    return ""
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """``name: type = default  # comment`` -> {name: comment}, for fields without a ``help``."""
+    import inspect
+    import re
+
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^\s+(\w+)\s*:[^\n#]*#\s*(.+)$", source, re.M)}
 
 
 def _progress(message: str) -> None:

@@ -1,8 +1,10 @@
 """``taosha inspect PATH``: what a run wrote, or what one Parquet file holds.
 
 For an output dir: the funnel from stats.json, the manifest totals, the schema of the
-training shards, drop reasons counted from rejects/, errors, and sample rows. For a
-Parquet file: its schema, row count, drop reasons (if it has the column) and samples.
+training shards, drop reasons counted from rejects/, errors, sample rows, and a pointer
+to ``synthetic/`` when the run had a synthetic round (its own output dir, inspected the
+same way). For a Parquet file: its schema, row count, drop reasons (if it has the
+column) and samples.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.report import funnel, shorten, table
+from pipeline.report import count, funnel, shorten, table
 
 
 def _scan(paths: list[Path]) -> pl.LazyFrame | None:
@@ -38,7 +40,7 @@ def _reasons(frame: pl.LazyFrame) -> str:
 def inspect_file(path: Path, rows: int = 3) -> str:
     frame = pl.scan_parquet(str(path))
     schema = frame.collect_schema()
-    lines = [f"{path}: {frame.select(pl.len()).collect().item()} rows", "schema:"]
+    lines = [f"{path}: {count(frame.select(pl.len()).collect().item(), 'row')}", "schema:"]
     lines += [f"  {name}: {dtype}" for name, dtype in schema.items()]
     if "drop_reason" in schema:
         lines += ["", _reasons(frame)]
@@ -55,7 +57,7 @@ def inspect_dir(path: Path, rows: int = 3) -> str:
         manifest = json.loads(manifest_file.read_text())
         lines += ["", f"manifest: schema v{manifest['schema_version']}, taosha {manifest['taosha_version']}, "
                       f"config {manifest['config_hash'][:12]}"]
-        lines += [f"  {kind}: {t['files']} files, {t['rows']} rows, {t['bytes']} bytes"
+        lines += [f"  {kind}: {count(t['files'], 'file')}, {count(t['rows'], 'row')}, {count(t['bytes'], 'byte')}"
                   for kind, t in manifest["totals"].items()]
     data = _scan(sorted((path / "data").glob("*.parquet")))
     if data is not None:
@@ -68,9 +70,23 @@ def inspect_dir(path: Path, rows: int = 3) -> str:
     errors = _scan(sorted((path / "errors").glob("*.parquet")))
     if errors is not None:
         frame = errors.head(rows).collect()
-        lines += ["", f"errors/: {errors.select(pl.len()).collect().item()} records"]
+        lines += ["", f"errors/: {count(errors.select(pl.len()).collect().item(), 'record')}"]
         lines += [f"- {r['source']} @ {r['offset']}: {shorten(r['error'], 160)}" for r in frame.iter_rows(named=True)]
+    lines += _synthetic(path)
     return "\n".join(lines)
+
+
+def _synthetic(path: Path) -> list[str]:
+    """A pointer to the synthetic round's own output dir (``taosha run`` with a generate: section)."""
+    synth = path / "synthetic"
+    if not synth.is_dir():
+        return []
+    stats_file = synth / "stats.json"
+    if not stats_file.exists():
+        return ["", "synthetic/: a synthetic round that did not finish (rerun the same command to resume it)"]
+    stats = json.loads(stats_file.read_text())
+    return ["", f"synthetic/: the synthetic round's verified samples: {count(stats['kept'], 'kept sample')} of "
+                f"{count(stats['records_in'], 'candidate')} (taosha inspect {synth})"]
 
 
 def inspect_path(path: str, rows: int = 3) -> str:

@@ -37,6 +37,11 @@ def funnel(stats: dict) -> str:
     return f"{body}\n{total}"
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 row``, ``3 rows``, ``1 file``: a number with its noun in the right number."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def shorten(text: str | None, width: int = 160) -> str:
     if text is None:
         return ""
