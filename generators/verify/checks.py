@@ -11,8 +11,13 @@ Operands that are literals (``ast.literal_eval``) never go to the sample's proce
 expected value of ``assert add(1, 2) == 3`` stays in the harness. A check whose expected
 value is such a literal, compared by equality (``==``, ``is None``, ``approx``...), is
 *anchored*: whatever the sample does to its own process, it can pass an anchored check
-only by reporting the right value. A row is verified only if at least one anchored
-check ran and passed.
+only by reporting the right value.
+
+A check written directly in the body of a test (not inside a loop, branch, ``try`` or
+``with``) is *unconditional*: it must be reported, so a sample cannot pass by
+suppressing the checks it would fail. A row is verified only if every unconditional
+check was reported, every reported check held, and at least one unconditional
+anchored check held.
 """
 
 from __future__ import annotations
@@ -51,6 +56,12 @@ class Check:
     source: str = ""
     style: str = "assert"  # "assert" | "unittest": how a failure message is written
     own: bool = True  # belongs to the test itself (not a helper or setUp of its TestCase)
+    unconditional: bool = False  # directly in the test's body: every run of the test reaches it
+
+    @property
+    def binding(self) -> bool:
+        """Anchored and unconditional: what a verified row needs at least one of."""
+        return self.anchored and self.unconditional
 
     @property
     def anchored(self) -> bool:
@@ -63,7 +74,7 @@ class Check:
         return False
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "anchored": self.anchored}
+        return {**asdict(self), "anchored": self.anchored, "binding": self.binding}
 
 
 def _literal(node: ast.expr) -> tuple[bool, object]:
@@ -104,6 +115,19 @@ class _Rewriter(ast.NodeTransformer):
         self.checks: list[Check] = []
         self.method = test.name.split(".", 1)[1] if test.kind == "unittest" else None
         self.in_method = 0
+        self.top_level: set[int] = set()  # ids of the statements directly in the test's body
+
+    def mark_top_level(self, tree: ast.Module) -> None:
+        """Which statements every run of the test reaches (unless an earlier one raises)."""
+        kind = self.test.kind
+        if kind == "assert":
+            bodies = [tree.body]
+        elif kind == "function":
+            bodies = [n.body for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        else:
+            bodies = [m.body for c in tree.body if isinstance(c, ast.ClassDef) for m in c.body
+                      if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == self.method]
+        self.top_level = {id(stmt) for body in bodies for stmt in body}
 
     # -- where a check belongs
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
@@ -205,7 +229,7 @@ class _Rewriter(ast.NodeTransformer):
                 operands.append({"val": len(values)})
                 values.append(n)
         check = Check(self.next_id, self.test.name, ops, operands, source, style,
-                      own=self.method is None or self.in_method > 0)
+                      own=self.method is None or self.in_method > 0, unconditional=id(where) in self.top_level)
         self.checks.append(check)
         self.next_id += 1
         call = ast.Expr(ast.Call(ast.Name(CHECK_FN, ast.Load()), [ast.Constant(check.id), ast.List(values, ast.Load())],
@@ -217,5 +241,6 @@ def rewrite_test(test: TestCase, first_id: int) -> tuple[str, list[Check]]:
     """``test``'s source with its assertions turned into checks, and those checks (ids from ``first_id``)."""
     tree = ast.parse(test.source)
     rw = _Rewriter(test, first_id)
+    rw.mark_top_level(tree)
     tree = ast.fix_missing_locations(rw.visit(tree))
     return ast.unparse(tree) + "\n", rw.checks

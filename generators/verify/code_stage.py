@@ -10,9 +10,10 @@ its report channel: tampering (forged lines, ``os._exit``, patched ``json``/``ex
 ``unittest``, always-true ``__eq__``...) can only make a row fail.
 
 A row is verified when every test that exercises the solution passed, there are at
-least ``min_tests`` of them, and at least one *anchored* check (the solution's result
-compared for equality with a literal the sample's process never sees) ran and held;
-values that are not plain builtin data fail their check. Rows run in parallel on
+least ``min_tests`` of them, every assertion written directly in a test's body was
+reached, and at least one such assertion is *anchored* (the solution's result compared
+for equality with a literal the sample's process never sees) and held; values that
+are not plain builtin data fail their check. Rows run in parallel on
 ``workers`` threads (each waits on its own sandboxed process).
 
 Drop reasons: ``verify_code:parse_error``, ``verify_code:no_function``,
@@ -45,8 +46,8 @@ _VIOLATION_REASONS = {"timeout": "timeout", "cpu_limit": "timeout", "memory_limi
                       "output_limit": "sandbox_violation", "killed": "sandbox_violation"}
 _TEST_ERROR_REASONS = {"TestTimeout": "timeout", "MemoryError": "sandbox_violation",
                        "BlockingIOError": "sandbox_violation", "RecursionError": "tests_failed"}
-_NO_ANCHOR = ("no test compares a result of the solution with a literal expected value "
-              "(such as assert f(2) == 4), so no run can show the function right")
+_NO_ANCHOR = ("no test compares a result of the solution with a literal expected value (such as "
+              "assert f(2) == 4) outside loops, branches, try and with blocks, so no run can show the function right")
 
 
 _SHIPPED = Path(__file__).parent
@@ -69,7 +70,8 @@ def build_harness(parsed: ParsedSample, tests: list, per_test_s: float, error_ch
     for t in tests:
         source, found = rewrite_test(t, len(checks))
         checks += [c.to_dict() for c in found]
-        spec_tests.append({"name": t.name, "source": source, "own": sum(c.own for c in found)})
+        spec_tests.append({"name": t.name, "source": source, "own": sum(c.own for c in found),
+                           "must": [c.id for c in found if c.unconditional]})
     plain = _source("plain.py")
     program = plain + "\n" + _source("harness.py") + "\nharness_main()\n"
     stdin = json.dumps({"nonce": nonce, "runner_code": plain + "\n" + _source("runner.py"), "check_fn": CHECK_FN,
@@ -105,7 +107,7 @@ def verify_sample(text: str | None, sandbox: Sandbox, *, min_tests: int = 1, req
     if require_docstring and not parsed.has_docstring:
         return CodeVerdict(False, error_type="no_docstring", error="the function has no docstring", reason="no_docstring")
     program, stdin, checks = build_harness(parsed, tests, per_test_timeout_s, error_chars)
-    if not any(c["anchored"] for c in checks):
+    if not any(c["binding"] for c in checks):
         return CodeVerdict(False, error_type="no_tests", error=_NO_ANCHOR, reason="no_tests")
     result = sandbox.run(program, stdin=stdin)
     return judge(result, json.loads(stdin)["nonce"], [t.name for t in tests], error_chars)

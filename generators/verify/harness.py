@@ -70,7 +70,7 @@ def harness_main():
 
     state = {"phase": "startup", "current": None, "next": 0, "deadline": time.monotonic() + max(10.0, per_test_s),
              "solution": None, "violation": None}
-    results = [{"ended": None, "failures": [], "own": 0} for _ in tests]
+    results = [{"ended": None, "failures": [], "own": 0, "seen": set()} for _ in tests]
     anchored_passed = [0]
     budget = [int(spec["max_report_bytes"])]
     stderr_tail = bytearray()
@@ -110,8 +110,9 @@ def harness_main():
             except Exception as exc:  # noqa: BLE001 (malformed report, uncomparable values)
                 why = f"{c['source']}  (could not compare: {type(exc).__name__}: {exc})"
             results[t]["own"] += bool(c["own"])
+            results[t]["seen"].add(c["id"])
             if why is None:
-                anchored_passed[0] += bool(c["anchored"])
+                anchored_passed[0] += bool(c["binding"])
             else:
                 results[t]["failures"].append(("AssertionError", why))
         elif kind == "end" and state["current"] is not None and ev.get("t") == state["current"]:
@@ -191,6 +192,9 @@ def harness_main():
             etype, msg = res["failures"][0]
         elif ok and t["own"] and not res["own"]:
             etype, msg = "AssertionError", "none of the test's assertions was reached"
+        elif ok and set(t["must"]) - res["seen"]:
+            missed = checks[min(set(t["must"]) - res["seen"])]["source"]
+            etype, msg = "AssertionError", f"{missed}: never reported, though every run of the test reaches it"
         elif ok:
             emit({"test": t["name"], "ok": True})
             continue

@@ -107,3 +107,14 @@ def test_cyclic_and_huge_values_are_refused():
 ])
 def test_comparison_rules(op, pair, expected):
     assert holds(op, pair) is expected
+
+
+def test_only_assertions_directly_in_a_tests_body_are_unconditional():
+    source = ("def test_x():\n    assert f(1) == 1\n    for i in range(2):\n        assert f(i) == i\n"
+              "    if f(0):\n        assert f(2) == 2\n    with ctx():\n        assert f(3) == 3\n"
+              "    try:\n        assert f(4) == 4\n    except Exception:\n        pass\ntest_x()\n")
+    _, checks = _rewrite(source, kind="function", name="test_x")
+    assert [c.unconditional for c in checks] == [True, False, False, False, False]
+    assert [c.binding for c in checks] == [True, False, False, False, False]
+    _, (top,) = _rewrite("assert f(1) == 1\n")
+    assert top.binding

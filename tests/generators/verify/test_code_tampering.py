@@ -91,6 +91,11 @@ TRICKS = {
     "kill_the_parent": _wrong(FORGED_LINES + "import os, signal, sys\nsys.__stdout__.write(_lines)\n"
                                              "sys.__stdout__.flush()\nos.kill(os.getppid(), signal.SIGKILL)\n"
                                              "os._exit(0)\n"),
+    # the first call swaps the test's check function for a no-op, so the failing assertions after it go unreported
+    "failing_checks_suppressed": _wrong("import sys\n", body=(
+        "sys._getframe(1).f_globals.update({k: (lambda *a: None) for k in list(sys._getframe(1).f_globals)\n"
+        "                                   if k.startswith('_taosha')})\n    return a - b"),
+        tests="\ndef test_add():\n    assert add(0, 0) == 0\n    assert add(1, 2) == 3\n    assert add(2, 2) == 4\n"),
     # "passed" events written on every fd the test process holds (the runner's result pipe among them)
     "forged_events_on_the_result_pipe": _wrong(
         "import json, os\n"
