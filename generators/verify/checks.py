@@ -32,7 +32,7 @@ CHECK_FN = "_taosha_check"
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Is: "is",
         ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
 _NEGATE = {"==": "!=", "!=": "==", "in": "not in", "not in": "in", "is": "is not", "is not": "is"}
-_ANCHOR_OPS = {"==", "is", "approx", "isclose", "almost", "seq_eq", "count_eq"}
+_ANCHOR_OPS = {"==", "is", "approx", "isclose", "almost", "seq_eq", "count_eq", "absdiff"}
 _SINGLETONS = (None, True, False)
 _UNITTEST_BINARY = {
     **dict.fromkeys(("assertEqual", "assertEquals", "assertListEqual", "assertTupleEqual", "assertDictEqual",
@@ -57,11 +57,16 @@ class Check:
     style: str = "assert"  # "assert" | "unittest": how a failure message is written
     own: bool = True  # belongs to the test itself (not a helper or setUp of its TestCase)
     unconditional: bool = False  # directly in the test's body: every run of the test reaches it
+    bare_call: bool = False  # a truth check of a plain call of the solution: assert is_prime(7)
 
     @property
     def binding(self) -> bool:
-        """Anchored and unconditional: what a verified row needs at least one of."""
-        return self.anchored and self.unconditional
+        """Unconditional, and anchored or the truth of a bare call: what a verified row needs at least one of.
+
+        Passing a truth check by forging its report takes what ``return True`` (or False)
+        would do, so it binds the function as much as the test itself does.
+        """
+        return self.unconditional and (self.anchored or self.bare_call)
 
     @property
     def anchored(self) -> bool:
@@ -77,10 +82,50 @@ class Check:
         return {**asdict(self), "anchored": self.anchored, "binding": self.binding}
 
 
+_PURE_CALLS = {"tuple": tuple, "list": list, "set": set, "frozenset": frozenset, "sorted": sorted, "float": float,
+               "int": int, "abs": abs, "round": round, "min": min, "max": max, "sum": sum, "len": len, "bool": bool}
+_NUM_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+            ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
+            ast.Pow: lambda a, b: a ** b}
+
+
+def fold(node: ast.expr, depth: int = 0) -> object:
+    """The value of an expression made only of literals, arithmetic and pure builtins (``tuple([1, 2])``,
+    ``2.0 / 3.0``); ValueError for anything else. Evaluated here with the real builtins, bounded in size."""
+    if depth > 30:
+        raise ValueError("too deep")
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = fold(node.operand, depth + 1)
+        if type(v) not in (int, float):
+            raise ValueError("not a number")
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.BinOp) and type(node.op) in _NUM_OPS:
+        a, b = fold(node.left, depth + 1), fold(node.right, depth + 1)
+        if type(a) not in (int, float) or type(b) not in (int, float):
+            raise ValueError("not numbers")
+        if isinstance(node.op, ast.Pow) and (abs(b) > 64 or abs(a) > 2 ** 64):
+            raise ValueError("too large")
+        try:
+            return _NUM_OPS[type(node.op)](a, b)
+        except (ArithmeticError, ValueError) as exc:
+            raise ValueError(str(exc)) from None
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _PURE_CALLS
+            and not node.keywords and 1 <= len(node.args) <= 2 and not any(isinstance(a, ast.Starred) for a in node.args)):
+        args = [fold(a, depth + 1) for a in node.args]
+        try:
+            return _PURE_CALLS[node.func.id](*args)
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise ValueError(str(exc)) from None
+    raise ValueError("not a literal expression")
+
+
 def _literal(node: ast.expr) -> tuple[bool, object]:
     try:
-        value = ast.literal_eval(node)
-        return True, encode(value)
+        return True, encode(fold(node))
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, Unsupported):
         return False, None
 
@@ -109,8 +154,9 @@ def _literal_kwargs(call: ast.Call, allowed: dict[str, object]) -> list | None:
 
 
 class _Rewriter(ast.NodeTransformer):
-    def __init__(self, test: TestCase, first_id: int):
+    def __init__(self, test: TestCase, first_id: int, callables: frozenset[str]):
         self.test = test
+        self.callables = set(callables)  # the solution's functions; a checker's parameters are added below
         self.next_id = first_id
         self.checks: list[Check] = []
         self.method = test.name.split(".", 1)[1] if test.kind == "unittest" else None
@@ -128,6 +174,9 @@ class _Rewriter(ast.NodeTransformer):
             bodies = [m.body for c in tree.body if isinstance(c, ast.ClassDef) for m in c.body
                       if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == self.method]
         self.top_level = {id(stmt) for body in bodies for stmt in body}
+        if kind == "function":  # check(candidate): the parameter is the solution's function
+            self.callables |= {a.arg for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                               for a in n.args.args}
 
     # -- where a check belongs
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
@@ -176,6 +225,11 @@ class _Rewriter(ast.NodeTransformer):
             if op in ("is", "is not") and not any(isinstance(n, ast.Constant) and any(n.value is s for s in _SINGLETONS)
                                                   for n in nodes[i:i + 2]):
                 return [["truth"]], [whole]
+        if len(ops) == 1 and ops[0] in ("<", "<=") and _is_call_to(nodes[0], "abs", "fabs") and len(nodes[0].args) == 1:
+            inner = nodes[0].args[0]  # abs(f(x) - 2.0 / 3.0) < 1e-6: within eps of a literal
+            ok, _ = _literal(nodes[1])
+            if ok and isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Sub):
+                return [["absdiff", ops[0], fold(nodes[1])]], [inner.left, inner.right]
         if len(ops) == 1 and ops[0] in ("==", "!="):
             for side in (0, 1):
                 n = nodes[side]
@@ -207,7 +261,7 @@ class _Rewriter(ast.NodeTransformer):
                     ok, _ = _literal(call.args[2])
                     if not ok:
                         return None
-                    places = ast.literal_eval(call.args[2])
+                    places = fold(call.args[2])
                 return [[op, 7 if places is None else places, delta]], call.args[:2]
             if any(kw.arg != "msg" for kw in call.keywords) or len(call.args) > 3:
                 return None
@@ -228,8 +282,11 @@ class _Rewriter(ast.NodeTransformer):
             else:
                 operands.append({"val": len(values)})
                 values.append(n)
+        bare = (ops[0][0] in ("truth", "not") and isinstance(nodes[0], ast.Call)
+                and isinstance(nodes[0].func, ast.Name) and nodes[0].func.id in self.callables)
         check = Check(self.next_id, self.test.name, ops, operands, source, style,
-                      own=self.method is None or self.in_method > 0, unconditional=id(where) in self.top_level)
+                      own=self.method is None or self.in_method > 0, unconditional=id(where) in self.top_level,
+                      bare_call=bare)
         self.checks.append(check)
         self.next_id += 1
         call = ast.Expr(ast.Call(ast.Name(CHECK_FN, ast.Load()), [ast.Constant(check.id), ast.List(values, ast.Load())],
@@ -237,10 +294,13 @@ class _Rewriter(ast.NodeTransformer):
         return ast.copy_location(call, where)
 
 
-def rewrite_test(test: TestCase, first_id: int) -> tuple[str, list[Check]]:
-    """``test``'s source with its assertions turned into checks, and those checks (ids from ``first_id``)."""
+def rewrite_test(test: TestCase, first_id: int, callables: frozenset[str] = frozenset()) -> tuple[str, list[Check]]:
+    """``test``'s source with its assertions turned into checks, and those checks (ids from ``first_id``).
+
+    ``callables``: the solution's function names (a truth check of a bare call of one binds).
+    """
     tree = ast.parse(test.source)
-    rw = _Rewriter(test, first_id)
+    rw = _Rewriter(test, first_id, callables)
     rw.mark_top_level(tree)
     tree = ast.fix_missing_locations(rw.visit(tree))
     return ast.unparse(tree) + "\n", rw.checks

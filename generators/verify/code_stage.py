@@ -11,9 +11,10 @@ its report channel: tampering (forged lines, ``os._exit``, patched ``json``/``ex
 
 A row is verified when every test that exercises the solution passed, there are at
 least ``min_tests`` of them, every assertion written directly in a test's body was
-reached, and at least one such assertion is *anchored* (the solution's result compared
-for equality with a literal the sample's process never sees) and held; values that
-are not plain builtin data fail their check. Rows run in parallel on
+reached, and at least one such assertion pins the solution's result (compared for
+equality with a literal the sample's process never sees, or the truth of a bare call
+of the solution: ``checks.Check.binding``) and held; values that are not plain builtin
+data fail their check. Rows run in parallel on
 ``workers`` threads (each waits on its own sandboxed process).
 
 Drop reasons: ``verify_code:parse_error``, ``verify_code:no_function``,
@@ -47,7 +48,8 @@ _VIOLATION_REASONS = {"timeout": "timeout", "cpu_limit": "timeout", "memory_limi
 _TEST_ERROR_REASONS = {"TestTimeout": "timeout", "MemoryError": "sandbox_violation",
                        "BlockingIOError": "sandbox_violation", "RecursionError": "tests_failed"}
 _NO_ANCHOR = ("no test compares a result of the solution with a literal expected value (such as "
-              "assert f(2) == 4) outside loops, branches, try and with blocks, so no run can show the function right")
+              "assert f(2) == 4, or assert is_prime(7)) outside loops, branches, try and with blocks, "
+              "so no run can show the function right")
 
 
 _SHIPPED = Path(__file__).parent
@@ -68,7 +70,7 @@ def build_harness(parsed: ParsedSample, tests: list, per_test_s: float, error_ch
     nonce = secrets.token_hex(16)
     spec_tests, checks = [], []
     for t in tests:
-        source, found = rewrite_test(t, len(checks))
+        source, found = rewrite_test(t, len(checks), frozenset(parsed.functions))
         checks += [c.to_dict() for c in found]
         spec_tests.append({"name": t.name, "source": source, "own": sum(c.own for c in found),
                            "must": [c.id for c in found if c.unconditional]})

@@ -235,6 +235,10 @@ def holds(op, pair):
         return a not in b
     if name in ("approx", "not approx"):
         return approx_equal(a, b, op[1], op[2]) == (name == "approx")
+    if name == "absdiff":
+        if type(a) not in (int, float) or type(b) not in (int, float):
+            return False
+        return abs(a - b) < op[2] if op[1] == "<" else abs(a - b) <= op[2]
     if name == "isclose":
         return math.isclose(a, b, rel_tol=op[1], abs_tol=op[2])
     if name in ("almost", "not almost"):

@@ -118,3 +118,40 @@ def test_only_assertions_directly_in_a_tests_body_are_unconditional():
     assert [c.binding for c in checks] == [True, False, False, False, False]
     _, (top,) = _rewrite("assert f(1) == 1\n")
     assert top.binding
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("assert f(x) == tuple([1, 2])", (1, 2)),
+    ("assert f(x) == 2.0 / 4.0", 0.5),
+    ("assert f(x) == -(2 ** 3)", -8),
+    ("assert f(x) == sorted([3, 1])", [1, 3]),
+])
+def test_literal_expressions_are_folded_on_the_host(source, expected):
+    _, (check,) = _rewrite(source + "\n")
+    assert decode(check.operands[1]["lit"]) == expected and check.binding
+
+
+@pytest.mark.parametrize("source", ["assert f(x) == 'a' * 10 ** 9", "assert f(x) == 10 ** 10 ** 10",
+                                    "assert f(x) == g(1)", "assert f(x) == tuple(y)", "assert f(x) == 1 / 0"])
+def test_anything_else_is_computed_in_the_samples_process(source):
+    _, (check,) = _rewrite(source + "\n")
+    assert check.operands[1] == {"val": 1} and not check.anchored
+
+
+def test_within_eps_of_a_literal_binds_and_is_judged_with_the_real_abs():
+    _, (check,) = _rewrite("assert abs(f([1.0, 2.0]) - 2.0 / 3.0) < 1e-6\n")
+    assert check.ops == [["absdiff", "<", 1e-6]] and check.binding
+    assert holds(check.ops[0], [0.6666666, 2 / 3]) and not holds(check.ops[0], [0.67, 2 / 3])
+
+
+def test_truth_of_a_bare_call_of_the_solution_binds():
+    checker = code_parse.TestCase("check", "function", "def check(candidate):\n    assert candidate([1], 2)\n"
+                                  "    assert not candidate([3], 1)\n    assert isinstance(candidate([1], 2), bool)\n"
+                                  "check(below)\n", True)
+    _, checks = rewrite_test(checker, 0, frozenset({"below"}))
+    assert [c.binding for c in checks] == [True, True, False]
+    _, (plain,) = rewrite_test(code_parse.TestCase("assert_1", "assert", "assert is_prime(7)\n", True), 0,
+                               frozenset({"is_prime"}))
+    assert plain.binding
+    _, (other,) = _rewrite("assert is_prime(7)\n")  # not a function of the solution
+    assert not other.binding
