@@ -60,8 +60,8 @@ def _source(name: str) -> str:
 
 
 def build_harness(parsed: ParsedSample, tests: list, per_test_s: float, error_chars: int,
-                  max_report_bytes: int = 8 * 1024 * 1024) -> tuple[str, str, list[dict]]:
-    """(program, its stdin, the checks) for one sandbox run.
+                  max_report_bytes: int = 8 * 1024 * 1024) -> tuple[str, str, list[dict], str]:
+    """(program, its stdin, the checks, the report nonce) for one sandbox run.
 
     The program is the harness (``generators.verify.harness``); its stdin carries the
     nonce, the runner's source, the rewritten tests and the expected values, so nothing
@@ -79,7 +79,7 @@ def build_harness(parsed: ParsedSample, tests: list, per_test_s: float, error_ch
     stdin = json.dumps({"nonce": nonce, "runner_code": plain + "\n" + _source("runner.py"), "check_fn": CHECK_FN,
                         "solution": parsed.solution, "tests": spec_tests, "checks": checks,
                         "per_test_s": per_test_s, "error_chars": error_chars, "max_report_bytes": max_report_bytes})
-    return program, stdin, checks
+    return program, stdin, checks, nonce
 
 
 @dataclass
@@ -108,11 +108,11 @@ def verify_sample(text: str | None, sandbox: Sandbox, *, min_tests: int = 1, req
         return CodeVerdict(False, error_type="no_tests", error=why, reason="no_tests")
     if require_docstring and not parsed.has_docstring:
         return CodeVerdict(False, error_type="no_docstring", error="the function has no docstring", reason="no_docstring")
-    program, stdin, checks = build_harness(parsed, tests, per_test_timeout_s, error_chars)
+    program, stdin, checks, nonce = build_harness(parsed, tests, per_test_timeout_s, error_chars)
     if not any(c["binding"] for c in checks):
         return CodeVerdict(False, error_type="no_tests", error=_NO_ANCHOR, reason="no_tests")
     result = sandbox.run(program, stdin=stdin)
-    return judge(result, json.loads(stdin)["nonce"], [t.name for t in tests], error_chars)
+    return judge(result, nonce, [t.name for t in tests], error_chars)
 
 
 def judge(result: SandboxResult, nonce: str, test_names: list[str], error_chars: int = 500) -> CodeVerdict:
@@ -167,7 +167,7 @@ def judge(result: SandboxResult, nonce: str, test_names: list[str], error_chars:
     if first is not None:
         reason = _TEST_ERROR_REASONS.get(first["type"], "tests_failed")
         return CodeVerdict(False, passed, failed, first["type"], f"{first['test']}: {first['msg']}"[:error_chars], reason)
-    if not done.get("anchored"):
+    if not done.get("binding"):
         return CodeVerdict(False, passed, 0, "no_tests", _NO_ANCHOR, "no_tests")
     return CodeVerdict(True, passed, 0)
 

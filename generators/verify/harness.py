@@ -71,7 +71,7 @@ def harness_main():
     state = {"phase": "startup", "current": None, "next": 0, "deadline": time.monotonic() + max(10.0, per_test_s),
              "solution": None, "violation": None}
     results = [{"ended": None, "failures": [], "own": 0, "seen": set()} for _ in tests]
-    anchored_passed = [0]
+    binding_passed = [0]
     budget = [int(spec["max_report_bytes"])]
     stderr_tail = bytearray()
 
@@ -112,7 +112,7 @@ def harness_main():
             results[t]["own"] += bool(c["own"])
             results[t]["seen"].add(c["id"])
             if why is None:
-                anchored_passed[0] += bool(c["binding"])
+                binding_passed[0] += bool(c["binding"])
             else:
                 results[t]["failures"].append(("AssertionError", why))
         elif kind == "end" and state["current"] is not None and ev.get("t") == state["current"]:
@@ -199,7 +199,7 @@ def harness_main():
             emit({"test": t["name"], "ok": True})
             continue
         emit({"test": t["name"], "ok": False, "type": etype or "Exception", "msg": msg[:cap]})
-    emit({"done": True, "anchored": anchored_passed[0], "violation": state["violation"], "child_rc": rc,
+    emit({"done": True, "binding": binding_passed[0], "violation": state["violation"], "child_rc": rc,
           "child_stderr": stderr_tail.decode("utf-8", "replace")[-2000:]})
 
 
