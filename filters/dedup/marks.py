@@ -127,7 +127,7 @@ def read_part_marks(marks_dir: Path, part: int) -> pl.DataFrame:
     if not files:
         return empty_marks().drop("part")
     marks = pl.concat([pl.read_parquet(f).select(MARK_COLUMNS) for f in files])
-    # one row per key (a retried Ray write may leave a block twice; the join must not multiply rows)
+    # one row per key, whatever the files hold: the join in __call__ must never multiply rows
     return marks.cast({k: v for k, v in MARKS_SCHEMA.items() if k != "part"}).unique(
         "node", keep="first", maintain_order=True)
 

@@ -18,7 +18,8 @@ Only rows not already dropped take part. Defaults (measured by
 permutations, Jaccard threshold 0.5 -> 25 bands x 5 rows (datasketch's optimisation),
 candidates verified by estimated Jaccard >= 0.5. Survivor: a document from an earlier
 run's index, then the highest score (``score_column``; "auto" = the max of
-quality_score / math_score / code_score present), then the longest, then the smallest id.
+quality_score / math_score / code_score present), then the longest, then the smallest id,
+then the smallest row key (two documents may share an id; each is decided on its own).
 
 Incremental: with ``context.output_dir`` set, the kept documents' signatures and band
 keys go to ``OUT/index/dedup/``; a later run lists earlier output dirs in
