@@ -37,8 +37,17 @@ def round_table(rounds: list[dict]) -> str:
             reasons = ", ".join(f"{r} {n}" for r, n in list(step["dropped_by_reason"].items())[:3])
             rows.append([info["round"], step["step"], step["rows_in"], step["kept"], reasons])
         for rep in info.get("repairs", []):
-            rows.append([info["round"], f"(repair {rep['try']})", rep["sent"], rep["rescued"], "rescued by repair"])
+            rows.append([info["round"], f"repair {rep['try']}", rep["sent"], rep["rescued"],
+                         f"{rep['rescued']} of {rep['sent']} failed samples passed when sent back with their error"])
     return table(["round", "step", "in", "kept", "top drop reasons"], rows, "rlrrl")
+
+
+def outputs_line(output_dir: str) -> str:
+    """What the run wrote, naming only what exists (no errors/ when nothing was unreadable)."""
+    out = Path(output_dir)
+    names = [f"{d}/" for d in ("data", "rejects", "errors", "dead_letters", "logs") if (out / d).is_dir()]
+    names += [f for f in ("manifest.json", "stats.json") if (out / f).exists()]
+    return f"outputs: {output_dir}/ ({', '.join(names)})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,5 +71,5 @@ def run(args: argparse.Namespace) -> int:
     print(round_table(result.rounds))
     s = result.stats
     print(f"candidates={s.records_in}  kept={s.kept}  rejected={s.rejected}  errored={s.errored}")
-    print(f"outputs: {result.output_dir}/ (data/, rejects/, errors/, manifest.json, stats.json)")
+    print(outputs_line(result.output_dir))
     return 0

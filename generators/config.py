@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TaskName = Literal["math", "math_ref", "code"]
+TaskName = Literal["math", "math_ref", "code", "code_ref"]
+TASKS = ("math", "math_ref", "code", "code_ref")
 
 
 @dataclass
@@ -63,7 +64,9 @@ class SeedConfig:
     files; documents become seeds of the ``math`` task. ``problems``: JSONL of problems
     with a known answer, seeds of ``math_ref`` (and of ``math`` when no corpus is given).
     ``topics``: a topic-word file (``en<TAB>zh`` per line) for ``code``; null = the
-    shipped list.
+    shipped list. ``code_tasks``: JSONL of function tasks (``task``, ``signature``,
+    ``tests``, ``lang``), seeds of ``code_ref`` (complete the function; the task's own
+    tests judge it).
     """
 
     corpus: list[str] = field(default_factory=list)
@@ -76,6 +79,7 @@ class SeedConfig:
     answer_field: str = "answer"
     lang_field: str = "lang"
     topics: str | None = None
+    code_tasks: list[str] = field(default_factory=list)  # relative paths: from the cwd, else the project root
 
 
 @dataclass
@@ -98,9 +102,9 @@ class GenerateConfig:
     cache_path: str | None = None  # null = OUTPUT/_work/generate/requests.sqlite
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.tasks) - {"math", "math_ref", "code"})
+        unknown = sorted(set(self.tasks) - set(TASKS))
         if unknown:
-            raise ValueError(f"tasks: unknown task(s) {unknown}; known: code, math, math_ref")
+            raise ValueError(f"tasks: unknown task(s) {unknown}; known: {', '.join(sorted(TASKS))}")
         if any(n < 0 for n in self.tasks.values()):
             raise ValueError("tasks: sample counts must be >= 0")
         bad = sorted(set(self.languages) - {"en", "zh"})

@@ -29,8 +29,9 @@ from generators.config import GenerateConfig
 from generators.tasks.prompts import PromptLibrary, load_topics
 from generators.llm.cache import RequestCache
 from generators.tasks.samples import build_rows, first_request, plan_round, repair_request, vote_requests, vote_rows
-from generators.tasks.seeds import load_corpus_documents, load_problems
+from generators.tasks.seeds import load_code_tasks, load_corpus_documents, load_problems
 from generators.llm.server import Endpoint
+from generators.llm.usage import RoundUsage, sample_key_of
 from generators.verification import CandidatesStage, Verifier, funnel_of, repairable_failures, replace_rows
 from pipeline.io import fsutil
 from pipeline.config import ConfigError, InputConfig, PipelineConfig, RunConfig, StageSpec, build_stage, project_root
@@ -84,7 +85,9 @@ class GenerateLoop:
                                           max_chars=s.corpus_max_chars, min_math_score=s.corpus_min_math_score)
         problems = load_problems([project_file(p) for p in s.problems], problem_field=s.problem_field, answer_field=s.answer_field,
                                  lang_field=s.lang_field)
-        endpoint = Endpoint(gen, self.out / "logs")
+        code_tasks = load_code_tasks([project_file(p) for p in s.code_tasks])
+        endpoint = Endpoint(gen, self.out / "logs", say=self.progress)
+        self.progress(endpoint.header())
         cache = RequestCache(gen.cache_path or self.work / "requests.sqlite")
         math_params = {"group_fields": ["gen_group"], "min_group_size": max(gen.self_consistency_k, 1), **gen.verify_math}
         verifier = Verifier(math_params, gen.verify_code, file=self.config.source_file)
@@ -98,7 +101,8 @@ class GenerateLoop:
                     self.progress(f"[generate round {r}] done in an earlier run, skipped")
                     continue
                 plan = plan_round(gen.tasks, gen.languages, library, round_index=r, base_seed=gen.seed,
-                                  documents=documents, problems=problems, topics=topics, model=endpoint.model)
+                                  documents=documents, problems=problems, topics=topics, model=endpoint.model,
+                                  code_tasks=code_tasks)
                 info = self._round(r, plan, generate, library, verifier, endpoint, rounds)
                 marker.with_suffix(".tmp").write_text(json.dumps(info, indent=1))
                 os.replace(marker.with_suffix(".tmp"), marker)  # a round is done only when its marker is whole
@@ -113,19 +117,25 @@ class GenerateLoop:
             from generators.llm.ray_client import RayGenerator
 
             return RayGenerator(self.gen.client, model=endpoint.model, base_url=endpoint.base_url, cache=cache,
-                                num_actors=self.config.run.num_workers or 2, ray_address=self.config.run.ray_address)
+                                num_actors=self.config.run.num_workers or 2, ray_address=self.config.run.ray_address,
+                                progress=self.progress)
         from generators.llm.client import ChatClient
 
-        return ChatClient(self.gen.client, model=endpoint.model, base_url=endpoint.base_url, cache=cache)
+        return ChatClient(self.gen.client, model=endpoint.model, base_url=endpoint.base_url, cache=cache,
+                          progress=self.progress)
 
     def _round(self, r: int, plan, generate, library: PromptLibrary, verifier: Verifier, endpoint: Endpoint,
                earlier: list[dict]) -> dict:
         t0 = time.perf_counter()
         before = generate.stats.as_dict()
-        self.progress(f"[generate round {r}] {len(plan)} samples: requesting {endpoint.model}")
-        results = generate.run([first_request(s) for s in plan])
-        table = self._verify(build_rows(plan, results, model=endpoint.model, round_index=r), plan, generate,
-                             library, verifier)
+        tag = f"[generate round {r}]"
+        usage = RoundUsage(sample_key_of(plan))
+        ask = lambda requests, label: usage.run(generate, requests, label)  # noqa: E731 - booked per task/lang
+        self.progress(f"{tag} {len(plan)} samples ({plan_summary(plan)}): requesting {endpoint.model}")
+        results = ask([first_request(s) for s in plan], f"{tag} answers")
+        table = self._verify(build_rows(plan, results, model=endpoint.model, round_index=r), plan, ask,
+                             library, verifier, tag)
+        self.progress(f"{tag} verified: {verify_summary(table)}")
         dead = [(plan[i], res) for i, res in enumerate(results) if res.status == "dead"]
         repairs = []
         for attempt in range(1, self.gen.repair_tries + 1):
@@ -134,13 +144,14 @@ class GenerateLoop:
                 break
             samples = [plan[i] for i, _, _ in failures]
             requests = [repair_request(plan[i], library, etype, msg, self.gen.seed) for i, etype, msg in failures]
-            self.progress(f"[generate round {r}] repair {attempt}: {len(requests)} failed samples sent back with their errors")
-            res = generate.run(requests)
+            self.progress(f"{tag} repair {attempt}: {len(requests)} failed samples sent back with their errors")
+            res = ask(requests, f"{tag} repair {attempt}")
             dead += [(s, x) for s, x in zip(samples, res) if x.status == "dead"]
-            fixed = self._verify(build_rows(samples, res, model=endpoint.model, round_index=r), samples, generate,
-                                 library, verifier)
+            fixed = self._verify(build_rows(samples, res, model=endpoint.model, round_index=r), samples, ask,
+                                 library, verifier, tag)
             rescued = fixed["drop_reason"].null_count
             repairs.append({"try": attempt, "sent": len(requests), "rescued": rescued})
+            self.progress(f"{tag} repair {attempt}: {rescued} of {len(requests)} now pass verification")
             table = replace_rows(table, [i for i, _, _ in failures], fixed)
         round_dir = self.work / f"round-{r:03d}"
         cand = self._write_candidates(round_dir, r, table, dead)
@@ -150,16 +161,19 @@ class GenerateLoop:
                             {why: n - before[k].get(why, 0) for why, n in v.items() if n - before[k].get(why, 0)})
                         for k, v in generate.stats.as_dict().items()}  # this round's share
         funnel = funnel_of(table, result.stats)
-        self.progress(f"[generate round {r}] {len(plan)} planned -> {result.stats.kept} kept "
-                      f"({time.perf_counter() - t0:.1f} s)")
+        self.progress(f"{tag} filters: " + ", ".join(f"{s['step']} {s['rows_in']}->{s['kept']}" for s in funnel[3:]))
+        self.progress(f"{tag} {len(plan)} planned -> {result.stats.kept} kept ({time.perf_counter() - t0:.1f} s)")
         return {"round": r, "planned": len(plan), "kept": result.stats.kept, "funnel": funnel, "repairs": repairs,
-                "client": client_stats, "dead_letters": len(dead), "files": [f.to_dict() for f in files],
+                "client": client_stats, "usage": usage.to_dict(), "dead_letters": len(dead),
+                "files": [f.to_dict() for f in files],
                 "stats": result.stats.to_dict(), "seconds": round(time.perf_counter() - t0, 3)}
 
-    def _verify(self, table: pa.Table, samples, generate, library: PromptLibrary, verifier: Verifier) -> pa.Table:
-        """Verify candidates; new problems first get k-1 independent solves to vote with."""
+    def _verify(self, table: pa.Table, samples, ask, library: PromptLibrary, verifier: Verifier,
+                tag: str = "[generate]") -> pa.Table:
+        """Verify candidates; new problems first get k-1 independent solves to vote with
+        (``ask(requests, label)`` sends them)."""
         requests = vote_requests(table, samples, library, self.gen.self_consistency_k, self.gen.seed)
-        votes = vote_rows(requests, generate.run(requests)) if requests else None
+        votes = vote_rows(requests, ask(requests, f"{tag} votes")) if requests else None
         return verifier(table, votes)
 
     # ------------------------------------------------------------------ outputs
@@ -195,7 +209,9 @@ class GenerateLoop:
             raw={"generate_round": r, "stages": cfg.raw.get("stages"), "output": cfg.raw.get("output"),
                  "previous_outputs": previous, "candidates": Path(candidates).name},
         )
-        return run_local(derived, progress=self.progress)
+        # The engine's per-file lines name the round's internal candidates file under _work/ and
+        # count earlier steps' rejections as the last stage's; the round prints its own funnel line.
+        return run_local(derived, progress=None)
 
     def _publish(self, round_out: Path, files: list[FileEntry]) -> list[FileEntry]:
         """Hard-link (or copy) the round's outputs into OUT/data, OUT/rejects, OUT/errors."""
@@ -244,6 +260,25 @@ class GenerateLoop:
             run_file.write_text(json.dumps({"config_hash": digest}))
 
 
+def plan_summary(plan) -> str:
+    """``math_ref 8, code_ref 6`` -- what a round asks for, by task."""
+    counts: dict[str, int] = {}
+    for sample in plan:
+        counts[sample.task] = counts.get(sample.task, 0) + 1
+    return ", ".join(f"{task} {n}" for task, n in counts.items())
+
+
+def verify_summary(table: pa.Table) -> str:
+    """``9 of 14 pass; parse:no_answer 2, verify_math:wrong_answer 3`` (before any repair)."""
+    reasons: dict[str, int] = {}
+    for reason in table["drop_reason"].to_pylist():
+        if reason:
+            reasons[reason] = reasons.get(reason, 0) + 1
+    head = f"{table['drop_reason'].null_count} of {table.num_rows} pass"
+    top = sorted(reasons.items(), key=lambda kv: -kv[1])
+    return head + ("; " + ", ".join(f"{r} {n}" for r, n in top) if top else "")
+
+
 def project_file(path: str) -> str:
     """A config's file path: as given if it exists (from the cwd), else under the project root."""
     if Path(path).exists():
@@ -262,6 +297,11 @@ class _RoundConfig(PipelineConfig):
     def build_stages(self) -> list[object]:
         rest = [build_stage(s.name, s.params, file=self.source_file) for s in self.stages[1:]]
         return [CandidatesStage(), *rest]
+
+    def config_hash(self) -> str:
+        """The hash of the registered stages (the loop's own first stage has no registry
+        entry to fill its defaults from, and no parameters: it is the same in every round)."""
+        return PipelineConfig.config_hash(replace(self, stages=self.stages[1:]))
 
 
 def run_generate(config: PipelineConfig, *, output_dir: str | None = None, progress: Progress | None = stderr_progress,

@@ -4,8 +4,8 @@ repair, merge repaired rows back, and count the round's funnel.
 The verifiers are the registered stages (``pipeline.config.build_stage``), used through
 the stage contract only: same rows in, same order out, failures marked with
 ``drop_reason`` ``verify_math:<why>`` / ``verify_code:<why>`` and their error in columns.
-Math rows (tasks ``math`` and ``math_ref``) go to ``verify_math``, code rows to
-``verify_code``; each stage sees only its own rows.
+Math rows (tasks ``math`` and ``math_ref``) go to ``verify_math``, code rows (``code``,
+``code_ref``) to ``verify_code``; each stage sees only its own rows.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pipeline.schema import concat, drop_rows, set_column
 from pipeline.stats import RunStats, StageStats, newly_dropped
 
 MATH_TASKS = ("math", "math_ref")
+CODE_TASKS = ("code", "code_ref")
 ERROR_TYPE_COLUMNS = ("verify_error_type", "error_type")
 ERROR_MESSAGE_COLUMNS = ("verify_error", "verify_message", "error_message")
 STEPS = ("generate", "parse", "verify")
@@ -47,7 +48,7 @@ class Verifier:
         """Verify ``table``; ``votes`` (extra solves of new problems, grouped by ``gen_group``)
         are verified with the math rows so they can vote, then left out of the result."""
         tasks = np.asarray(table["gen_task"].to_pylist(), dtype=object)
-        groups = [("verify_math", np.isin(tasks, MATH_TASKS)), ("verify_code", tasks == "code")]
+        groups = [("verify_math", np.isin(tasks, MATH_TASKS)), ("verify_code", np.isin(tasks, CODE_TASKS))]
         positions, parts = [], []
         for name, mask in groups:
             if not mask.any():

@@ -13,7 +13,9 @@ and the policy lives here:
   ``retry-after-ms`` are honoured as a lower bound on the wait;
 * other 4xx and unexpected errors are not retried: the request is dead-lettered at once;
 * ``finish_reason != "stop"`` is a finished request but a failed sample (``ok`` false);
-* finished completions go to the ``RequestCache``; a rerun replays them with no request.
+* finished completions go to the ``RequestCache``; a rerun replays them with no request;
+* with a ``progress`` callback, a line per finished request (at most one a second) and a
+  heartbeat while requests run (``generators.llm.progress``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, Callable, Literal
 
 from generators.config import ClientConfig
 from generators.llm.cache import CachedCompletion, RequestCache, request_key
+from generators.llm.progress import RequestProgress, Say
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 MAX_RETRY_AFTER_S = 600.0
@@ -55,6 +58,7 @@ class ChatResult:
     attempts: int = 0  # HTTP attempts made in this run (0 for a cache hit)
     cached: bool = False
     error: str | None = None  # last error ("<kind>: <message>") for dead letters
+    seconds: float = 0.0  # time spent on HTTP attempts for this request (0 for a cache hit)
 
     @property
     def ok(self) -> bool:
@@ -157,13 +161,15 @@ class ChatClient:
     """
 
     def __init__(self, config: ClientConfig, *, model: str, base_url: str | Callable[[], str],
-                 cache: RequestCache | None = None, rng: random.Random | None = None):
+                 cache: RequestCache | None = None, rng: random.Random | None = None, progress: Say | None = None):
         self.config, self.model, self.cache = config, model, cache
+        self.say = progress
         self._base_url = base_url
         self._rng = rng or random.Random(config.seed)
         self.stats = ClientStats()
         self._api = None
         self._api_lock: asyncio.Lock | None = None
+        self._progress: RequestProgress | None = None
 
     def params(self) -> dict[str, Any]:
         """The sampling params that are sent and that key the cache."""
@@ -179,22 +185,31 @@ class ChatClient:
     def key_of(self, request: ChatRequest) -> str:
         return request_key(self.model, request.messages, self.params_of(request), request.seed)
 
-    def run(self, requests: list[ChatRequest]) -> list[ChatResult]:
+    def run(self, requests: list[ChatRequest], label: str = "[generate] requests") -> list[ChatResult]:
         """Blocking wrapper for ``complete_many`` (one event loop per call)."""
-        return asyncio.run(self.complete_many(requests))
+        return asyncio.run(self.complete_many(requests, label))
 
-    async def complete_many(self, requests: list[ChatRequest]) -> list[ChatResult]:
+    async def complete_many(self, requests: list[ChatRequest], label: str = "[generate] requests") -> list[ChatResult]:
         ids = [r.request_id for r in requests]
         if len(set(ids)) != len(ids):
             raise ValueError("request_id values must be unique within a call")
         sem = asyncio.Semaphore(self.config.max_concurrency)
         self._api_lock = asyncio.Lock()
+        self._progress = RequestProgress(self.say, label, len(requests)) if self.say and requests else None
+        beat = asyncio.create_task(self._heartbeat()) if self._progress else None
         try:
             return list(await asyncio.gather(*(self._complete(r, sem) for r in requests)))
         finally:
+            if beat is not None:
+                beat.cancel()
             if self._api is not None:
                 await self._api.close()
                 self._api = None
+
+    async def _heartbeat(self, every_s: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            self._progress.tick()
 
     async def _client(self) -> Any:
         assert self._api_lock is not None
@@ -213,16 +228,23 @@ class ChatClient:
 
     async def _complete(self, request: ChatRequest, sem: asyncio.Semaphore) -> ChatResult:
         key = self.key_of(request)
+        progress = self._progress
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.stats.cache_hits += 1
+            if progress:
+                progress.finished(cached=True)
             return self._finish(ChatResult(request.request_id, key, "done", hit.content, hit.finish_reason,
                                            hit.prompt_tokens, hit.completion_tokens, 0, cached=True))
-        attempts, last = 0, None
+        attempts, last, spent = 0, None, 0.0
         while attempts < self.config.max_attempts:
             attempts += 1
+            t0 = None
             try:
                 async with sem:
-                    api = await self._client()
+                    if progress:
+                        progress.started()
+                    api = await self._client()  # (may start the managed server: not the request's time)
+                    t0 = time.perf_counter()
                     self.stats.requests += 1
                     kwargs: dict[str, Any] = {"stop": list(request.stop)} if request.stop else {}
                     if self.config.extra_body:
@@ -233,14 +255,18 @@ class ChatClient:
                             temperature=self.config.temperature, top_p=self.config.top_p,
                             max_tokens=self.config.max_tokens, timeout=self.config.timeout_s, **kwargs),
                         timeout=self.config.timeout_s + 5.0)  # guard against a stuck transport
+                    spent, t0 = spent + time.perf_counter() - t0, None
                     completion = _completion_of(response)
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded state
+                spent += time.perf_counter() - t0 if t0 is not None else 0.0
                 last = classify_error(exc)
                 if not last.retryable or attempts >= self.config.max_attempts:
                     break
                 self.stats.retries[last.kind] += 1
+                if progress:
+                    progress.retried()
                 delay = backoff_delay(attempts, self.config.backoff_base_s, self.config.backoff_max_s, self._rng)
                 if last.retry_after is not None:
                     delay = max(delay, min(last.retry_after, MAX_RETRY_AFTER_S))
@@ -249,11 +275,15 @@ class ChatClient:
             if self.cache is not None:
                 self.cache.put(key, self.model, {"messages": request.messages, "params": self.params_of(request),
                                                  "seed": request.seed}, completion)
+            if progress:
+                progress.finished(prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens)
             return self._finish(ChatResult(request.request_id, key, "done", completion.content,
                                            completion.finish_reason, completion.prompt_tokens,
-                                           completion.completion_tokens, attempts))
+                                           completion.completion_tokens, attempts, seconds=spent))
         self.stats.dead_letters += 1
-        return ChatResult(request.request_id, key, "dead", attempts=attempts, error=str(last))
+        if progress:
+            progress.finished(dead=True)
+        return ChatResult(request.request_id, key, "dead", attempts=attempts, error=str(last), seconds=spent)
 
     def _finish(self, result: ChatResult) -> ChatResult:
         self.stats.done += 1

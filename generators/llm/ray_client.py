@@ -22,6 +22,7 @@ Pointing it at a served model on the cluster:
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from generators.llm.client import ChatClient, ChatRequest, ChatResult, ClientStats
@@ -48,8 +49,10 @@ class RayGenerator:
     """Same interface as ``ChatClient`` (``run``, ``stats``), executed by a Ray actor pool."""
 
     def __init__(self, config: ClientConfig, *, model: str, base_url: str | Callable[[], str],
-                 cache: RequestCache | None, num_actors: int = 2, ray_address: str | None = None):
+                 cache: RequestCache | None, num_actors: int = 2, ray_address: str | None = None,
+                 progress: Callable[[str], None] | None = None):
         self.config, self.model, self.cache = config, model, cache
+        self.say = progress  # one line per actor chunk that comes back (the actors run their own clients)
         self._base_url, self.num_actors, self.ray_address = base_url, max(1, num_actors), ray_address
         self._keyer = ChatClient(config, model=model, base_url="http://unused")
         self._actors: list = []
@@ -67,8 +70,9 @@ class RayGenerator:
             self._actors = [actor_cls.remote(self.config, self.model, url) for _ in range(self.num_actors)]
         return ray.util.ActorPool(self._actors)
 
-    def run(self, requests: list[ChatRequest]) -> list[ChatResult]:
+    def run(self, requests: list[ChatRequest], label: str = "[generate] requests") -> list[ChatResult]:
         results: dict[str, ChatResult] = {}
+        t0 = time.monotonic()
         misses = []
         for req in requests:
             key = self._keyer.key_of(req)
@@ -82,7 +86,14 @@ class RayGenerator:
         if misses:
             by_id = {r.request_id: r for r in misses}
             chunks = [misses[i:: self.num_actors] for i in range(self.num_actors) if misses[i:: self.num_actors]]
+            tokens = 0
             for chunk_results, delta in self._pool().map(lambda actor, chunk: actor.run.remote(chunk), chunks):
+                tokens += delta["completion_tokens"]
+                if self.say:
+                    elapsed = max(time.monotonic() - t0, 1e-9)
+                    self.say(f"{label}: {len(results) + len(chunk_results)}/{len(requests)} done "
+                             f"({self.stats.cache_hits} from cache so far), {tokens} tokens out, "
+                             f"{tokens / elapsed:.1f} tokens/s over {self.num_actors} actors")
                 self.stats.requests += delta["requests"]
                 self.stats.dead_letters += delta["dead_letters"]
                 self.stats.retries.update(delta["retries"])

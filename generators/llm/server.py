@@ -153,17 +153,23 @@ def llama_cpp_server(config: ServerConfig, log_path: str | Path) -> ManagedServe
 
 
 class Endpoint:
-    """Where requests go: a managed llama.cpp server (started lazily) or a given URL."""
+    """Where requests go: a managed llama.cpp server (started lazily) or a given URL.
 
-    def __init__(self, gen: GenerateConfig, log_dir: Path):
+    ``say`` gets one line when the managed server is up (its URL and how long it took),
+    since starting it is the first thing a cold run waits on."""
+
+    def __init__(self, gen: GenerateConfig, log_dir: Path, say: Callable[[str], None] | None = None):
         self.server = None
+        self.say = say or (lambda message: None)
+        self.max_concurrency = gen.client.max_concurrency
         if gen.server is not None:
             self.server = llama_cpp_server(gen.server, log_dir / "llama_server.log")
+            self.n_threads = gen.server.n_threads
             self.model = served_model_name(gen.server)
             if gen.client.model not in (None, self.model):
                 raise ConfigError(f"with a managed server the model is {self.model!r}; set client.model to null",
                                   stage="generate", key="client.model")
-            self.base_url: str | Callable[[], str] = self.server.start
+            self.base_url: str | Callable[[], str] = self._start
         else:
             url = gen.client.base_url or os.environ.get("TAOSHA_BASE_URL")
             model = gen.client.model or os.environ.get("TAOSHA_MODEL")
@@ -171,6 +177,22 @@ class Endpoint:
                 raise ConfigError("set client.base_url and client.model (or TAOSHA_BASE_URL / TAOSHA_MODEL), "
                                   "or a server section for a managed llama.cpp server", stage="generate", key="client")
             self.base_url, self.model = url, model
+
+    def _start(self) -> str:
+        t0 = time.monotonic()
+        self.say(f"[generate] starting the llama.cpp server ({self.n_threads} thread{'' if self.n_threads == 1 else 's'}) ...")
+        url = self.server.start()
+        self.say(f"[generate] llama.cpp server ready at {url} after {time.monotonic() - t0:.1f} s")
+        return url
+
+    def header(self) -> str:
+        """One line naming the model and the server, printed before the first request."""
+        if self.server is not None:
+            where = (f"a managed llama.cpp server (llama-cpp-python, started on the first request not in the "
+                     f"cache; log: {self.server.log_path})")
+        else:
+            where = f"{self.base_url}"
+        return f"[generate] model {self.model} on {where}, up to {self.max_concurrency} request(s) at a time"
 
     def describe(self) -> dict:
         if self.server is not None:

@@ -16,6 +16,8 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from generators.verify.answer_extract import extract_answer
+
 _LABEL = r"^[ \t]*(?:#+[ \t]*)?(?:\*\*)?[ \t]*(?:{names})[ \t]*(?:\*\*)?[ \t]*[:：][ \t]*(?:\*\*)?"
 _PROBLEM = re.compile(_LABEL.format(names=r"problem|new problem|question|题目|问题|新题目"), re.I | re.M)
 _SOLUTION = re.compile(_LABEL.format(names=r"solution|step-by-step solution|answer explanation|解答|解|解析|解题过程"), re.I | re.M)
@@ -53,14 +55,23 @@ def _section(text: str, start: re.Match | None, stops: list[re.Match | None]) ->
 
 
 def final_answer(text: str) -> str:
-    r"""The claimed final answer: the last ``\boxed{}``, else the rest of the last answer line."""
+    r"""The claimed final answer: the last ``\boxed{}``, else the rest of the last answer line,
+    else what verify_math's own extractor finds in the answer ("The answer is 24", "答案是24",
+    "#### 24", else the last number).
+
+    The fallback is the verifier's extraction on the model's raw answer, so a sample is judged
+    exactly as verify_math would judge that answer: "10 x 8 = 80\nThe train has 80 seats."
+    claims 80. A small model rarely writes the requested label, and refusing such answers
+    here would only move them to the repair round.
+    """
     boxed = boxed_contents(text)
     if boxed:
         return boxed[-1]
     finals = list(_FINAL.finditer(text))
     if finals:
         return text[finals[-1].end():].strip().splitlines()[0].strip().rstrip("。.") if text[finals[-1].end():].strip() else ""
-    return ""
+    stated = extract_answer(text)
+    return stated.answer if stated else ""
 
 
 def parse_math(text: str, *, needs_problem: bool) -> Parsed:
@@ -141,6 +152,37 @@ def parse_code(text: str) -> Parsed:
     if count_tests(tests) < 3:
         return Parsed(fields, "too_few_tests")
     return Parsed(fields)
+
+
+def function_name(signature: str) -> str:
+    """``reverse_string`` from ``def reverse_string(s):``."""
+    m = re.match(r"\s*def\s+(\w+)", signature)
+    return m.group(1) if m else ""
+
+
+def parse_code_ref(text: str, signature: str) -> Parsed:
+    """The function a ``code_ref`` answer wrote for a given signature.
+
+    The tests are the seed's own, so only the function is taken from the answer: the
+    first fenced block (or, without fences, the text from the ``def``) that defines the
+    function the signature names. Anything the model appended after it (its own asserts,
+    a ``__main__`` block) is cut off: it is not part of the sample, and a wrong assert of
+    the model's would otherwise fail the module before the real tests ran.
+    Errors: ``no_code`` (no code at all), ``no_function`` (the named function is not defined).
+    """
+    text = (text or "").strip()
+    name = function_name(signature)
+    blocks = [m.group(1).strip() for m in _FENCE.finditer(text)]
+    if not blocks and re.search(r"^\s*def\s", text, re.M):
+        blocks = [text[re.search(r"^\s*def\s", text, re.M).start():].strip()]
+    if not blocks:
+        return Parsed({}, "no_code")
+    defines = re.compile(rf"^def\s+{re.escape(name)}\s*\(", re.M)
+    block = next((b for b in blocks if defines.search(b)), None)
+    if block is None:
+        return Parsed({"code": blocks[0]}, "no_function")
+    code, _ = _split_code_and_tests(block)
+    return Parsed({"code": code})
 
 
 def math_text(problem: str, solution: str, answer: str, lang: str) -> str:

@@ -21,7 +21,7 @@ import yaml
 TEMPLATES_FILE = Path(__file__).with_name("prompt_templates.yaml")
 TOPICS_FILE = Path(__file__).with_name("code_topics.txt")
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
-TEMPLATE_IDS = ("math", "math_ref", "code", "repair")
+TEMPLATE_IDS = ("math", "math_ref", "code", "code_ref", "repair")
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,12 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
 from generators.llm.client import ChatRequest, ChatResult
-from generators.tasks.parse import code_text, math_text, parse_code, parse_math
+from generators.tasks.parse import code_text, math_text, parse_code, parse_code_ref, parse_math
 from generators.tasks.prompts import PromptLibrary, PromptTemplate, draw_topics
 from generators.tasks.seeds import Seed, pick
 from pipeline.schema import ORIGIN_SYNTHETIC, make_batch
+
+CODE_TASKS = ("code", "code_ref")
 
 PARSE_MESSAGES = {  # why a sample was refused, as the repair prompt tells the model (en, zh)
     "no_problem": ("no problem statement was found (expected a 'Problem:' section)",
@@ -50,7 +52,7 @@ def parse_message(why: str, lang: str) -> str:
 @dataclass
 class Sample:
     sample_id: str
-    task: str  # math | math_ref | code
+    task: str  # math | math_ref | code | code_ref
     lang: str
     seed_id: str
     template: PromptTemplate
@@ -58,7 +60,9 @@ class Sample:
     request_seed: int
     reference_answer: str | None = None
     topics: tuple[str, str] | None = None
-    seed_text: str | None = None  # the seed problem a math_ref sample solves
+    seed_text: str | None = None  # the seed problem a math_ref sample solves (code_ref: the task)
+    signature: str | None = None  # code_ref: the function to write
+    reference_tests: tuple[str, ...] = ()  # code_ref: the seed's tests, which judge the function
     tries: int = 0
     history: list[dict[str, str]] = field(default_factory=list)  # the conversation so far (for repair)
     prompt_tokens: int = 0
@@ -73,18 +77,19 @@ def request_seed(base: int, *parts: object) -> int:
 
 def plan_round(tasks: dict[str, int], languages: list[str], library: PromptLibrary, *, round_index: int,
                base_seed: int, documents: list[Seed], problems: list[Seed], topics: list[tuple[str, str]],
-               model: str) -> list[Sample]:
+               model: str, code_tasks: list[Seed] | None = None) -> list[Sample]:
     """The samples of one round, in a fixed order."""
     out: list[Sample] = []
-    for task in ("math", "math_ref", "code"):
+    for task in TASK_ORDER:
         n = tasks.get(task, 0)
         langs = [languages[i % len(languages)] for i in range(n)]
         per_lang = {lang: langs.count(lang) for lang in languages}
-        pools = documents if task == "math" and documents else problems
+        pools = {"math": documents or problems, "math_ref": problems, "code_ref": code_tasks or []}.get(task)
         chosen: dict[str, list[Seed]] = {}
-        if task != "code":
+        if task != "code" and n:
             if not pools:
-                raise ValueError(f"task {task!r} needs seeds: set generate.seeds.problems (or seeds.corpus for math)")
+                needs = "seeds.code_tasks" if task == "code_ref" else "seeds.problems (or seeds.corpus for math)"
+                raise ValueError(f"task {task!r} needs seeds: set generate.{needs}")
             chosen = {lang: pick(pools, k, round_index=round_index, base_seed=base_seed + hash_task(task), lang=lang)
                       for lang, k in per_lang.items()}
         counters = {lang: 0 for lang in languages}
@@ -100,17 +105,36 @@ def plan_round(tasks: dict[str, int], languages: list[str], library: PromptLibra
             else:
                 seed_obj = chosen[lang][counters[lang]]
                 counters[lang] += 1
-                values = {"seed": seed_obj.text} if task == "math" else {"problem": seed_obj.text}
+                values = {"math": {"seed": seed_obj.text}, "math_ref": {"problem": seed_obj.text},
+                          "code_ref": {"stub": function_stub(seed_obj)}}[task]
                 seed_id = seed_obj.id
             out.append(Sample(sid, task, lang, seed_id, template, template.messages(**values),
                               request_seed(base_seed, sid, 0),
                               reference_answer=seed_obj.reference_answer if task == "math_ref" and seed_obj else None,
-                              topics=pair, seed_text=seed_obj.text if seed_obj else None))
+                              topics=pair, seed_text=seed_obj.text if seed_obj else None,
+                              signature=seed_obj.signature if task == "code_ref" and seed_obj else None,
+                              reference_tests=seed_obj.tests if task == "code_ref" and seed_obj else ()))
     return out
 
 
+def function_stub(seed: Seed) -> str:
+    """What a ``code_ref`` prompt shows: the signature and the task as its docstring."""
+    return f'{seed.signature}\n    """{seed.text}"""'
+
+
+def code_ref_task(sample: Sample) -> str:
+    """The instruction a ``code_ref`` training sample starts with (its task, in its language)."""
+    call = (sample.signature or "").strip().removeprefix("def ").rstrip(":")
+    if sample.lang == "zh":
+        return f"编写 Python 函数 `{call}`：{sample.seed_text}"
+    return f"Write a Python function `{call}`. {sample.seed_text}"
+
+
+TASK_ORDER = ("math", "math_ref", "code", "code_ref")
+
+
 def hash_task(task: str) -> int:
-    return {"math": 0, "math_ref": 1000, "code": 2000}[task]
+    return {"math": 0, "math_ref": 1000, "code": 2000, "code_ref": 3000}[task]
 
 
 def first_request(sample: Sample) -> ChatRequest:
@@ -151,6 +175,11 @@ def build_rows(samples: list[Sample], results: list[ChatResult], *, model: str, 
                 parsed = parse_code(content)
                 if parsed.error is None:
                     text = code_text(parsed.fields["task"], parsed.fields["code"], parsed.fields["tests"], sample.lang)
+            elif sample.task == "code_ref":
+                parsed = parse_code_ref(content, sample.signature or "")
+                if parsed.error is None:  # the model's function, judged by the seed's own tests
+                    parsed.fields.update(task=code_ref_task(sample), tests="\n".join(sample.reference_tests))
+                    text = code_text(parsed.fields["task"], parsed.fields["code"], parsed.fields["tests"], sample.lang)
             else:
                 parsed = parse_math(content, needs_problem=sample.task == "math")
                 if parsed.error is None:
@@ -179,12 +208,13 @@ def build_rows(samples: list[Sample], results: list[ChatResult], *, model: str, 
         r["gen_error"].append(result.error)
         r["gen_topics"].append(list(sample.topics) if sample.topics else None)
         r["gen_group"].append(sample.sample_id if sample.task == "math" else None)  # self-consistency vote group
+        is_code = sample.task in CODE_TASKS
         for name in ("problem", "solution", "answer"):
-            r[name].append(fields.get(name) if sample.task != "code" else None)
+            r[name].append(fields.get(name) if not is_code else None)
         r["reference_answer"].append(sample.reference_answer)
-        r["code_task"].append(fields.get("task") if sample.task == "code" else None)
-        r["code"].append(fields.get("code") if sample.task == "code" else None)
-        r["tests"].append(fields.get("tests") if sample.task == "code" else None)
+        r["code_task"].append(fields.get("task") if is_code else None)
+        r["code"].append(fields.get("code") if is_code else None)
+        r["tests"].append(fields.get("tests") if is_code else None)
     types = {"gen_round": pa.int32(), "gen_tries": pa.int32(), "gen_prompt_tokens": pa.int64(),
              "gen_completion_tokens": pa.int64(), "gen_topics": pa.list_(pa.string())}
     extra = {k: pa.array(v, types.get(k, pa.string())) for k, v in rows.items()}

@@ -7,6 +7,11 @@
 * Problems with a known answer (JSONL): seeds of ``math_ref`` (solve it; the answer is
   checked against the reference), and of ``math`` when there is no corpus.
 * Code tasks are seeded by two topic words (see ``prompts.draw_topics``).
+* Function tasks with their own tests (JSONL: ``task``, ``signature``, ``tests``): seeds
+  of ``code_ref`` ("complete this function"). The tests come from the seed, not from the
+  model, so a small model only has to write a function body that passes them; that is
+  what keeps the demo's code task within a 135M model's reach without changing what
+  ``verify_code`` checks.
 
 Selection is deterministic: the seed list is shuffled once with the configured seed
 and each round takes the next slice (wrapping), so rounds use different seeds and a
@@ -32,6 +37,8 @@ class Seed:
     lang: str
     text: str
     reference_answer: str | None = None
+    signature: str | None = None  # code_ref: the function's ``def`` line
+    tests: tuple[str, ...] = ()  # code_ref: the task's own assert statements
 
 
 def guess_lang(text: str) -> str:
@@ -108,6 +115,27 @@ def load_problems(paths: list[str], *, problem_field: str = "question", answer_f
             sid = str(row.get("id") or stable_id(str(path), offset))
             lang = row.get(lang_field) if row.get(lang_field) in ("en", "zh") else guess_lang(problem)
             seeds.append(Seed(sid, lang, str(problem).strip(), str(answer).strip()))
+    return seeds
+
+
+def load_code_tasks(paths: list[str]) -> list[Seed]:
+    """Function tasks with their tests from JSONL files.
+
+    A row needs ``task`` (what the function does), ``signature`` (its ``def`` line) and
+    ``tests`` (a list of assert statements); a malformed row is an error that names the
+    file and line, since a seed file is written by hand and a silent skip hides a typo.
+    """
+    seeds = []
+    for entry in paths:
+        path = Path(entry)
+        for offset, row in _iter_jsonl(path):
+            task, signature, tests = row.get("task"), row.get("signature"), row.get("tests")
+            if not task or not str(signature or "").startswith("def ") or not isinstance(tests, list) or not tests:
+                raise ValueError(f"{path}:{offset + 1}: a code task needs task, signature (def ...) and a list of tests")
+            sid = str(row.get("id") or stable_id(str(path), offset))
+            lang = row.get("lang") if row.get("lang") in ("en", "zh") else guess_lang(task)
+            seeds.append(Seed(sid, lang, str(task).strip(), signature=str(signature).strip(),
+                              tests=tuple(str(t).strip() for t in tests)))
     return seeds
 
 

@@ -64,13 +64,18 @@ def scripted_model(messages: list[dict], body: dict) -> str:
                     f"解答：{n} + {n + 1} = {2 * n + 1}（个）。\n答案：\\boxed{{{2 * n + 1}}}")
         return (f"Problem: Tom has {n} apples and gets {n + 1} more. How many apples does he have?\n"
                 f"Solution: {n} + {n + 1} = {2 * n + 1}.\nFinal answer: \\boxed{{{2 * n + 1}}}")
-    if "Solve the following problem" in first_user or "请一步一步地解答" in first_user:
+    if "Write the calculation in one line" in first_user or "用一行写出算式" in first_user:
         seed_terms = _terms(SEED_SUM, first_user)
         terms = seed_terms or _terms(NEW_SUM, first_user)
         total = sum(terms)
         wrong = seed_terms is not None and terms[0] % 2 == 1 and not repair  # planned mistake on seed problems
         answer = total + 1 if wrong else total
         return f"Adding {terms[0]} and {terms[1]} gives {answer}.\nFinal answer: \\boxed{{{answer}}}"
+    if "Complete this Python function" in first_user or "补全下面的 Python 函数" in first_user:
+        stub = re.search(r"```python\n(def .*?)\n```", first_user, re.S).group(1)
+        body = {"rev": "return s[::-1]", "total": "return sum(xs)" if repair else "return sum(xs) + 1"}
+        name = re.match(r"def (\w+)", stub).group(1)
+        return f"```python\n{stub}\n    {body[name]}\n```"
     if "Python" in first_user:
         topic = re.search(r"[\"“]([^\"”]+)[\"”]", first_user).group(1)
         if not repair and int(hashlib.sha256(topic.encode()).hexdigest(), 16) % 2:
@@ -227,6 +232,57 @@ def test_synth_demo_on_the_real_smollm2_server(tmp_path):
     assert all(":" in r for r in rejects["drop_reason"])
     # the model really answered: most samples got past the transport
     assert rounds[0]["client"]["done"] > 0 and rounds[0]["client"]["completion_tokens"] > 0
+
+
+def write_code_tasks(path: Path) -> Path:
+    rows = [{"id": "rev", "lang": "en", "task": "Return the string s reversed.", "signature": "def rev(s):",
+             "tests": ["assert rev('abc') == 'cba'", "assert rev('') == ''", "assert rev('ab') == 'ba'"]},
+            {"id": "total", "lang": "zh", "task": "返回列表中所有数的和。", "signature": "def total(xs):",
+             "tests": ["assert total([1, 2]) == 3", "assert total([]) == 0", "assert total([5]) == 5"]}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def test_code_ref_and_math_ref_rounds_book_their_cost_per_task_and_language(tmp_path):
+    """The demo's task mix: kept rows of both kinds, a repair that fixed a function, and the
+    round's usage per task/lang adding up to what the server saw."""
+    config = load_config(data={
+        "output": {"dir": str(tmp_path / "out")}, "stages": [],
+        "generate": {"tasks": {"math_ref": 4, "code_ref": 2}, "self_consistency_k": 0, "repair_tries": 1,
+                     "client": {"base_url": "unused", "model": "scripted", "max_concurrency": 2},
+                     "seeds": {"problems": [str(write_seeds(tmp_path / "seeds.jsonl"))],
+                               "code_tasks": [str(write_code_tasks(tmp_path / "tasks.jsonl"))]},
+                     "verify_code": {"min_tests": 3, "require_docstring": True}}})
+    lines: list[str] = []
+    with FaultServer(responder=scripted_model) as server:
+        config.generate.client.base_url = server.base_url
+        result = run_generate(config, output_dir=str(tmp_path / "out"), progress=lines.append)
+        sent = server.count()
+    data = read_dir(tmp_path / "out" / "data")
+    code = data.filter(pl.col("gen_task") == "code_ref").sort("gen_lang")
+    assert code["gen_lang"].to_list() == ["en", "zh"] and code["verified"].to_list() == [True, True]
+    assert code["gen_tries"].to_list() == [1, 2]  # `total` was wrong first and fixed by the repair
+    assert code["tests"].to_list()[1] == "assert total([1, 2]) == 3\nassert total([]) == 0\nassert total([5]) == 5"
+    assert set(data["gen_task"]) == {"math_ref", "code_ref"} and set(data["origin"]) == {"synthetic"}
+    usage = result.rounds[0]["usage"]
+    assert set(usage["by_task"]) == {"math_ref/en", "math_ref/zh", "code_ref/en", "code_ref/zh"}
+    assert sum(u["requests"] for u in usage["by_task"].values()) == sent
+    assert usage["by_task"]["code_ref/zh"]["answers"] == 2 and usage["by_task"]["code_ref/en"]["answers"] == 1
+    assert all(u["tokens_out"] > 0 and u["seconds"] > 0 for u in usage["by_task"].values())
+    # progress: a header naming model and server, a line per batch of answers, no internal paths
+    assert lines[0].startswith("[generate] model scripted on http://127.0.0.1:")
+    assert any(re.search(r"answers: 6/6 done, 0 in flight, .*\d+ tokens out", line) for line in lines), lines
+    assert any(re.search(r"repair 1: [1-9]\d* of \d+ now pass verification", line) for line in lines), lines
+    assert not any("_work" in line for line in lines), [line for line in lines if "_work" in line]
+
+
+def test_generate_cli_names_only_the_outputs_it_made(tmp_path):
+    from generators.cli import outputs_line
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "stats.json").write_text("{}")
+    assert outputs_line(str(tmp_path)) == f"outputs: {tmp_path}/ (data/, stats.json)"
+    assert "rescued" not in round_table([{"round": 0, "funnel": [], "repairs": [{"try": 1, "sent": 3, "rescued": 0}]}])
 
 
 def test_taosha_generate_cli_writes_to_the_configs_output_dir(tmp_path, monkeypatch, capsys):
