@@ -37,7 +37,7 @@ def test_detect_format_unknown_names_raise(name):
 def test_directory_is_walked_skipping_unknown_formats():
     found = resolve_inputs([str(DEMO)])
     assert found == DEMO_DOCS  # PROVENANCE.md, SHA256SUMS and the WAT file are not inputs
-    assert len(found) == 6 and found == sorted(found)
+    assert len(found) >= 6 and found == sorted(found)  # the demo set may grow
 
 
 def test_glob_and_recursive_glob():
