@@ -16,8 +16,8 @@ def test_shipped_library_has_every_template_in_both_languages():
 
 
 def test_render_keeps_latex_braces_and_refuses_missing_or_extra_values():
-    t = PromptLibrary.load().get("math_ref", "en")
-    messages = t.messages(problem="What is 1/2 + 1/4?")
+    t = PromptLibrary.load().get("math", "en")
+    messages = t.messages(seed="What is 1/2 + 1/4?")
     assert messages[0]["role"] == "system" and messages[-1]["role"] == "user"
     assert "\\boxed{<the number>}" in messages[-1]["content"] and "What is 1/2 + 1/4?" in messages[-1]["content"]
     with pytest.raises(KeyError):
