@@ -41,3 +41,21 @@ def test_zh_script_on_labeled_dev_rows(dev_data):
 def test_chinese_by_script_separates_japanese_and_korean():
     texts = ["控制", "山田孝之の嫁は歳年上", "김학철씨는", "我用 Python 写代码", "An English line with 中文"]
     assert chinese_by_script(char_stats(pa.array(texts))).tolist() == [True, False, False, True, False]
+
+
+def test_compiled_char_stats_equal_the_numpy_path():
+    import dataclasses
+
+    import numpy as np
+
+    texts = ["", "plain ASCII 123", "中文，繁體與简体。", "かな 한글 ＡＢＣ！", "𠀀𪜀 supplementary", "café…“q”",
+             "x" * 5000 + "数" * 3000, None]
+    arr = pa.array(texts, pa.large_string())
+    # malformed UTF-8 too (a lead byte at the end of a text and of the data, a stray continuation byte)
+    raw = b"ab\xe4" + b"\x80cd" + b"\xf0\x9f"
+    bad = pa.Array.from_buffers(pa.large_string(), 3, [None, pa.py_buffer(np.array([0, 3, 6, 8], np.int64).tobytes()),
+                                                        pa.py_buffer(raw)])
+    for a in (arr, bad, arr.slice(2, 4)):
+        fast, ref = char_stats(a), char_stats(a, compiled=False)
+        for f in dataclasses.fields(fast):
+            assert np.array_equal(getattr(fast, f.name), getattr(ref, f.name)), f.name
