@@ -9,6 +9,9 @@ Words are whitespace tokens for alphabetic text and jieba tokens for Chinese (se
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import numpy as np
 import polars as pl
 
 # patterns applied to one stripped line each
@@ -103,11 +106,23 @@ def duplicate_fracs(texts: pl.Series, unit: str) -> pl.DataFrame:
     )
 
 
-def word_signals(words: pl.Series, ngrams: tuple[int, ...] = (2, 3, 4)) -> pl.DataFrame:
+@lru_cache(maxsize=1)
+def _ngram_kernel():
+    """The compiled top-n-gram loop (``filters.signals.ngram_kernel``), or None without numba."""
+    try:
+        from filters.signals.ngram_kernel import top_ngram_covered
+    except ImportError:  # pragma: no cover - numba is a dependency; the polars path stays correct
+        return None
+    return top_ngram_covered
+
+
+def word_signals(words: pl.Series, ngrams: tuple[int, ...] = (2, 3, 4), *, compiled: bool = True) -> pl.DataFrame:
     """From a list[str] column of tokens: ``quality_word_count``,
     ``quality_mean_word_len``, ``quality_alpha_word_frac`` and, per n in ``ngrams``,
     ``quality_top_<n>gram_frac``: the characters covered by the most frequent word
-    n-gram over all word characters (Gopher)."""
+    n-gram over all word characters (Gopher). The n-grams are counted per document by a
+    numba kernel over the word hashes (``compiled=False``: the polars group-by path, the
+    reference; both give the same figures)."""
     n_docs = len(words)
     df = pl.DataFrame({"w": words}).with_row_index("doc")
     ex = df.explode("w").drop_nulls("w").select(
@@ -119,7 +134,17 @@ def word_signals(words: pl.Series, ngrams: tuple[int, ...] = (2, 3, 4)) -> pl.Da
         pl.col("alpha").mean().alias("quality_alpha_word_frac"),
     )
     out = pl.DataFrame({"doc": pl.arange(0, n_docs, eager=True).cast(pl.UInt32)}).join(base, on="doc", how="left")
-    for n in ngrams:
+    kernel = _ngram_kernel() if compiled else None
+    if kernel is not None:
+        # the words of a document are contiguous in ``ex`` (explode keeps order)
+        doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ex["doc"].to_numpy(), minlength=n_docs), out=doc_offsets[1:])
+        hashes = ex["h"].to_numpy().astype(np.uint64, copy=False)
+        lengths = ex["len"].to_numpy().astype(np.int64, copy=False)
+        covered = {n: kernel(doc_offsets, hashes, lengths, n, np.uint64(_MIX)) for n in ngrams}
+        out = out.sort("doc").with_columns(
+            pl.Series(f"_top{n}", covered[n], dtype=pl.Int64).replace(0, None) for n in ngrams)
+    for n in (() if kernel is not None else ngrams):
         # n-grams as a 64-bit hash of word hashes (wrapping multiply-add): an integer
         # group-by instead of concatenated strings, ~10x less work; collisions negligible
         same_doc = pl.all_horizontal([pl.col("doc").shift(-i) == pl.col("doc") for i in range(1, n)])

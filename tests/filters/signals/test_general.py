@@ -44,3 +44,12 @@ def test_short_lines_are_shorter_for_cjk():
     text = "这是一个十几个字的中文句子。\nshort english line here"
     df = line_signals(pl.Series([text, text]), pl.Series([True, False]))
     assert df["quality_short_line_frac"].to_list() == pytest.approx([0.0, 1.0])
+
+
+def test_compiled_top_ngrams_equal_the_polars_path():
+    texts = pl.Series(["a b c a b c a b c line line para para", "", "x", "one two one two three one two three",
+                       "重复 的 词 重复 的 词 重复", "w " * 300 + "v w " * 50, "p q r s p q r s t"])
+    words = whitespace_words(texts)
+    assert word_signals(words).equals(word_signals(words, compiled=False))
+    one = word_signals(whitespace_words(pl.Series(["a b a b"])))
+    assert one["quality_top_2gram_frac"][0] == pytest.approx(4 / 4)  # "a b" twice covers all 4 characters
