@@ -88,9 +88,11 @@ def resolve_inputs(paths: list[str], skipped: list[tuple[str, str]] | None = Non
     found: set[str] = set()
     bad: list[tuple[str, str]] = []
     for path in paths:
+        before = len(bad)
         matches = _resolve_uri(path) if is_uri(path) else _resolve_local(path, bad)
         if not matches:
-            raise FileNotFoundError(f"input path matches no readable file: {path}")
+            why = "".join(f"; skipped {entry}: {reason}" for entry, reason in bad[before:][:3])
+            raise FileNotFoundError(f"input path matches no readable file: {path}{why}")
         found.update(matches)
     for entry, reason in sorted(set(bad)):
         log.warning("input %s skipped: %s", entry, reason)
