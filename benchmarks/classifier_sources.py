@@ -1,16 +1,25 @@
-"""Real, licensed text found offline on this machine, for the shipped classifiers.
+"""All labeled text of the shipped classifiers, and how it is split.
 
-Used by ``build_classifier_models.py`` (training) and ``classifier_eval.py``
-(held-out evaluation); both get exactly the same rows and the same split.
+Used by ``build_classifier_models.py`` (training, mining rounds, calibration) and
+``classifier_eval.py``/``classify_speed.py`` (held-out evaluation); all get exactly
+the same rows and the same splits. Every row is a :class:`LabeledText` whose group
+is ``"<label>:<source>"`` with label ``math``, ``code`` or ``general``.
 
-Every source yields ``(key, text)`` documents; the key (a row id or a file path) is
-hashed to decide held-out membership (``HOLDOUT`` = 30% of keys), so a file's
-chunks are never split between training and evaluation. Sources marked
-``eval_only`` are never trained on: they measure generalisation to a language the
-models did not see (Go).
+Four sets, four splits (all by a stable hash of a key, never by position):
 
-Dev rows: ``tests/data/dev`` (see its PROVENANCE.md). Machine sources and their
-licenses are listed in ``SOURCES`` below and in filters/models/README-classifiers.md.
+* ``web``: the shared dev web rows (``../shared/data/dev/web``, real web-style zh/en
+  text): 40% ``train``, 15% ``calib`` (thresholds and calibration), 45% ``test``
+  (only quoted figures; never trained on, never used to choose anything), by
+  ``split_key_hash(id, "taosha-web")``.
+* ``fetched``: chunks of public repositories fetched at pinned commits
+  (``classifier_fetched.py``): 70% ``train``, 15% ``mine`` (the pool scored in each
+  round; its mistakes join the next round's training), 15% ``calib``, by a hash of
+  the file (a file never straddles two splits). Text of any dev row is excluded.
+* ``clean``: ``tests/data/dev`` (benchmark problems, code files, treebank
+  sentences): 70% ``train``, 30% ``test`` (``is_holdout(id, 0.3)``, as before).
+* ``machine``: source files and manuals found on this machine (Python stdlib, C/C++
+  headers, OpenJDK, Rust std, npm, shell scripts; man/info pages, docstrings,
+  Chinese gettext catalogs): 70% ``train``, 30% ``test`` by file path; Go is test-only.
 """
 
 from __future__ import annotations
@@ -225,7 +234,7 @@ def dev_rows(name: str, kinds: tuple[str, ...] = ()) -> Callable[[], Docs]:
 
 @dataclass(frozen=True)
 class Source:
-    group: str  # "<kind>:<name>"; kind is math, code or prose
+    group: str  # "<kind>:<name>"; kind is math, code or general
     lang: str  # natural language of the text (code: "code")
     read: Callable[[], Docs]
     license: str
@@ -243,70 +252,118 @@ SOURCES: list[Source] = [
     Source("math:dev_math_pos_en", "en", dev_rows("math_pos_en"), "MIT (GSM8K test, MATH500)", 10**6, 10**6),
     Source("math:dev_math_pos_zh", "zh", dev_rows("math_pos_zh"), "CC-BY-4.0 (CMATH dev)", 10**6, 10**6),
     Source("code:dev_code_pos", "code", dev_rows("code_pos"), "MIT / Apache-2.0 (jieba, Sa-Token, express)", 10**6, 10**6),
-    Source("prose:dev_neg_en", "en", dev_rows("neg_en"), "CC-BY-SA-4.0 (UD English-EWT)", 10**6, 10**6),
-    Source("prose:dev_neg_zh", "zh", dev_rows("neg_zh"), "CC-BY-SA-4.0 (UD Chinese-GSDSimp)", 10**6, 10**6),
-    Source("prose:dev_langid", "multi", dev_rows("langid", ("sentence",)),
+    Source("general:dev_neg_en", "en", dev_rows("neg_en"), "CC-BY-SA-4.0 (UD English-EWT)", 10**6, 10**6),
+    Source("general:dev_neg_zh", "zh", dev_rows("neg_zh"), "CC-BY-SA-4.0 (UD Chinese-GSDSimp)", 10**6, 10**6),
+    Source("general:dev_langid", "multi", dev_rows("langid", ("sentence",)),
            "Apache-2.0 (lingua-go; Leipzig Wortschatz text), CC-BY-SA-4.0 (UD Chinese GSD)", 10**6, 10**6),
-    Source("code:python", "code", python_stdlib, "PSF-2.0 (CPython 3.11 standard library)", 3000, 300),
+    Source("code:python", "code", python_stdlib, "PSF-2.0 (CPython 3.11 standard library)", 1200, 150),
     Source("code:c", "code", c_headers, "various: glibc LGPL-2.1+, Linux UAPI GPL-2.0 WITH Linux-syscall-note, "
-           "others per header (/usr/include)", 3000, 300),
-    Source("code:cpp", "code", cpp_headers, "GPL-3.0 WITH GCC-exception-3.1 (libstdc++ headers)", 2000, 300),
-    Source("code:java", "code", java_sources, "GPL-2.0 WITH Classpath-exception-2.0 (OpenJDK src.zip)", 2500, 300),
-    Source("code:rust", "code", rust_sources, "MIT OR Apache-2.0 (Rust standard library)", 2000, 300),
-    Source("code:javascript", "code", javascript_sources, "Artistic-2.0 (npm), ISC/MIT (its dependencies)", 2000, 300),
-    Source("code:shell", "code", shell_scripts, "various (scripts in /usr/bin, mostly GPL)", 800, 150),
+           "others per header (/usr/include)", 1200, 150),
+    Source("code:cpp", "code", cpp_headers, "GPL-3.0 WITH GCC-exception-3.1 (libstdc++ headers)", 600, 100),
+    Source("code:java", "code", java_sources, "GPL-2.0 WITH Classpath-exception-2.0 (OpenJDK src.zip)", 1000, 150),
+    Source("code:rust", "code", rust_sources, "MIT OR Apache-2.0 (Rust standard library)", 800, 150),
+    Source("code:javascript", "code", javascript_sources, "Artistic-2.0 (npm), ISC/MIT (its dependencies)", 800, 150),
+    Source("code:shell", "code", shell_scripts, "various (scripts in /usr/bin, mostly GPL)", 300, 100),
     Source("code:go", "code", go_sources, "GPL-2.0 (git contrib/persistent-https)", 0, 300, per_doc=100, eval_only=True),
-    Source("prose:man_en", "en", man_pages(("man1", "man2", "man3", "man5", "man7", "man8")),
-           "various (man pages of installed packages)", 3000, 300, per_doc=2),
-    Source("prose:info", "en", info_manuals, "GFDL-1.3 (GNU info manuals)", 1500, 200, per_doc=2),
-    Source("prose:docstrings", "en", python_docstrings, "PSF-2.0 (CPython 3.11 docstrings)", 1500, 200, per_doc=2),
-    Source("prose:rust_book", "en", rust_book_prose, "MIT OR Apache-2.0 (Rust book, reference)", 1500, 200, per_doc=3),
-    Source("prose:man_zh", "zh", man_pages(("zh_CN", "zh_TW")), "various (translated man pages)", 400, 100, per_doc=3),
-    Source("prose:locale_zh", "zh", locale_chinese, "various (gettext catalogs of installed programs, mostly GPL/LGPL)",
-           2500, 300, per_doc=1),
-    Source("prose:man_other", "multi", man_pages(("de", "fr", "ru", "ja", "ko", "es", "pl", "pt_BR")),
-           "various (translated man pages)", 1500, 200, per_doc=2),
+    Source("general:man_en", "en", man_pages(("man1", "man2", "man3", "man5", "man7", "man8")),
+           "various (man pages of installed packages)", 1200, 150, per_doc=2),
+    Source("general:info", "en", info_manuals, "GFDL-1.3 (GNU info manuals)", 600, 100, per_doc=2),
+    Source("general:docstrings", "en", python_docstrings, "PSF-2.0 (CPython 3.11 docstrings)", 600, 100, per_doc=2),
+    Source("general:rust_doc_prose", "en", rust_book_prose, "MIT OR Apache-2.0 (Rust book, reference)", 600, 100,
+           per_doc=3),
+    Source("general:man_zh", "zh", man_pages(("zh_CN", "zh_TW")), "various (translated man pages)", 300, 100, per_doc=3),
+    Source("general:locale_zh", "zh", locale_chinese, "various (gettext catalogs of installed programs, mostly GPL/LGPL)",
+           1000, 150, per_doc=1),
+    Source("general:man_other", "multi", man_pages(("de", "fr", "ru", "ja", "ko", "es", "pl", "pt_BR")),
+           "various (translated man pages)", 600, 100, per_doc=2),
 ]
 
+WEB_DIR = ROOT.parent / "shared" / "data" / "dev" / "web"
+WEB_FILES = ("zh_math", "en_math", "zh_code", "en_code", "zh_general", "en_general", "short_questions")
+SPLITS = ("train", "mine", "calib", "test")
 
-def collect(sources: list[Source] = SOURCES, chunk_chars: int = CHUNK_CHARS) -> tuple[list[LabeledText], list[LabeledText]]:
-    """(train, eval) chunks of every source, split by a hash of each document's key.
 
-    Documents are cut into ``chunk_chars`` pieces (at most ``per_doc`` per document
-    for training; evaluation documents are kept whole, the scorer chunks them as the
-    stage does). Each side stops at its cap, taking documents in hash order.
-    """
-    train: list[LabeledText] = []
-    evaluation: list[LabeledText] = []
-    for src in sources:
+def web_split(row_id: str) -> str:
+    """train (40%) / calib (15%) / test (45%) for a dev web row."""
+    b = split_key_hash(row_id, "taosha-web")
+    return "train" if b < 4000 else "calib" if b < 5500 else "test"
+
+
+def fetched_split(key: str) -> str:
+    """train (70%) / mine (15%) / calib (15%) for a fetched file."""
+    b = split_key_hash(key, "taosha-fetched")
+    return "train" if b < 7000 else "mine" if b < 8500 else "calib"
+
+
+def web_rows(web_dir: Path = WEB_DIR) -> list[LabeledText]:
+    """The shared dev web rows, each tagged with its split."""
+    out = []
+    for name in WEB_FILES:
+        for line in (web_dir / f"{name}.jsonl").open(encoding="utf-8"):
+            r = json.loads(line)
+            out.append(LabeledText(r["text"], False, f"{r['label']}:web_{name}", r["lang"], r["id"],
+                                   {"set": "web", "kind": r["kind"], "split": web_split(r["id"])}))
+    return out
+
+
+def machine_and_clean_rows(chunk_chars: int = CHUNK_CHARS) -> list[LabeledText]:
+    """Machine text and tests/data/dev rows: chunks for train, whole documents for test."""
+    out: list[LabeledText] = []
+    for src in SOURCES:
         n_train = n_eval = 0
+        kind = "clean" if ":dev_" in src.group else "machine"
         for key, text, *doc_lang in src.read():
             if not text or not text.strip():
                 continue
             lang = doc_lang[0] if doc_lang else src.lang
             held = src.eval_only or is_holdout(key, HOLDOUT)
             if held and n_eval < src.eval_cap:
-                # eval-only sources are few files: score their pieces, as a crawl would show them
                 for piece in text_chunks(text, chunk_chars) if src.eval_only else [text]:
-                    evaluation.append(LabeledText(piece, False, src.group, lang, key))
+                    out.append(LabeledText(piece, False, src.group, lang, key, {"set": kind, "split": "test"}))
                     n_eval += 1
             elif not held and n_train < src.train_cap:
                 for piece in text_chunks(text, chunk_chars, src.per_doc):
-                    train.append(LabeledText(piece, False, src.group, lang, key))
+                    out.append(LabeledText(piece, False, src.group, lang, key, {"set": kind, "split": "train"}))
                     n_train += 1
             if n_train >= src.train_cap and n_eval >= src.eval_cap:
                 break
-    return train, evaluation
+    return out
+
+
+def fetched_rows(web_dir: Path = WEB_DIR) -> list[LabeledText]:
+    """Chunks of the fetched repositories (see classifier_fetched.FETCHED), split by file hash.
+
+    Each source keeps at most its cap of ``train`` chunks, half of that in ``mine``
+    and a fifth in ``calib``, taking files in hash order.
+    """
+    import classifier_fetched as cf
+
+    ex = cf.Exclusions.from_dev(web_dir, DEV)
+    out: list[LabeledText] = []
+    for group, _repo, read, cap in cf.FETCHED:
+        caps = {"train": cap, "mine": cap // 2, "calib": cap // 5}
+        n = dict.fromkeys(caps, 0)
+        for key, text, lang, label, kind in read(ex):
+            split = fetched_split(key)
+            if n[split] < caps[split]:
+                out.append(LabeledText(text, False, f"{label}:{group}", lang, key,
+                                       {"set": "fetched", "kind": kind, "split": split}))
+                n[split] += 1
+            if all(n[s] >= caps[s] for s in caps):
+                break
+    return out
+
+
+def collect(with_fetched: bool = True) -> dict[str, list[LabeledText]]:
+    """Every row, by split: ``train``, ``mine``, ``calib``, ``test`` (see the module docstring)."""
+    rows = web_rows() + machine_and_clean_rows() + (fetched_rows() if with_fetched else [])
+    return {s: [r for r in rows if r.meta["split"] == s] for s in SPLITS}
+
+
+def label_of(row: LabeledText) -> str:
+    return row.group.split(":", 1)[0]
 
 
 def with_positive(rows: list[LabeledText], kind: str) -> list[LabeledText]:
-    """The rows labeled for one model: positive when the source's kind is ``kind``."""
-    return [LabeledText(r.text, r.group.startswith(kind + ":"), r.group, r.lang, r.key) for r in rows]
-
-
-def languages(rows: list[LabeledText]) -> dict[str, int]:
-    """Documents per natural language (for the model card)."""
-    out: dict[str, int] = {}
-    for r in rows:
-        out[r.lang] = out.get(r.lang, 0) + 1
-    return out
+    """The rows labeled for one model: positive when the row's label is ``kind``."""
+    return [LabeledText(r.text, label_of(r) == kind, r.group, r.lang, r.key, r.meta) for r in rows]

@@ -126,11 +126,14 @@ def train_model(examples: Sequence[LabeledText], label: str, params: TrainParams
 
 
 def score_examples(model, examples: Sequence[LabeledText], label: str, chunk_chars: int, max_chunks: int) -> np.ndarray:
-    """Document scores exactly as the ``classify`` stage computes them (max over pieces)."""
-    from filters.classify.stage import document_pieces, max_per_document, positive_probability
+    """Document scores as the ``classify`` stage's default ``share`` mode computes them
+    (length-weighted mean over pieces), without the prefilter or a calibration."""
+    from filters.classify.stage import document_pieces, positive_probability, share_per_document
 
-    pieces, offsets = document_pieces([e.text for e in examples], "chunks", chunk_chars, max_chunks)
-    return max_per_document(positive_probability(model, tokenize_many(pieces), label), offsets)
+    pieces, offsets = document_pieces([e.text for e in examples], "share", chunk_chars, max_chunks)
+    lengths = np.array([len(p) for p in pieces], dtype=np.int64)
+    return share_per_document(positive_probability(model, tokenize_many(pieces), label).astype(np.float64), lengths,
+                              offsets)
 
 
 def binary_metrics(scores: np.ndarray, truth: np.ndarray, threshold: float) -> dict:
@@ -186,7 +189,7 @@ def train_and_evaluate(train: Sequence[LabeledText], evaluation: Sequence[Labele
     card = {
         "model": out.name, "label": label, "negative_label": NEGATIVE_LABEL, "format": "fastText supervised",
         "quantized": params.quantize, "size_bytes": out.stat().st_size, "sha256": sha256_file(out),
-        "tokenization": "filters.classify.tokens.classifier_tokens (jieba for Han runs, lowercased Latin tokens)",
+        "tokenization": "filters.classify.tokens.classifier_tokens (one token per Han character, lowercased Latin tokens)",
         "hyperparameters": asdict(params), "lr_used": getattr(model, "lr_used", params.lr), "training_lines": n_lines,
         "train_rows": {"positive": sum(e.positive for e in train), "negative": sum(not e.positive for e in train)},
         "sources": sources or [], "metrics": metrics, "train_seconds": round(time.perf_counter() - started, 1),

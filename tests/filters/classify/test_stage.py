@@ -10,7 +10,7 @@ import pytest
 
 from filters.classify.data import is_holdout
 from filters.classify.stage import (DEFAULT_CODE_MODEL, DEFAULT_MATH_MODEL, ClassifyStage, assign_domain,
-                              document_pieces, max_per_document, sampled_crop)
+                                    document_pieces, max_per_document, sampled_crop, share_per_document)
 from pipeline.config import ConfigError, build_stage
 from pipeline.schema import drop_rows, make_batch
 
@@ -50,7 +50,13 @@ def test_shipped_models_exist_with_cards():
     for path in (DEFAULT_MATH_MODEL, DEFAULT_CODE_MODEL):
         card = json.loads(open(path.replace(".ftz", ".json"), encoding="utf-8").read())
         assert card["quantized"] and card["size_bytes"] < 5_000_000
-        assert card["metrics"]["at_threshold"]["precision"] >= 0.95
+        knots = card["calibration"]
+        assert knots["x"][0] == 0.0 and knots["x"][-1] == 1.0 and np.all(np.diff(knots["y"]) >= 0)
+        assert 0.0 < card["recommended_threshold"] < 1.0 and len(card["rounds"]) >= 2
+        assert all(s["license"] for s in card["sources"])
+    stage = ClassifyStage()
+    assert stage.math_threshold == json.loads(open(DEFAULT_MATH_MODEL.replace(".ftz", ".json")).read())[
+        "recommended_threshold"]
 
 
 def test_math_code_and_prose_rows_get_their_domain(stage, rows):
@@ -88,7 +94,9 @@ def test_only_active_rows_are_scored(stage, rows):
     assert out["domain"].to_pylist()[1] == "math"
 
 
-def test_long_documents_chunks_and_crop_find_code_that_the_head_misses(rows, dev_data):
+def test_long_documents_chunks_find_code_that_the_head_misses_and_share_weighs_it(rows, dev_data):
+    """``chunks`` (max over pieces) finds a listing after ~9 KB of prose, ``head`` cannot, and ``share``
+    (the default) weighs it: a page that is mostly prose stays general."""
     prose = "\n".join(r["text"] for r in rows["neg_en"])  # ~9 KB of web prose, then a source file
     code = max((r["text"] for r in _heldout(dev_data, "code_pos", 100)), key=len)
     doc = prose + "\n" + code
@@ -96,8 +104,21 @@ def test_long_documents_chunks_and_crop_find_code_that_the_head_misses(rows, dev
     batch = make_batch([doc], ids=["mixed"], source="t")
     keep_all = ["math", "code", "general"]
     domains = {mode: ClassifyStage(long_docs=mode, keep_domains=keep_all)(batch)["domain"][0].as_py()
-               for mode in ("chunks", "crop", "head")}
-    assert domains == {"chunks": "code", "crop": "code", "head": "general"}
+               for mode in ("chunks", "head", "share")}
+    assert domains == {"chunks": "code", "head": "general", "share": "general"}
+    alone = make_batch([code], ids=["code"], source="t")
+    assert ClassifyStage(keep_domains=keep_all)(alone)["domain"][0].as_py() == "code"
+
+
+def test_share_mode_one_formula_does_not_make_a_long_page_math(rows):
+    """Decided by how much of the document is math: a worked problem inside ~9 KB of prose is not a math page,
+    the same problem alone is."""
+    prose = "\n".join(r["text"] for r in rows["neg_en"])
+    problem = rows["math_pos_en"][0]["text"]
+    stage = ClassifyStage(keep_domains=["math", "code", "general"])
+    out = stage(make_batch([prose[:4000] + "\n" + problem + "\n" + prose[4000:], problem], ids=["page", "alone"],
+                           source="t"))
+    assert out["domain"].to_pylist() == ["general", "math"]
 
 
 def test_sampled_crop_spans_the_document():
@@ -123,6 +144,8 @@ def test_domain_rule_and_piece_reduction():
     assert offsets.tolist() == [0, 1, 3, 4] and pieces[-1] == ""
     assert max_per_document(np.array([0.1, 0.2, 0.9, 0.3], dtype=np.float32), offsets).tolist() == \
         pytest.approx([0.1, 0.9, 0.3])
+    share = share_per_document(np.array([0.1, 0.2, 0.9, 0.3]), np.array([10, 30, 10, 0]), offsets)
+    assert share.tolist() == pytest.approx([0.1, (0.2 * 30 + 0.9 * 10) / 40, 0.3])
 
 
 def test_config_is_validated():
@@ -130,8 +153,8 @@ def test_config_is_validated():
         build_stage("classify", {"keep_domains": ["math", "poetry"]})
     with pytest.raises(ConfigError, match="file not found"):
         build_stage("classify", {"math_model": "no/such/model.ftz"})
-    stage = build_stage("classify", {"math_threshold": 0.7, "long_docs": "crop"})
-    assert stage.math_threshold == 0.7 and stage.math_model == DEFAULT_MATH_MODEL
+    stage = build_stage("classify", {"math_threshold": 0.7, "long_docs": "crop", "prefilter": False})
+    assert stage.math_threshold == 0.7 and stage.math_model == DEFAULT_MATH_MODEL and not stage.prefilter
 
 
 @pytest.mark.cluster

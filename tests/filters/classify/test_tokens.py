@@ -14,11 +14,12 @@ def _rows(dev_data, name):
     return [json.loads(line) for line in (dev_data / f"{name}.jsonl").open(encoding="utf-8")]
 
 
-def test_chinese_is_segmented_into_words(dev_data):
+def test_chinese_is_one_token_per_character(dev_data):
     text = _rows(dev_data, "math_pos_zh")[0]["text"]  # 芳芳买了一本书有99页，看了90页，...
     tokens = classifier_tokens(text).split(" ")
-    assert "本书" in tokens and "多少" in tokens and "99" in tokens and "，" in tokens
-    assert "".join(tokens) == text  # segmentation only inserts spaces
+    assert tokens[:4] == ["芳", "芳", "买", "了"] and "99" in tokens and "，" in tokens
+    assert "".join(tokens) == text  # only spaces are inserted
+    assert classifier_tokens("第12345678页") == f"第 {LONG_NUMBER} 页"
 
 
 def test_latin_is_lowercased_and_symbols_are_tokens():
@@ -28,7 +29,7 @@ def test_latin_is_lowercased_and_symbols_are_tokens():
 
 
 def test_mixed_script_words_split_at_han_boundary():
-    assert classifier_tokens("abc中文def") == "abc 中文 def"
+    assert classifier_tokens("abc中文def") == "abc 中 文 def"
 
 
 def test_output_is_one_fasttext_line():
@@ -47,7 +48,7 @@ def test_train_and_inference_call_the_same_function(dev_data):
         train_classifier.TrainParams(balance=False))
     trained_on = sorted(line.split(" ", 1)[1].rstrip("\n") for line in lines)
     assert trained_on == sorted(classify_input(texts))
-    assert "tokenize_many" in inspect.getsource(classify.ClassifyStage.score)
+    assert "tokenize_many" in inspect.getsource(classify.ClassifyStage.raw_scores)
 
 
 def classify_input(texts):

@@ -1,0 +1,85 @@
+"""A cheap, vectorized first stage: which documents can be math or code at all.
+
+Web crawls are mostly neither (math is ~1% of pages or less), and the fastText
+models are the expensive part of the ``classify`` stage. Like OpenWebMath's and
+FineMath's cascades, a few regex counts done by Arrow's C++ kernels
+(``pyarrow.compute.count_substring_regex``, one pass per signal over the whole
+column) decide which documents are worth scoring; the others get a score of 0.
+
+The rules are recall-first: a document passes the math gate with any TeX
+(``\\frac``, ``$``), any math symbol, a number with a math word (word problems are
+numbers and "how many"), two numbers with an operator, or three numbers; it passes the code gate with
+a code fence, indented lines, a few code punctuation marks, ``name = value`` lines
+or a code keyword.
+A short question with no number in it ("西贡商信银行成立的时间是什么时候？") cannot
+be a math page and is never scored as one, which is where a fastText model
+trained on benchmark problems went most wrong. ``benchmarks/classifier_eval.py``
+prints the gates' recall on positives and pass rate on general text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# RE2 syntax (Arrow's regex engine).
+TEX = r"\\[a-zA-Z]+|\$"
+MATH_SYMBOL = r"[∑∫√∞∂∈∉⊂⊆∀∃≤≥≠≈±×÷→⇒⇔∝∏∇αβγδεθλμπσφωΔΣΩ]"
+ASCII_OPERATOR = r"[0-9a-zA-Z)] ?[-+*/^=<>] ?[0-9a-zA-Z(]"
+NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+MATH_WORD = (r"(?i)多少|几|求|计算|方程|函数|概率|证明|面积|周长|体积|平均|"
+             r"\b(?:how (?:many|much)|solve|equation|prove|proof|probability|theorem|lemma|integral|derivative|"
+             r"matrix|vector|calculate|compute|average|percent|total)\b")
+CODE_FENCE = r"```|~~~"
+INDENTED_LINE = r"\n(?:    |\t)[^\s]"
+CODE_PUNCT = r"[{};]|\(\)|==|!=|->|=>|::|\+\+|&&|\|\||</?[a-z]+>"
+ASSIGNMENT_LINE = r"(?m)^[A-Za-z_][A-Za-z0-9_.]* ?=[^=]"
+CODE_WORD = (r"\b(?:def|class|import|return|function|var|let|const|public|private|static|void|fn|impl|struct|"
+             r"include|exports|require|println|printf|print|elif|lambda|async|await|null|None|true|false)\b")
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Which documents each model should score (numpy bool arrays, one entry per text)."""
+
+    math: np.ndarray
+    code: np.ndarray
+
+    @property
+    def any(self) -> np.ndarray:
+        return self.math | self.code
+
+
+def _count(arr: pa.Array, pattern: str) -> np.ndarray:
+    return pc.count_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
+
+
+def signal_counts(texts: pa.Array | list[str]) -> dict[str, np.ndarray]:
+    """Per-document counts of each math and code signal (vectorized, no Python loop)."""
+    arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return {k: empty for k in ("tex", "math_symbol", "operator", "number", "math_word", "fence", "indented",
+                                   "code_punct", "code_word", "assignment")}
+    return {
+        "tex": _count(arr, TEX), "math_symbol": _count(arr, MATH_SYMBOL), "operator": _count(arr, ASCII_OPERATOR),
+        "number": _count(arr, NUMBER), "math_word": _count(arr, MATH_WORD), "fence": _count(arr, CODE_FENCE),
+        "indented": _count(arr, INDENTED_LINE), "code_punct": _count(arr, CODE_PUNCT),
+        "code_word": _count(arr, CODE_WORD), "assignment": _count(arr, ASSIGNMENT_LINE),
+    }
+
+
+def gates(texts: pa.Array | list[str]) -> Gates:
+    """The math and code gates of every document (see the module docstring for the rules)."""
+    c = signal_counts(texts)
+    math = (c["tex"] > 0) | (c["math_symbol"] > 0) | (
+        (c["number"] >= 1) & (c["math_word"] > 0)) | ((c["number"] >= 2) & (c["operator"] > 0)) | (c["number"] >= 3)
+    code = (c["fence"] > 0) | (c["indented"] >= 2) | (c["code_punct"] >= 3) | (c["code_word"] >= 2) | (
+        c["assignment"] >= 3) | (
+        (c["code_punct"] >= 1) & (c["code_word"] >= 1))
+    return Gates(math=math, code=code)

@@ -1,0 +1,45 @@
+"""The vectorized prefilter: which documents each model is asked about, on real rows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+
+from filters.classify.prefilter import gates, signal_counts
+
+
+def _texts(dev_data, name):
+    return [json.loads(line)["text"] for line in (dev_data / f"{name}.jsonl").open(encoding="utf-8")]
+
+
+def test_math_and_code_rows_pass_their_gate(dev_data):
+    for name, gate in (("math_pos_en", "math"), ("math_pos_zh", "math"), ("code_pos", "code")):
+        g = gates(_texts(dev_data, name))
+        assert getattr(g, gate).mean() >= 0.99, name
+
+
+def test_word_problems_with_one_number_and_a_question_word_pass():
+    g = gates(["9只兔子有多少条腿？", "小强原来有4辆小汽车，现在有几辆？", "How many apples are left if I eat 3?"])
+    assert g.math.tolist() == [True, True, True]
+
+
+def test_prose_without_signals_is_never_scored(dev_data):
+    texts = ["北京大学是哪一年成立的？", "who is the president of france?", "我想找一家评分高的餐馆。"]
+    g = gates(texts)
+    assert not g.any.any()
+    # most treebank sentences carry no math or code signal at all
+    g = gates(_texts(dev_data, "neg_zh"))
+    assert g.math.mean() < 0.3 and g.code.mean() < 0.05
+
+
+def test_counts_are_per_document_and_accept_arrow_arrays():
+    arr = pa.chunked_array([pa.array(["$x^2$ and \\alpha", ""], pa.large_string()),
+                            pa.array(["```\nint main() { return 0; }\n```"], pa.large_string())])
+    c = signal_counts(arr)
+    assert c["tex"].tolist() == [3, 0, 0]
+    assert c["fence"].tolist() == [0, 0, 2] and c["code_punct"][2] >= 3
+    g = gates(arr)
+    assert g.math.tolist() == [True, False, False] and g.code.tolist() == [False, False, True]
+    assert gates([]).any.shape == (0,) and isinstance(gates([]).math, np.ndarray)
