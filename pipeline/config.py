@@ -135,7 +135,7 @@ class PipelineConfig:
             "input": dataclasses.asdict(self.input),
             "output": {k: v for k, v in dataclasses.asdict(self.output).items() if k != "dir"},
             "run": {"max_error_rate": run.max_error_rate, "previous_outputs": list(run.previous_outputs)},
-            "stages": [[spec.name, _effective_params(spec, self.source_file)] for spec in self.stages],
+            "stages": [[spec.name, _effective_params(stage)] for spec, stage in zip(self.stages, self.build_stages())],
             "sections": {name: dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
                          for name, value in sorted(self.sections().items())},
         }
@@ -268,10 +268,11 @@ def _exists(path: str) -> bool:
     return "://" in path or Path(path).expanduser().exists()
 
 
-def _effective_params(spec: StageSpec, file: str | None) -> dict[str, Any]:
-    """A stage's parameters with defaults filled in, from a fresh instance (never the runner's,
-    whose runtime fields a global phase may have set)."""
-    stage = build_stage(spec.name, spec.params, file=file)
+def _effective_params(stage: object) -> dict[str, Any]:
+    """A stage's parameters with defaults filled in, read from a freshly built instance (never
+    the runner's, whose runtime fields a global phase may have set)."""
+    if not dataclasses.is_dataclass(stage):
+        return {}
     return {f.name: getattr(stage, f.name) for f in dataclasses.fields(stage)
             if f.init and not f.metadata.get("runtime")}
 
