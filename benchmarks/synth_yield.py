@@ -212,6 +212,37 @@ def scaling(delay_s: float, n: int, levels: list[int]) -> list[list]:
     return rows
 
 
+def llama_scaling(config_path: str, n: int, levels: list[int], max_tokens: int = 32) -> list[list]:
+    """The same measure against the managed llama-cpp-python server of ``config_path``."""
+    import tempfile as _tf
+
+    from generators.config import ClientConfig, ServerConfig
+    from generators.llm.client import ChatClient, ChatRequest
+    from generators.llm.server import llama_cpp_server, served_model_name
+    from pipeline.config import load_config
+
+    server_config = load_config(config_path).generate.server or ServerConfig()
+    rows = []
+    with _tf.TemporaryDirectory() as tmp:
+        with llama_cpp_server(server_config, Path(tmp) / "llama.log") as server:
+            warm = ChatClient(ClientConfig(max_tokens=8, timeout_s=600), model=served_model_name(server_config),
+                              base_url=server.base_url)
+            warm.run([ChatRequest("warm-up", [{"role": "user", "content": "Hello."}])])  # load and first-call costs
+            for k, c in enumerate(levels):
+                client = ChatClient(ClientConfig(max_concurrency=c, timeout_s=600, max_attempts=1, max_tokens=max_tokens,
+                                                 temperature=0.0), model=served_model_name(server_config),
+                                    base_url=server.base_url)
+                requests = [ChatRequest(f"c{c}/r{i}", [{"role": "user", "content": f"Count from {10 * k + i} to {10 * k + i + 40}."}])
+                            for i in range(n)]
+                t0 = time.perf_counter()
+                results = client.run(requests)
+                wall = time.perf_counter() - t0
+                ok = sum(r.status == "done" for r in results)
+                tokens = sum(r.completion_tokens for r in results)
+                rows.append([c, n, ok, f"{wall:.2f}", f"{ok / wall:.2f}", f"{tokens / wall:.1f}", "-"])
+    return rows
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -230,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scaling-delay", type=float, default=0.25, help="seconds per request of the test server")
     ap.add_argument("--scaling-requests", type=int, default=32)
     ap.add_argument("--scaling-levels", default="1,2,4,8,16")
+    ap.add_argument("--llama-scaling", action="store_true",
+                    help="also measure concurrency 1 vs 4 against the config's managed llama.cpp server")
     args = ap.parse_args(argv)
     if args.base_url and not args.model:
         ap.error("--base-url needs --model")
@@ -257,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
               f"and overlaps requests (no faults):")
         print(table(["max_concurrency", "requests", "ok", "wall s", "req/s", "tok/s", "ideal req/s"],
                     scaling(args.scaling_delay, args.scaling_requests, levels), "rrrrrrr"))
+        if args.llama_scaling:
+            print("\nthe same against the managed llama-cpp-python server (4 requests of up to 32 tokens, "
+                  "levels alternated after a warm-up request):")
+            print(table(["max_concurrency", "requests", "ok", "wall s", "req/s", "tok/s", "ideal req/s"],
+                        llama_scaling(args.config, 4, [1, 4, 1, 4]), "rrrrrrr"))
         print("llama-cpp-python's server (the managed one) decodes one request at a time: concurrency > 1 only "
               "queues there. llama.cpp's llama-server --parallel N decodes N at once; vLLM/SGLang batch many.")
     return 0
