@@ -211,7 +211,9 @@ class GenerateLoop:
         )
         # The engine's per-file lines name the round's internal candidates file under _work/ and
         # count earlier steps' rejections as the last stage's; the round prints its own funnel line.
-        return run_local(derived, progress=None)
+        # A round is resumed as a whole (its done.json): a killed round rewrites its candidates,
+        # so its filter run starts afresh rather than resuming over a changed input file.
+        return run_local(derived, progress=None, overwrite=True)
 
     def _publish(self, round_out: Path, files: list[FileEntry]) -> list[FileEntry]:
         """Hard-link (or copy) the round's outputs into OUT/data, OUT/rejects, OUT/errors."""
