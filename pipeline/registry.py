@@ -26,6 +26,21 @@ _SECTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# What ``taosha run`` does after the cleaning run for a section present in the config
+# (skipped with --no-generate): section -> (module, function(config, progress)).
+_AFTER_RUN: dict[str, tuple[str, str]] = {
+    "generate": ("generators.cli", "after_cleaning_run"),
+}
+
+
+def after_run_hook(name: str):
+    """The function ``taosha run`` calls after the cleaning run when section ``name`` is set, or None."""
+    if name not in _AFTER_RUN:
+        return None
+    module_name, function = _AFTER_RUN[name]
+    return getattr(importlib.import_module(module_name), function)
+
+
 def section_names() -> list[str]:
     return sorted(_SECTIONS)
 
