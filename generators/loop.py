@@ -300,11 +300,6 @@ class _RoundConfig(PipelineConfig):
         rest = [build_stage(s.name, s.params, file=self.source_file) for s in self.stages[1:]]
         return [CandidatesStage(), *rest]
 
-    def config_hash(self) -> str:
-        """The hash of the registered stages (the loop's own first stage has no registry
-        entry to fill its defaults from, and no parameters: it is the same in every round)."""
-        return PipelineConfig.config_hash(replace(self, stages=self.stages[1:]))
-
 
 def run_generate(config: PipelineConfig, *, output_dir: str | None = None, progress: Progress | None = stderr_progress,
                  overwrite: bool = False) -> GenerateResult:
