@@ -40,7 +40,7 @@ def clusters_of(texts: list[str], ids: list[str], stage: DedupStage) -> dict[str
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.parquet"
         pq.write_table(make_batch(texts, ids=ids, source="neardup"), path)
-        stage.run_global([str(path)], GlobalContext(engine="local", work_dir=Path(tmp) / "work"))
+        stage.run_global([str(path)], GlobalContext(engine="local", work_dir=str(Path(tmp) / "work")))
         out = stage(pq.read_table(path))
     return {i: (c or i) for i, c in zip(out["id"].to_pylist(), out["dup_cluster"].to_pylist())}
 

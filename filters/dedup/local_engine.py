@@ -1,8 +1,10 @@
 """The dedup phases on one machine (polars), each a Parquet file under the work dir.
 
 signatures/sig-NNNNN.parquet -> exact.parquet -> buckets.parquet -> edges.parquet ->
-components.parquet -> marks/part=<i>/ (see ``filters.dedup.marks``). A phase is skipped when its output exists (every
-output is written to a temp name and renamed, so an existing file is complete);
+components.parquet -> marks/part=<i>/ (see ``filters.dedup.marks``). The work dir is a
+:class:`~filters.dedup.storage.Store` (local disk or object storage). A phase is skipped
+when its output exists: every file is written to a temp name and moved, so an existing
+file is complete, and ``marks/`` counts only with its ``_SUCCESS`` marker.
 ``plan.json`` records the inputs and parameters, and a different plan clears the
 old outputs first. The rules shared with the Ray engine (exact groups, buckets here;
 survivor order and marks in ``filters.dedup.marks``) are the same functions on both
@@ -17,10 +19,7 @@ then the smallest row key (documents may share an id). Graph nodes are row keys
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -31,6 +30,9 @@ from filters.dedup.components import components_polars
 from filters.dedup.marks import best_first, empty_marks, marks_from, write_marks
 from filters.dedup.signatures import (ROW_KEY_COLUMNS, ROW_KEY_VERSION, SCORE_COLUMNS, SignatureConfig, band_keys,
                                       sig_matrix, signature_table)
+from filters.dedup.storage import Store
+from pipeline.io import fsutil
+
 
 @dataclass(frozen=True)
 class DedupPlan:
@@ -48,29 +50,16 @@ class DedupPlan:
         return self.signature.meta(self.bands, self.rows)
 
 
-def _write(table: pa.Table | pl.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    if isinstance(table, pl.DataFrame):
-        table.write_parquet(tmp)
-    else:
-        pq.write_table(table, tmp)
-    tmp.replace(path)
-    return path
-
-
-def prepare_work_dir(work_dir: Path, inputs: list[str], plan: DedupPlan, index_dirs: list[Path]) -> None:
+def prepare_work_dir(work: Store, inputs: list[str], plan: DedupPlan, index_dirs: list[str]) -> None:
     """Keep earlier phase outputs only if they were made from the same plan."""
-    work_dir.mkdir(parents=True, exist_ok=True)
     record = {"inputs": list(map(str, inputs)), "meta": plan.meta(), "threshold": plan.threshold,
               "verify": plan.verify, "near": plan.near, "survivor_order": list(plan.survivor_order),
               "score_column": plan.signature.score_column, "index_dirs": list(map(str, index_dirs)),
               "row_key": ROW_KEY_VERSION}
-    path = work_dir / "plan.json"
-    if path.exists() and json.loads(path.read_text()) == record:
+    if work.exists("plan.json") and work.read_json("plan.json") == record:
         return
-    for child in work_dir.iterdir():
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
-    path.write_text(json.dumps(record, indent=1))
+    work.clear()
+    work.write_json(record, "plan.json")
 
 
 def input_columns(names: list[str]) -> list[str]:
@@ -80,24 +69,25 @@ def input_columns(names: list[str]) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c in names]
 
 
-def read_active(path: str, batch_rows: int = 8192):
-    """Batches of the columns dedup needs from one intermediate Parquet file."""
-    pf = pq.ParquetFile(path)
-    names = pf.schema_arrow.names
-    cols = input_columns(names)
-    yield from (pa.Table.from_batches([b]) for b in pf.iter_batches(batch_size=batch_rows, columns=cols))
+def read_active(uri: str, batch_rows: int = 8192):
+    """Batches of the columns dedup needs from one intermediate Parquet file (a URI)."""
+    fs, path = fsutil.filesystem_for(uri)
+    with fs.open_input_file(path) as f:
+        pf = pq.ParquetFile(f)
+        cols = input_columns(pf.schema_arrow.names)
+        yield from (pa.Table.from_batches([b]) for b in pf.iter_batches(batch_size=batch_rows, columns=cols))
 
 
-def phase_signatures(inputs: list[str], out_dir: Path, config: SignatureConfig) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def phase_signatures(inputs: list[str], work: Store, config: SignatureConfig) -> list[str]:
+    """``signatures/sig-NNNNN.parquet`` per input (each skipped when it exists); their inner paths."""
     paths = []
-    for i, path in enumerate(inputs):
-        out = out_dir / f"sig-{i:05d}.parquet"
-        if not out.exists():
-            parts = [signature_table(b, config, part=i) for b in read_active(path)]
+    for i, uri in enumerate(inputs):
+        name = f"sig-{i:05d}.parquet"
+        if not work.exists("signatures", name):
+            parts = [signature_table(b, config, part=i) for b in read_active(uri)]
             table = pa.concat_tables(parts) if parts else signature_table(_empty_input(), config, part=i)
-            _write(table, out)
-        paths.append(out)
+            work.write_table(table, "signatures", name)
+        paths.append(work.path("signatures", name))
     return paths
 
 
@@ -160,12 +150,13 @@ def verify_edges(edges: pl.DataFrame, nodes: np.ndarray, sig: np.ndarray, thresh
     return e if threshold is None else e.filter(pl.col("jaccard") >= threshold)
 
 
-def survivor_signatures(sig_paths: list[Path], old: pa.Table | None, keep: np.ndarray, num_perm: int) -> np.ndarray:
+def survivor_signatures(work: Store, sig_paths: list[str], old: pa.Table | None, keep: np.ndarray,
+                        num_perm: int) -> np.ndarray:
     """Signature matrix of the rows where ``keep`` (in the order of ``sig_paths`` then
     ``old``), filled one file at a time: memory is the result plus one file's matrix."""
     out = np.empty((int(keep.sum()), num_perm), np.uint32)
     row = pos = 0
-    for column in _sig_columns(sig_paths, old):
+    for column in _sig_columns(work, sig_paths, old):
         matrix = sig_matrix(column, num_perm)
         mine = keep[row : row + len(matrix)]
         n = int(mine.sum())
@@ -174,42 +165,38 @@ def survivor_signatures(sig_paths: list[Path], old: pa.Table | None, keep: np.nd
     return out
 
 
-def _sig_columns(sig_paths: list[Path], old: pa.Table | None):
-    yield from (pq.read_table(p, columns=["sig"])["sig"] for p in sig_paths)
+def _sig_columns(work: Store, sig_paths: list[str], old: pa.Table | None):
+    yield from (work.read_table(p, columns=["sig"])["sig"] for p in sig_paths)
     if old is not None and old.num_rows:
         yield old["sig"]
 
 
-def run_local(inputs: list[str], work_dir: Path, plan: DedupPlan, old: pa.Table | None) -> Path:
-    """Run (or resume) every phase; returns the marks directory. Signatures are read
+def run_phases_local(inputs: list[str], work: Store, plan: DedupPlan, old: pa.Table | None) -> Store:
+    """Run (or resume) every phase; returns the marks' store. Signatures are read
     only for the LSH phase, band by band (see ``bucket_edges``)."""
-    sig_paths = phase_signatures(inputs, work_dir / "signatures", plan.signature)
-    marks_dir = work_dir / "marks"
-    if marks_dir.exists():
-        return marks_dir
+    sig_paths = phase_signatures(inputs, work, plan.signature)
+    if work.is_done("marks"):
+        return work.sub("marks")
     old = old if old is not None and old.num_rows else None
-    columns = [c for c in pq.read_schema(sig_paths[0]).names if c != "sig"] if sig_paths else []
-    tables = [pq.read_table(p, columns=columns) for p in sig_paths] + ([old.drop(["sig"])] if old is not None else [])
+    columns = [c for c in work.read_schema(sig_paths[0]).names if c != "sig"] if sig_paths else []
+    tables = [work.read_table(p, columns=columns) for p in sig_paths] + ([old.drop(["sig"])] if old is not None else [])
     if not tables:
-        return write_marks(empty_marks(), marks_dir)
+        return write_marks(empty_marks(), work)
     docs = pl.from_arrow(pa.concat_tables([t.select(tables[0].column_names) for t in tables]))
-    exact_path = work_dir / "exact.parquet"
-    if not exact_path.exists():
-        _write(exact_groups(docs, plan.survivor_order), exact_path)
-    exact = pl.read_parquet(exact_path)
-    comp_path = work_dir / "components.parquet"
-    if not comp_path.exists():
+    if not work.exists("exact.parquet"):
+        work.write_table(exact_groups(docs, plan.survivor_order), "exact.parquet")
+    exact = work.read_frame("exact.parquet")
+    if not work.exists("components.parquet"):
         keep = (exact["node"] == exact["exact_survivor"]).to_numpy()
-        edges_path = work_dir / "edges.parquet"
-        if plan.near and not edges_path.exists():
+        if plan.near and not work.exists("edges.parquet"):
             nodes = docs["node"].to_numpy()[keep]
-            sig = survivor_signatures(sig_paths, old, keep, plan.signature.num_perm)
-            buckets_path = work_dir / "buckets.parquet"
-            if not buckets_path.exists():
-                _write(bucket_edges(nodes, band_keys(sig, plan.bands, plan.rows)), buckets_path)
-            cand = pl.read_parquet(buckets_path)
-            _write(verify_edges(cand, nodes, sig, plan.threshold if plan.verify else None), edges_path)
-        edges = pl.read_parquet(edges_path) if plan.near else pl.DataFrame({"a": [], "b": []}, schema={"a": pl.Int64, "b": pl.Int64})
-        _write(components_polars(edges.select("a", "b")), comp_path)
-    labels = pl.read_parquet(comp_path)
-    return write_marks(marks_from(docs, exact, labels, plan.survivor_order), marks_dir)
+            sig = survivor_signatures(work, sig_paths, old, keep, plan.signature.num_perm)
+            if not work.exists("buckets.parquet"):
+                work.write_table(bucket_edges(nodes, band_keys(sig, plan.bands, plan.rows)), "buckets.parquet")
+            cand = work.read_frame("buckets.parquet")
+            work.write_table(verify_edges(cand, nodes, sig, plan.threshold if plan.verify else None), "edges.parquet")
+        edges = work.read_frame("edges.parquet") if plan.near else pl.DataFrame(
+            {"a": [], "b": []}, schema={"a": pl.Int64, "b": pl.Int64})
+        work.write_table(components_polars(edges.select("a", "b")), "components.parquet")
+    labels = work.read_frame("components.parquet")
+    return write_marks(marks_from(docs, exact, labels, plan.survivor_order), work)

@@ -20,15 +20,15 @@ The survivor's ``id`` is what ``dup_cluster`` and ``dup_of`` show the user.
 Storage is co-partitioned with the stage's inputs: ``marks/part=<i>/*.parquet`` holds
 the marks of the documents of ``inputs[i]`` (``part`` is the input's index, recorded in
 the signatures). Applying them (``DedupStage.bind_input``) loads one input's marks,
-never all of them, so no worker's memory grows with the corpus.
+never all of them, so no worker's memory grows with the corpus. ``marks/`` is complete
+when its ``_SUCCESS`` marker exists (``filters.dedup.storage``), on any filesystem.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import polars as pl
+
+from filters.dedup.storage import Store
 
 MARKS_SCHEMA = {"node": pl.Int64, "id": pl.String, "part": pl.Int32, "dup_cluster": pl.String,
                 "dup_of": pl.String, "dup_reason": pl.String}
@@ -109,35 +109,35 @@ def empty_marks() -> pl.DataFrame:
     return pl.DataFrame(schema=MARKS_SCHEMA)
 
 
-def write_marks(marks: pl.DataFrame, out_dir: Path) -> Path:
-    """``marks/part=<i>/marks.parquet`` per input, written whole under a temp name."""
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+def write_marks(marks: pl.DataFrame, store: Store, name: str = "marks") -> Store:
+    """``<name>/part=<i>/marks.parquet`` per input, then the directory's marker; returns
+    the marks' store."""
+    store.begin_dir(name)
     for (part,), rows in marks.partition_by("part", as_dict=True).items():
-        (tmp / f"part={part}").mkdir()
-        rows.drop("part").sort("node").write_parquet(tmp / f"part={part}" / "marks.parquet")
-    tmp.replace(out_dir)
-    return out_dir
+        store.write_table(rows.drop("part").sort("node"), name, f"part={part}", "marks.parquet")
+    store.mark_done(name)
+    return store.sub(name)
 
 
-def read_part_marks(marks_dir: Path, part: int) -> pl.DataFrame:
+def read_part_marks(marks: Store, part: int) -> pl.DataFrame:
     """The marks of ``inputs[part]`` (empty when none of its documents is in a cluster)."""
-    files = sorted((Path(marks_dir) / f"part={part}").glob("*.parquet"))
+    files = marks.files(f"part={part}")
     if not files:
         return empty_marks().drop("part")
-    marks = pl.concat([pl.read_parquet(f).select(MARK_COLUMNS) for f in files])
+    frames = [pl.from_arrow(marks.read_table(f)).select(MARK_COLUMNS) for f in files]
     # one row per key, whatever the files hold: the join in __call__ must never multiply rows
-    return marks.cast({k: v for k, v in MARKS_SCHEMA.items() if k != "part"}).unique(
+    return pl.concat(frames).cast({k: v for k, v in MARKS_SCHEMA.items() if k != "part"}).unique(
         "node", keep="first", maintain_order=True)
 
 
-def read_marks(marks_dir: Path) -> pl.DataFrame:
+def read_marks(marks: Store) -> pl.DataFrame:
     """Every input's marks, sorted by id then key (for tests, benchmarks and small runs)."""
     frames = []
-    for d in sorted(Path(marks_dir).glob("part=*")):
-        part = int(d.name.split("=", 1)[1])
-        frames.append(read_part_marks(marks_dir, part).with_columns(pl.lit(part, pl.Int32).alias("part")))
+    for name in marks.subdirs():
+        if not name.startswith("part="):
+            continue
+        part = int(name.split("=", 1)[1])
+        frames.append(read_part_marks(marks, part).with_columns(pl.lit(part, pl.Int32).alias("part")))
     if not frames:
         return empty_marks()
     return pl.concat(frames).select(list(MARKS_SCHEMA)).sort("id", "node")

@@ -22,14 +22,17 @@ engine uses, so both engines decide identically, and no per-group Python call:
 
 Blocks are not split after a shuffle while this runs (``target_max_block_size`` is
 lifted) so that a partition is always one batch; size ``num_partitions`` so that a
-partition fits a worker's memory. Each phase writes to a temp directory renamed when
-complete, and is skipped when its directory exists.
+partition fits a worker's memory.
+
+Files go through the work dir's pyarrow filesystem (``filesystem=`` and inner paths for
+Ray Data; workers read object-store credentials from their environment). Each phase's
+directory is cleared, written by Ray, then given its ``_SUCCESS`` marker
+(``filters.dedup.storage``); a phase whose marker exists is skipped.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -38,20 +41,27 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from filters.dedup.components import both_ways, by_larger, large_star, small_star, star_fingerprint
-from filters.dedup.local_engine import DedupPlan, band_rows, exact_groups, input_columns, run_local, star_edges
+from filters.dedup.local_engine import DedupPlan, band_rows, exact_groups, input_columns, run_phases_local, star_edges
 from filters.dedup.marks import component_best, component_rows, empty_marks, mark_rows
 from filters.dedup.signatures import band_keys, sig_matrix, signature_table
+from filters.dedup.storage import Store
+from pipeline.io import fsutil
 
 
-def _phase(path: Path, build) -> Path:
-    if path.exists():
-        return path
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    build(str(tmp))
-    tmp.mkdir(parents=True, exist_ok=True)  # Ray writes no directory for an empty dataset
-    tmp.replace(path)
-    return path
+def _phase(work: Store, name: str, build: Callable[[str], None]) -> Store:
+    """Run ``build(inner dir)`` (a Ray write into the directory) unless ``name`` is done;
+    its marker is written after Ray's files. Returns the phase's store."""
+    if not work.is_done(name):
+        build(work.begin_dir(name))
+        work.mark_done(name)
+    return work.sub(name)
+
+
+def _read(store: Store):
+    """A phase's Parquet files as a Dataset (the marker is not a Parquet file: skipped)."""
+    import ray.data as rd
+
+    return rd.read_parquet(store.root, filesystem=store.fs)
 
 
 def _frame_fn(fn):
@@ -113,18 +123,19 @@ def components_ray(edges, num_partitions: int, max_iter: int = 64):
     raise RuntimeError(f"connected components did not converge in {max_iter} rounds")
 
 
-def run_ray(inputs: list[str], work: Path, plan: DedupPlan, old: pa.Table | None, num_partitions: int = 16) -> Path:
+def run_phases_ray(inputs: list[str], work: Store, plan: DedupPlan, old: pa.Table | None,
+                   num_partitions: int = 16) -> Store:
+    """Run (or resume) every phase on Ray; returns the marks' store."""
     import ray.data as rd
 
-    marks_dir = work / "marks"
-    if marks_dir.exists():
-        return marks_dir
+    if work.is_done("marks"):
+        return work.sub("marks")
     if not inputs:  # nothing new to deduplicate: the local engine handles the trivial case
-        return run_local(inputs, work, plan, None)
+        return run_phases_local(inputs, work, plan, None)
     ctx = rd.DataContext.get_current()
     saved_block_size, ctx.target_max_block_size = ctx.target_max_block_size, None
     try:
-        return _run(inputs, work, plan, old, num_partitions, marks_dir)
+        return _run(inputs, work, plan, old, num_partitions)
     finally:
         ctx.target_max_block_size = saved_block_size
 
@@ -171,32 +182,43 @@ def _marks(batch: pa.Table, schema: pa.Schema) -> pa.Table:
     return mark_rows(pl.from_arrow(_conform(batch, schema))).to_arrow()
 
 
-def _run(inputs, work, plan, old, num_partitions, marks_dir) -> Path:
+def _input_paths(inputs: list[str]):
+    """The inputs' filesystem (they all live in the run's work dir) and inner paths."""
+    located = [fsutil.filesystem_for(uri) for uri in inputs]
+    fs = located[0][0]
+    if any(f.type_name != fs.type_name for f, _ in located):
+        raise ValueError(f"dedup: the inputs are on more than one filesystem: {inputs}")
+    return fs, [path for _, path in located]
+
+
+def _run(inputs: list[str], work: Store, plan: DedupPlan, old: pa.Table | None, num_partitions: int) -> Store:
     import ray.data as rd
     from ray.data.expressions import col
 
     whole = {"batch_format": "pyarrow", "batch_size": None}
-    cols = input_columns(pq.ParquetFile(inputs[0]).schema_arrow.names)
-    part_of = {_path_key(p): i for i, p in enumerate(inputs)}
-    sig_dir = _phase(work / "signatures", lambda d: rd.read_parquet(inputs, include_paths=True)
+    in_fs, in_paths = _input_paths(inputs)
+    cols = input_columns(pq.read_schema(in_paths[0], filesystem=in_fs).names)
+    part_of = {_path_key(p): i for i, p in enumerate(in_paths)}
+    write = {"filesystem": work.fs}
+    sig_dir = _phase(work, "signatures", lambda d: rd.read_parquet(in_paths, filesystem=in_fs, include_paths=True)
                      .select_columns(cols + ["path"])
                      .map_batches(_signatures, batch_format="pyarrow",
                                   fn_kwargs={"config": plan.signature, "part_of": part_of})
-                     .write_parquet(d))
+                     .write_parquet(d, **write))
 
     def build_exact(d: str) -> None:
-        docs = rd.read_parquet(str(sig_dir))
+        docs = _read(sig_dir)
         if old is not None and old.num_rows:
             docs = docs.union(rd.from_arrow(old.select(docs.schema().names)))
         docs.repartition(num_partitions, keys=["exact"]).map_batches(
-            _exact_partition, fn_kwargs={"order": plan.survivor_order}, **whole).write_parquet(d)
+            _exact_partition, fn_kwargs={"order": plan.survivor_order}, **whole).write_parquet(d, **write)
 
-    exact_dir = _phase(work / "exact", build_exact)
-    exact_schema = pq.read_schema(sorted(exact_dir.glob("*.parquet"))[0])
+    exact_dir = _phase(work, "exact", build_exact)
+    exact_schema = exact_dir.read_schema(exact_dir.files()[0])
     node_type = exact_schema.field("node").type
 
     def build_edges(d: str) -> None:
-        survivors = rd.read_parquet(str(exact_dir)).filter(expr=col("node") == col("exact_survivor")).select_columns(["node", "sig"])
+        survivors = _read(exact_dir).filter(expr=col("node") == col("exact_survivor")).select_columns(["node", "sig"])
         cand = survivors.map_batches(_explode_bands, batch_format="pyarrow", fn_kwargs={"plan": plan}) \
             .repartition(num_partitions, keys=["band", "key"]).map_batches(_frame_fn(star_edges), **whole)
         sig_type = exact_schema.field("sig").type
@@ -210,21 +232,21 @@ def _run(inputs, work, plan, old, num_partitions, marks_dir) -> Path:
         j = j.map_batches(_conform, batch_format="pyarrow", fn_kwargs={"schema": with_ab})
         j.map_batches(_jaccard, batch_format="pyarrow",
                       fn_kwargs={"num_perm": plan.signature.num_perm, "threshold": plan.threshold if plan.verify else None}
-                      ).write_parquet(d)
+                      ).write_parquet(d, **write)
 
     label_schema = pa.schema([("node", node_type), ("label", node_type)])
     labels = None
     if plan.near:
-        edges_dir = _phase(work / "edges", build_edges)
-        if any(pq.read_metadata(p).num_rows for p in edges_dir.glob("*.parquet")):
-            comp_dir = _phase(work / "components", lambda d: components_ray(
-                rd.read_parquet(str(edges_dir)).select_columns(["a", "b"]), num_partitions).write_parquet(d))
-            labels = rd.read_parquet(str(comp_dir)).map_batches(_labels, batch_format="pyarrow") \
+        edges_dir = _phase(work, "edges", build_edges)
+        if any(edges_dir.num_rows(p) for p in edges_dir.files()):
+            comp_dir = _phase(work, "components", lambda d: components_ray(
+                _read(edges_dir).select_columns(["a", "b"]), num_partitions).write_parquet(d, **write))
+            labels = _read(comp_dir).map_batches(_labels, batch_format="pyarrow") \
                 .repartition(num_partitions, keys=["node"]).map_batches(_unique, fn_kwargs={"schema": label_schema},
                                                                          **whole)
 
     def build_marks(d: str) -> None:
-        exact = rd.read_parquet(str(exact_dir)).select_columns(
+        exact = _read(exact_dir).select_columns(
             ["node", "id", "exact", "old", "score", "length", "part", "exact_survivor", "exact_size"])
         survivors = exact.filter(expr=col("node") == col("exact_survivor")).drop_columns(["exact_survivor", "part"])
         surv_schema = pa.schema([exact_schema.field(c) for c in ("node", "id", "exact", "old", "score", "length")]
@@ -244,6 +266,6 @@ def _run(inputs, work, plan, old, num_partitions, marks_dir) -> Path:
                                      pa.field("cluster_exact", exact_schema.field("exact").type)])
         members.join(comps, join_type="inner", num_partitions=num_partitions, on=("exact_survivor",)) \
             .map_batches(_marks, fn_kwargs={"schema": member_schema}, **whole) \
-            .write_parquet(d, partition_cols=["part"])
+            .write_parquet(d, partition_cols=["part"], **write)
 
-    return _phase(marks_dir, build_marks)
+    return _phase(work, "marks", build_marks)

@@ -30,19 +30,25 @@ Scale: on Ray every step that sees all documents is a hash shuffle (see
 (``filters.dedup.marks``) and the runner calls ``bind_input(path)`` before it streams
 an input, so a worker holds one input's marks, not the corpus's (a bare ``__call__``
 without a bound input loads them all: fine for ``taosha stage`` and tests).
+
+Storage: ``context.work_dir``, ``output_dir`` and ``previous_outputs`` are URIs (local
+disk or object storage); every file goes through ``filters.dedup.storage``. Where the
+marks are is runtime state, not config: set by ``run_global``, it is no dataclass field
+(YAML and ``taosha stages`` never see it); the Ray engine's actors get it through the
+constructor-only ``work_uri`` (see :meth:`DedupStage.runtime_params`).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import ClassVar, Literal
+import os
+from dataclasses import InitVar, dataclass, field
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from filters.dedup.storage import Store
 from pipeline.schema import active_mask, drop_rows, set_column
 from pipeline.stage import GlobalContext, stage_reason
 
@@ -68,9 +74,10 @@ class DedupStage:
     survivor_order: list[str] = field(default_factory=lambda: ["quality", "length"],
                                       metadata={"help": "survivor keys in order: quality, length, shortest (id last)"})
     num_partitions: int = field(default=0, metadata={"help": "Ray groupby/join partitions; 0 = 2 x the runner's workers"})
-    work_dir: str = field(default="", metadata={"help": "set by run_global; where the marks are"})
+    work_uri: InitVar[str] = ""  # runtime, not config: the URI of a finished run_global's work dir
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, work_uri: str) -> None:
+        self._work = Store.at(work_uri) if work_uri else None  # where run_global left plan.json and marks/
         self._marks: pl.DataFrame | None = None  # every input's marks (no input bound)
         self._bound: tuple[int, pl.DataFrame] | None = None  # (part, its marks)
         self._parts: dict[str, int] | None = None  # input path -> part
@@ -95,56 +102,60 @@ class DedupStage:
 
     def run_global(self, inputs: list[str], context: GlobalContext) -> None:
         from filters.dedup.index import load_index, write_index
-        from filters.dedup.local_engine import prepare_work_dir, run_local
+        from filters.dedup.local_engine import prepare_work_dir, run_phases_local
 
         plan = self.plan()
-        work = Path(context.work_dir)
-        previous = [Path(p) for p in context.previous_outputs]
+        work = Store.at(context.work_dir)  # a URI; os.fspath also takes a Path from older callers
+        previous = [os.fspath(p) for p in context.previous_outputs]
         prepare_work_dir(work, inputs, plan, previous)
         old = load_index(previous, plan.meta())
         if context.engine == "ray":
-            from filters.dedup.ray_engine import run_ray
+            from filters.dedup.ray_engine import run_phases_ray
 
             parts = self.num_partitions or max(2, 2 * context.num_workers)
-            marks_dir = run_ray(inputs, work, plan, old, parts)
+            marks = run_phases_ray(inputs, work, plan, old, parts)
         else:
-            marks_dir = run_local(inputs, work, plan, old)
+            marks = run_phases_local(inputs, work, plan, old)
         if context.output_dir is not None:
-            write_index(Path(context.output_dir), sorted((work / "signatures").glob("*.parquet")), marks_dir,
-                        plan.meta(), engine=context.engine)
-        self.work_dir = str(work)
+            write_index(os.fspath(context.output_dir), work, work.files("signatures"), marks, plan.meta(),
+                        engine=context.engine)
+        self._work = work
         self._marks, self._bound, self._parts = None, None, None
+
+    def runtime_params(self) -> dict[str, Any]:
+        """Constructor keywords that rebuild this stage with its runtime state (where the
+        marks are): the Ray engine ships them to its actors (``stage_spec``) beside the config."""
+        return {"work_uri": self._work.uri} if self._work is not None else {}
 
     def setup(self) -> None:
         """Reads which input is which part when ``run_global`` has run; marks load
         lazily (one input's in ``bind_input``). A runner may call setup before the
         global phase: then it does nothing, and ``__call__`` raises."""
-        if self._parts is None and self.work_dir and (Path(self.work_dir) / "plan.json").exists():
-            inputs = json.loads((Path(self.work_dir) / "plan.json").read_text())["inputs"]
+        if self._parts is None and self._work is not None and self._work.exists("plan.json"):
+            inputs = self._work.read_json("plan.json")["inputs"]
             self._parts = {path: i for i, path in enumerate(inputs)}
 
-    def _marks_dir(self) -> Path:
+    def _marks_store(self) -> Store:
         self.setup()
-        marks_dir = Path(self.work_dir) / "marks" if self.work_dir else None
-        if marks_dir is None or not marks_dir.exists() or self._parts is None:
-            where = f" at {marks_dir}" if marks_dir else ""
+        if self._work is None or not self._work.is_done("marks") or self._parts is None:
+            where = f" at {self._work.sub('marks').uri}" if self._work is not None else ""
             raise RuntimeError(
                 "dedup is a global stage: run_global(inputs, context) must run over all documents "
                 f"before batches are passed to it (no marks found{where})"
             )
-        return marks_dir
+        return self._work.sub("marks")
 
     def bind_input(self, path: str) -> None:
         """The runner streams ``path`` (one of ``run_global``'s inputs) next: hold only
         that input's marks. Without a bound input ``__call__`` loads every input's."""
         from filters.dedup.marks import read_part_marks
 
-        marks_dir = self._marks_dir()
+        marks = self._marks_store()
         if path not in self._parts:
-            raise RuntimeError(f"dedup: {path} was not an input of the global phase in {self.work_dir}")
+            raise RuntimeError(f"dedup: {path} was not an input of the global phase in {self._work.uri}")
         part = self._parts[path]
         if self._bound is None or self._bound[0] != part:
-            self._bound = (part, read_part_marks(marks_dir, part))
+            self._bound = (part, read_part_marks(marks, part))
 
     @property
     def bound_marks_rows(self) -> int:
@@ -157,7 +168,7 @@ class DedupStage:
         if self._marks is None:
             from filters.dedup.marks import read_marks
 
-            self._marks = read_marks(self._marks_dir()).drop("part")
+            self._marks = read_marks(self._marks_store()).drop("part")
         return self._marks
 
     def __call__(self, batch: pa.Table) -> pa.Table:

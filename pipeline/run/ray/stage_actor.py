@@ -28,9 +28,14 @@ from pipeline.stats import StageStats, timed_stage
 
 
 def stage_spec(stage: object, stat_name: str, index: int) -> dict[str, Any]:
-    """The wire form of a built stage: where its class lives and its config fields."""
+    """The wire form of a built stage: where its class lives, its config fields and, for a
+    stage whose global phase left runtime state on the driver's instance (dedup: where its
+    marks are), the constructor keywords its optional ``runtime_params()`` returns."""
     cls = type(stage)
     params = {f.name: getattr(stage, f.name) for f in dataclasses.fields(stage) if f.init}
+    runtime = getattr(stage, "runtime_params", None)
+    if callable(runtime):
+        params.update(runtime())
     return {"module": cls.__module__, "cls": cls.__qualname__, "params": params, "stat": stat_name, "index": index}
 
 

@@ -10,6 +10,7 @@ import pytest
 from filters.dedup.stage import DedupStage
 from filters.dedup.index import index_files
 from filters.dedup.marks import read_marks
+from filters.dedup.storage import Store
 from pipeline.schema import make_batch
 from pipeline.stage import GlobalContext
 
@@ -29,16 +30,16 @@ def test_local_and_ray_runs_give_the_same_clusters(tmp_path, ray_local):
         paths.append(str(tmp_path / f"in-{i}.parquet"))
         pq.write_table(batch.slice(lo, hi - lo), paths[-1])
     local = DedupStage()
-    local.run_global(paths, GlobalContext(engine="local", work_dir=tmp_path / "local"))
+    local.run_global(paths, GlobalContext(engine="local", work_dir=str(tmp_path / "local")))
     ray_stage = DedupStage(num_partitions=2)
-    ray_stage.run_global(paths, GlobalContext(engine="ray", work_dir=tmp_path / "ray"))
-    a = read_marks(tmp_path / "local" / "marks")
-    b = read_marks(tmp_path / "ray" / "marks")
+    ray_stage.run_global(paths, GlobalContext(engine="ray", work_dir=str(tmp_path / "ray")))
+    a = read_marks(Store.at(tmp_path / "local" / "marks"))
+    b = read_marks(Store.at(tmp_path / "ray" / "marks"))
     assert a.height > 50 and a.equals(b)
     ray_stage.bind_input(paths[0])
     out = ray_stage(pq.read_table(paths[0]))
     assert out["drop_reason"].null_count < out.num_rows
-    assert set(read_marks(tmp_path / "ray" / "marks").filter(pl.col("part") == 1)["id"].to_list()) <= set(ids[70:])
+    assert set(read_marks(Store.at(tmp_path / "ray" / "marks")).filter(pl.col("part") == 1)["id"].to_list()) <= set(ids[70:])
 
 
 @pytest.mark.cluster
@@ -50,18 +51,20 @@ def test_incremental_run_on_ray_matches_local(tmp_path, ray_local):
     pq.write_table(make_batch([r["text"] for r in gsm[0::2]], ids=[r["id"] for r in gsm[0::2]], source="a"), first)
     pq.write_table(make_batch([r["text"] for r in gsm[1::2]] + ["A new sentence about rivers."],
                               ids=[r["id"] for r in gsm[1::2]] + ["fresh"], source="b"), second)
-    DedupStage().run_global([str(first)], GlobalContext(engine="local", work_dir=tmp_path / "w1", output_dir=tmp_path / "o1"))
+    DedupStage().run_global([str(first)], GlobalContext(engine="local", work_dir=str(tmp_path / "w1"),
+                                                            output_dir=str(tmp_path / "o1")))
     for engine in ("local", "ray"):
         DedupStage(num_partitions=2).run_global(
-            [str(second)], GlobalContext(engine=engine, work_dir=tmp_path / f"w2{engine}",
-                                         previous_outputs=(tmp_path / "o1",), output_dir=tmp_path / f"o2{engine}"))
-    a = read_marks(tmp_path / "w2local" / "marks")
-    b = read_marks(tmp_path / "w2ray" / "marks")
+            [str(second)], GlobalContext(engine=engine, work_dir=str(tmp_path / f"w2{engine}"),
+                                         previous_outputs=(str(tmp_path / "o1"),),
+                                         output_dir=str(tmp_path / f"o2{engine}")))
+    a = read_marks(Store.at(tmp_path / "w2local" / "marks"))
+    b = read_marks(Store.at(tmp_path / "w2ray" / "marks"))
     assert a.equals(b)
     old_ids = {r["id"] for r in gsm[0::2]}
     assert set(b.filter(pl.col("dup_of").is_not_null())["dup_of"].to_list()) <= old_ids
     assert b.filter(pl.col("dup_of").is_not_null()).height >= 9
-    kept = pl.concat([pl.read_parquet(f) for f in index_files(tmp_path / "o2ray" / "index" / "dedup")])["id"].to_list()
+    kept = pl.concat([pl.read_parquet(f) for f in index_files(Store.at(tmp_path / "o2ray" / "index" / "dedup"))])["id"].to_list()
     assert "fresh" in kept
 
 
@@ -75,8 +78,8 @@ def test_exact_only_on_ray_matches_local(tmp_path, ray_local):
     path = str(tmp_path / "in.parquet")
     pq.write_table(make_batch(texts, ids=ids, source="s"), path)
     for engine in ("local", "ray"):
-        DedupStage(near=False, num_partitions=2).run_global([path], GlobalContext(engine=engine, work_dir=tmp_path / engine))
-    a, b = read_marks(tmp_path / "local" / "marks"), read_marks(tmp_path / "ray" / "marks")
+        DedupStage(near=False, num_partitions=2).run_global([path], GlobalContext(engine=engine, work_dir=str(tmp_path / engine)))
+    a, b = read_marks(Store.at(tmp_path / "local" / "marks")), read_marks(Store.at(tmp_path / "ray" / "marks"))
     assert a.equals(b) and set(b["dup_reason"].drop_nulls().to_list()) == {"exact"}
     dropped = set(b.filter(pl.col("dup_of").is_not_null())["id"].to_list())
     # one of each injected copy pair goes (the rows may hold exact duplicates of their own)

@@ -18,6 +18,7 @@ import pytest
 
 from filters.dedup.stage import DedupStage
 from filters.dedup.index import INDEX_SUBDIR, index_files
+from filters.dedup.storage import Store
 from pipeline.config import load_config
 from pipeline.run.local import run_local
 from pipeline.schema import make_batch
@@ -63,7 +64,8 @@ def run_stage(rows: list[dict], tmp_path: Path, engine: str = "local", output_di
     pq.write_table(batch.slice(0, 5), paths[0])
     pq.write_table(batch.slice(5), paths[1])
     stage = DedupStage(num_partitions=2)
-    stage.run_global(paths, GlobalContext(engine=engine, work_dir=tmp_path / f"work-{engine}", output_dir=output_dir))
+    stage.run_global(paths, GlobalContext(engine=engine, work_dir=str(tmp_path / f"work-{engine}"),
+                                          output_dir=output_dir and str(output_dir)))
     out = []
     for p in paths:
         stage.bind_input(p)
@@ -74,7 +76,7 @@ def run_stage(rows: list[dict], tmp_path: Path, engine: str = "local", output_di
 def test_documents_sharing_an_id_get_their_own_decisions(tmp_path):
     check(run_stage(shared_id_rows(), tmp_path, output_dir=tmp_path / "out"))
     # the index holds the kept documents: the unrelated "z" and "n", one "w", never a dropped namesake
-    index = pa.concat_tables([pq.read_table(f) for f in index_files(tmp_path / "out" / INDEX_SUBDIR)])
+    index = pa.concat_tables([pq.read_table(f) for f in index_files(Store.at(tmp_path / "out").sub(INDEX_SUBDIR))])
     rows = shared_id_rows()
     want = sorted((rows[i]["id"], len(rows[i]["text"])) for i in (0, 2, 3, 6, 7))
     assert sorted(zip(index["id"].to_pylist(), index["length"].to_pylist())) == want

@@ -84,6 +84,10 @@ def _assert_outputs_in_bucket(s3_endpoint, bucket: str) -> None:
     assert any(k.startswith("out/data/") for k in keys) and any(k.startswith("out/rejects/") for k in keys)
     assert any(k.startswith("out/index/dedup/kept") for k in keys), "the dedup index is in the bucket"
     assert any(k.startswith("out/_work/progress/") for k in keys), "markers are in the bucket"
+    assert any(k.startswith("out/_work/global/") and k.endswith("-dedup/marks/_SUCCESS") for k in keys), \
+        "dedup's marks and their completion marker are in the bucket"
+    assert any(k.startswith("out/_work/global/") and k.endswith("-dedup/plan.json") for k in keys)
+    assert "out/index/dedup/_SUCCESS" in keys and "out/index/dedup/meta.json" in keys
     assert not any(k.endswith(".tmp") for k in keys)
     marker = json.loads(s3_endpoint["client"].get_object(Bucket=bucket, Key="out/_taosha.json")["Body"].read())
     assert marker["status"] == "complete"
