@@ -216,8 +216,8 @@ def main() -> None:
     cpu0 = time.process_time()
     with PeakRSS() as rss:
         t1 = time.perf_counter()
-        stage.run_global(inputs, GlobalContext(engine=args.engine, work_dir=run_dir / "work",
-                                               num_workers=args.cpus, output_dir=run_dir / "out"))
+        stage.run_global(inputs, GlobalContext(engine=args.engine, work_dir=str(run_dir / "work"),
+                                               num_workers=args.cpus, output_dir=str(run_dir / "out")))
         wall = time.perf_counter() - t1
     phases = {p.name: time.ctime(p.stat().st_mtime)[11:19] for p in sorted((run_dir / "work").iterdir(), key=lambda p: p.stat().st_mtime)}
     # apply the marks the way the runner does: bind one input, stream its batches
@@ -225,7 +225,8 @@ def main() -> None:
     for path in inputs:
         stage.bind_input(path)
         held = max(held, stage.bound_marks_rows)
-        for rb in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=["id", "text", "drop_reason"]):
+        columns = ["id", "text", "source", "drop_reason"]  # source: part of the row key the marks are keyed by
+        for rb in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=columns):
             out = stage(pa.Table.from_batches([rb]))
             removed.update(out.filter(pc.is_valid(out["dup_of"]))["id"].to_pylist())
     apply_s = time.perf_counter() - t2
