@@ -80,6 +80,7 @@ def after_cleaning_run(config, progress) -> None:
     print(round_table(generated.rounds))
     s = generated.stats
     print(f"candidates={s.records_in}  kept={s.kept}  rejected={s.rejected}  errored={s.errored}")
+    print(outputs_line(generated.output_dir))
 
 
 def run(args: argparse.Namespace) -> int:
