@@ -30,7 +30,7 @@ def curve(card: dict) -> str:
 
 def rounds(card: dict) -> str:
     out = ["| round | training rows (mined) | pool: math FP@0.5 / hard neg@0.2 / missed | "
-           "pool: code FP@0.5 / hard neg@0.2 / missed | new mistakes added | where the math/code mistakes came from |",
+           "pool: code FP@0.5 / hard neg@0.2 / missed | new rows added | where the hard negatives / missed rows came from |",
            "|---|---|---|---|---|---|"]
     for r in card["rounds"]:
         cells = []
@@ -39,8 +39,9 @@ def rounds(card: dict) -> str:
             s = r["pool_after_training"][label]
             hard = next(v for k, v in s.items() if k.startswith("hard_negative"))
             cells.append(f"{s['false_positive_at_0.5']} / {hard} / {s['missed_positive_at_0.5']}")
-            where.append(f"{label}: FP " + ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in s["fp_sources"].items())
-                         + "; missed " + ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in s["fn_sources"].items()))
+            fp = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in s["fp_sources"].items()) or "none"
+            fn = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in s["fn_sources"].items()) or "none"
+            where.append(f"{label}: hard negatives {fp}; missed {fn}")
         out.append(f"| {r['round']} | {r['train_rows']} ({r['mined_rows_in_training']}) | {cells[0]} | {cells[1]} | "
                    f"{r['new_mistakes']} | {' / '.join(where)} |")
     return "\n".join(out)

@@ -3,11 +3,15 @@
 
 Usage:
     python benchmarks/classify_speed.py [--docs 2000] [--repeats 3] [--batch-size 1000] [--zh-only]
-                                        [--long-docs share|chunks|crop|head] [--no-prefilter]
+                                        [--texts heldout|crawl] [--long-docs share|chunks|crop|head]
+                                        [--no-prefilter]
 
-Documents: the held-out test documents of classifier_sources (dev web test rows, clean
-dev rows, machine text: code files, man pages, Chinese catalogs...), cycled to
-``--docs``. Both shipped models, one thread, medians of ``--repeats`` runs:
+Documents (``--texts``): ``heldout`` (default), the held-out test documents of
+classifier_sources (dev web test rows, clean dev rows, machine text: code files, man
+pages, Chinese catalogs...; about half of them math or code); ``crawl``, the pages the
+WARC reader extracts from ../shared/data/crawl (real crawl samples: spam, homepages,
+redirect pages; what a crawl mostly is). Cycled to ``--docs``. Both shipped models, one
+thread, medians of ``--repeats`` runs:
 
   raw predict      model.predict(list) on every document's pieces (the stage's
                    ``long_docs`` cut: up to 8 pieces of 2000 chars), newlines replaced
@@ -28,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import regex
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,13 +46,16 @@ from filters.classify.stage import ClassifyStage, document_pieces  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
 
-def timed(fn, repeats: int) -> float:
-    times = []
+def timed_round_robin(fns: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each function, run in turns (a b c a b c ...), so that a load
+    spike on a shared machine hits every variant alike and the ratios stay meaningful."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main(argv=None) -> int:
@@ -55,13 +63,18 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=1000)
-    ap.add_argument("--zh-only", action="store_true", help="only documents with Han characters (jieba-bound)")
+    ap.add_argument("--zh-only", action="store_true", help="only documents with Han characters")
     ap.add_argument("--long-docs", choices=["share", "chunks", "crop", "head"], default="share")
     ap.add_argument("--no-prefilter", action="store_true")
+    ap.add_argument("--texts", choices=["heldout", "crawl"], default="heldout")
     args = ap.parse_args(argv)
 
-    rows = cs.collect(with_fetched=False)["test"]
-    texts = [r.text for r in rows]
+    if args.texts == "crawl":
+        from classifier_eval import crawl_pages
+
+        texts = [t for _, _, t in crawl_pages() if t]
+    else:
+        texts = [r.text for r in cs.collect(with_fetched=False)["test"]]
     if args.zh_only:
         texts = [t for t in texts if regex.search(r"\p{Han}", t)]
     texts = (texts * (args.docs // len(texts) + 1))[: args.docs]
@@ -74,14 +87,19 @@ def main(argv=None) -> int:
     n_chars = sum(len(p) for p in pieces)
     print(f"{len(texts)} docs, {len(pieces)} pieces, {n_chars / 1e6:.1f} M chars scored, {args.repeats} repeats")
 
-    raw = timed(lambda: (math_model.predict(flat, k=1), code_model.predict(flat, k=1)), args.repeats)
-    model_only = timed(lambda: (math_model.predict(toks, k=1), code_model.predict(toks, k=1)), args.repeats)
-    tok = timed(lambda: tokenize_many(pieces), args.repeats)
-    pre = timed(lambda: gates(texts), args.repeats)
-    g = gates(texts)
     batches = [make_batch(texts[i:i + args.batch_size], ids=[str(j) for j in range(i, min(i + args.batch_size, len(texts)))],
                           source="bench") for i in range(0, len(texts), args.batch_size)]
-    full = timed(lambda: [stage(b) for b in batches], args.repeats)
+    arrow = pa.array(texts, pa.large_string())
+    cap = stage.chunk_chars * stage.max_chunks
+    t = timed_round_robin({
+        "raw": lambda: (math_model.predict(flat, k=1), code_model.predict(flat, k=1)),
+        "model_only": lambda: (math_model.predict(toks, k=1), code_model.predict(toks, k=1)),
+        "tok": lambda: tokenize_many(pieces),
+        "pre": lambda: gates(arrow, max_chars=cap),
+        "full": lambda: [stage(b) for b in batches],
+    }, args.repeats)
+    raw, model_only, tok, pre, full = t["raw"], t["model_only"], t["tok"], t["pre"], t["full"]
+    g = gates(arrow, max_chars=cap)
 
     def line(name: str, seconds: float) -> str:
         return f"{name:18s} {seconds:8.3f} s {len(texts) / seconds:10.0f} docs/s {n_chars / seconds / 1e6:7.2f} M chars/s"

@@ -57,11 +57,17 @@ def _count(arr: pa.Array, pattern: str) -> np.ndarray:
     return pc.count_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
 
 
-def signal_counts(texts: pa.Array | list[str]) -> dict[str, np.ndarray]:
-    """Per-document counts of each math and code signal (vectorized, no Python loop)."""
+def signal_counts(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int = 0) -> dict[str, np.ndarray]:
+    """Per-document counts of each math and code signal (vectorized, no Python loop).
+
+    ``max_chars`` > 0 counts in the first ``max_chars`` code units of each document only
+    (the stage passes what it would score at most), so a 400 KB file costs what 16 KB do.
+    """
     arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if max_chars > 0 and len(arr):
+        arr = pc.utf8_slice_codeunits(arr, 0, max_chars)
     if len(arr) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return {k: empty for k in ("tex", "math_symbol", "operator", "number", "math_word", "fence", "indented",
@@ -74,9 +80,9 @@ def signal_counts(texts: pa.Array | list[str]) -> dict[str, np.ndarray]:
     }
 
 
-def gates(texts: pa.Array | list[str]) -> Gates:
+def gates(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int = 0) -> Gates:
     """The math and code gates of every document (see the module docstring for the rules)."""
-    c = signal_counts(texts)
+    c = signal_counts(texts, max_chars)
     math = (c["tex"] > 0) | (c["math_symbol"] > 0) | (
         (c["number"] >= 1) & (c["math_word"] > 0)) | ((c["number"] >= 2) & (c["operator"] > 0)) | (c["number"] >= 3)
     code = (c["fence"] > 0) | (c["indented"] >= 2) | (c["code_punct"] >= 3) | (c["code_word"] >= 2) | (

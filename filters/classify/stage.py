@@ -181,18 +181,27 @@ class ClassifyStage:
         state["_models"] = None
         return state
 
-    def raw_scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Uncalibrated (math, code) document scores; 0 where the prefilter's gate is closed."""
+    def raw_scores(self, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """Uncalibrated (math, code) document scores; 0 where the prefilter's gate is closed.
+
+        ``texts`` may be an Arrow string array: the gates then run on it directly and only
+        the documents they open are converted to Python strings.
+        """
         self.setup()
         n = len(texts)
         if self.prefilter:
-            g = gates(list(texts))
+            g = gates(texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else list(texts),
+                      max_chars=self.chunk_chars * self.max_chunks)
             math_gate, code_gate = g.math, g.code
         else:
             math_gate = code_gate = np.ones(n, dtype=bool)
         cand = np.flatnonzero(math_gate | code_gate)
+        if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+            cand_texts = texts.take(pa.array(cand, pa.int64())).to_pylist() if len(cand) else []
+        else:
+            cand_texts = [texts[i] for i in cand]
         out = []
-        pieces, offsets = document_pieces([texts[i] for i in cand], self.long_docs, self.chunk_chars, self.max_chunks)
+        pieces, offsets = document_pieces(cand_texts, self.long_docs, self.chunk_chars, self.max_chunks)
         lines = tokenize_many(pieces)
         piece_doc = np.repeat(cand, np.diff(offsets))
         lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
@@ -211,7 +220,7 @@ class ClassifyStage:
             out.append(full)
         return out[0], out[1]
 
-    def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated (math_score, code_score) per text: the stage's scoring without the table plumbing."""
         raw_math, raw_code = self.raw_scores(texts)
         math_s = apply_calibration(raw_math, self._cards[0].get("calibration"))
@@ -224,7 +233,7 @@ class ClassifyStage:
     def __call__(self, batch: pa.Table) -> pa.Table:
         active = active_mask(batch)
         idx = np.flatnonzero(active)
-        texts = batch["text"].take(pa.array(idx)).to_pylist() if len(idx) else []
+        texts = batch["text"].take(pa.array(idx, pa.int64())) if len(idx) else pa.array([], pa.large_string())
         math_s, code_s = self.score(texts)
         domain = assign_domain(math_s, code_s, self.math_threshold, self.code_threshold)
         n = batch.num_rows

