@@ -44,8 +44,19 @@ def decisions(case: str, out: Path, engine: str = "local") -> list[list]:
     table = pl.concat(frames, how="diagonal_relaxed")
     if "drop_reason" not in table.columns:
         table = table.with_columns(pl.lit(None, pl.String).alias("drop_reason"))
-    rows = table.select("id", "drop_reason", "dup_of").sort("id").rows()
-    return [list(r) for r in rows]
+    return keyed_rows(table)
+
+
+def keyed_rows(table: pl.DataFrame) -> list[list]:
+    """[record key, drop_reason, key of dup_of] sorted by key. A record's key is its input file
+    (relative to the checkout) and offset: ids of crawl records hash the absolute path, so they
+    differ between checkouts, and the expectation must hold in any clone (CI's included)."""
+    keys = [f"{Path(src).resolve().relative_to(ROOT)}#{off}" for src, off in
+            zip(table["source"].to_list(), table["source_offset"].to_list())]
+    by_id = dict(zip(table["id"].to_list(), keys))
+    rows = [[k, reason, by_id.get(dup, dup) if dup is not None else None]
+            for k, reason, dup in zip(keys, table["drop_reason"].to_list(), table["dup_of"].to_list())]
+    return sorted(rows, key=lambda r: r[0])
 
 
 def _check(case: str, got: list[list]) -> None:
