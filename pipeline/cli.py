@@ -148,7 +148,7 @@ def cmd_stages(args: argparse.Namespace) -> int:
         print(f"{name}: {_stage_summary(cls)}")
         comments = _field_comments(cls)
         for f in dataclasses.fields(cls):
-            if not f.init or f.metadata.get("runtime"):
+            if not f.init:
                 continue
             default = f.default if f.default is not dataclasses.MISSING else (
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else "(required)")

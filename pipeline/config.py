@@ -274,7 +274,7 @@ def _effective_params(stage: object) -> dict[str, Any]:
     if not dataclasses.is_dataclass(stage):
         return {}
     return {f.name: getattr(stage, f.name) for f in dataclasses.fields(stage)
-            if f.init and not f.metadata.get("runtime")}
+            if f.init}
 
 
 def _check_bounds(value: Any, f: dataclasses.Field, file: str | None, stage: str | None) -> None:

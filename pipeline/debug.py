@@ -68,8 +68,8 @@ def run_stage_debug(name: str, inputs: list[str], output: str, params: dict[str,
         with tempfile.TemporaryDirectory(prefix=f"taosha-{name}-") as tmp:
             spill = str(Path(tmp) / "input.parquet")
             pq.write_table(records, spill)
-            work = Path(tmp) / "work"
-            work.mkdir()
+            work = str(Path(tmp) / "work")
+            Path(work).mkdir()
             stage.run_global([spill], GlobalContext(engine="local", work_dir=work, output_dir=None))
             result = timed_stage(stats, stage, records)
     else:

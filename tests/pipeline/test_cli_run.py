@@ -32,3 +32,14 @@ def test_repeated_input_flags_and_missing_synth_extra(tmp_path, monkeypatch, cap
     stats = json.loads((out / "stats.json").read_text())
     assert stats["records_in"] == _lines(a) + _lines(b)
     assert not (out / "synthetic").exists()
+
+
+def test_stage_command_runs_a_global_stage(tmp_path, capsys):
+    out = tmp_path / "dedup.parquet"
+    assert main(["stage", "dedup", "--input", str(DEV / "neardup_clusters.jsonl"), "--output", str(out)]) == 0
+    import polars as pl
+
+    table = pl.read_parquet(out)
+    assert table.height == _lines(DEV / "neardup_clusters.jsonl")
+    assert table["drop_reason"].drop_nulls().str.starts_with("dedup:").all()
+    assert table["dup_of"].drop_nulls().len() > 0

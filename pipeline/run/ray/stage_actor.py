@@ -1,8 +1,9 @@
 """One stage on Ray Data: a callable class for ``map_batches`` that builds the stage once.
 
 Only a small spec crosses the wire: the stage's module, class name and config dict
-(its dataclass fields, read from the driver's instance, so a global stage's fields set
-by ``run_global`` travel too). The actor builds the stage, calls ``setup()`` once (models
+(its dataclass fields, read from the driver's instance), plus what a global stage's
+optional ``runtime_params()`` returns after ``run_global`` (e.g. where dedup left its
+marks): runtime state travels explicitly, never as a user-facing config field. The actor builds the stage, calls ``setup()`` once (models
 load once per actor) and then runs ``__call__`` on pyarrow batches.
 
 Runner-internal columns (names starting with ``__``: the part, chunk and row a row came
