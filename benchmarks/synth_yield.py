@@ -171,7 +171,10 @@ def delay_server(delay_s: float, max_requests: int, idle_s: float = 30.0, comple
             self.end_headers()
             self.wfile.write(data)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the default backlog (5) refuses connections at 16 in flight
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     stop = threading.Event()
 

@@ -90,8 +90,11 @@ def plan_round(tasks: dict[str, int], languages: list[str], library: PromptLibra
             if not pools:
                 needs = "seeds.code_tasks" if task == "code_ref" else "seeds.problems (or seeds.corpus for math)"
                 raise ValueError(f"task {task!r} needs seeds: set generate.{needs}")
-            chosen = {lang: pick(pools, k, round_index=round_index, base_seed=base_seed + hash_task(task), lang=lang)
-                      for lang, k in per_lang.items()}
+            # code tasks come as translations (one row per language): shuffle each language's pool
+            # on its own, or a round would ask for the same function in both languages
+            chosen = {lang: pick(pools, k, round_index=round_index, lang=lang,
+                                 base_seed=base_seed + hash_task(task) + (j if task == "code_ref" else 0))
+                      for j, (lang, k) in enumerate(per_lang.items())}
         counters = {lang: 0 for lang in languages}
         for i, lang in enumerate(langs):
             sid = f"{model}/r{round_index:03d}/{task}/{i:05d}"
