@@ -49,6 +49,7 @@ class ClientConfig:
     max_attempts: int = 5  # attempts per request before it is dead-lettered
     backoff_base_s: float = 0.5  # delay before retry k is base * 2**k, capped, with full jitter
     backoff_max_s: float = 30.0
+    max_retry_after_s: float = 60.0  # a server's Retry-After is honoured up to this per attempt
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 512

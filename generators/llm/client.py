@@ -35,7 +35,6 @@ from generators.llm.cache import CachedCompletion, RequestCache, request_key
 from generators.llm.progress import RequestProgress, Say
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
-MAX_RETRY_AFTER_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -269,7 +268,12 @@ class ChatClient:
                     progress.retried()
                 delay = backoff_delay(attempts, self.config.backoff_base_s, self.config.backoff_max_s, self._rng)
                 if last.retry_after is not None:
-                    delay = max(delay, min(last.retry_after, MAX_RETRY_AFTER_S))
+                    # bounded: a server asking for 600 s per attempt would stall the round for
+                    # max_attempts x 10 minutes; past the cap the request is retried sooner
+                    delay = max(delay, min(last.retry_after, self.config.max_retry_after_s))
+                    if progress and delay >= 5.0:
+                        progress.say(f"{progress.label}: server asked to wait {last.retry_after:.0f} s "
+                                     f"({last.kind}); retrying request {request.request_id} in {delay:.0f} s")
                 await asyncio.sleep(delay)
                 continue
             if self.cache is not None:

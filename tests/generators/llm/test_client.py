@@ -115,6 +115,18 @@ def test_retry_after_is_honoured(tmp_path):
         assert second.t - first.t >= 0.95  # waited for Retry-After, not the 1 ms backoff
 
 
+def test_a_long_retry_after_is_capped(tmp_path):
+    """A server asking for 600 s per attempt must not stall a round for an hour: the wait is
+    capped at client.max_retry_after_s."""
+    with FaultServer(retry_after="600") as server:
+        client = ChatClient(_config(backoff_base_s=0.001, backoff_max_s=0.001, max_retry_after_s=1.0), model="m",
+                            base_url=server.base_url)
+        [result] = client.run(_requests(1, ["429"]))
+        assert result.ok and result.attempts == 2
+        first, second = server.hits
+        assert 0.95 <= second.t - first.t < 30
+
+
 def test_concurrency_is_bounded():
     in_flight, peak, lock = 0, 0, threading.Lock()
 
