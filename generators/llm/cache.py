@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS completions (
     finish_reason TEXT,
     prompt_tokens INTEGER,
     completion_tokens INTEGER,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    attempts INTEGER DEFAULT 1
 )
 """
 
@@ -49,6 +50,7 @@ class CachedCompletion:
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
+    attempts: int = 1  # HTTP attempts the answer cost when it was made (a replay costs none)
 
 
 class RequestCache:
@@ -61,19 +63,23 @@ class RequestCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(completions)")}
+        if "attempts" not in columns:  # a cache written by an earlier version
+            self._db.execute("ALTER TABLE completions ADD COLUMN attempts INTEGER DEFAULT 1")
 
     def get(self, key: str) -> CachedCompletion | None:
         row = self._db.execute(
-            "SELECT content, finish_reason, prompt_tokens, completion_tokens FROM completions WHERE key = ?", (key,)
-        ).fetchone()
-        return CachedCompletion(row[0], row[1], row[2] or 0, row[3] or 0) if row else None
+            "SELECT content, finish_reason, prompt_tokens, completion_tokens, attempts FROM completions WHERE key = ?",
+            (key,)).fetchone()
+        return CachedCompletion(row[0], row[1], row[2] or 0, row[3] or 0, row[4] or 1) if row else None
 
     def put(self, key: str, model: str, request: dict[str, Any], completion: CachedCompletion) -> None:
         """Store a finished completion (the first one stored for a key wins)."""
         self._db.execute(
-            "INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, model, json.dumps(request, ensure_ascii=False, sort_keys=True), completion.content,
-             completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, time.time()),
+             completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, time.time(),
+             completion.attempts),
         )
 
     def __len__(self) -> int:

@@ -27,7 +27,7 @@ import os
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal
 
 from generators.config import ClientConfig
@@ -75,6 +75,12 @@ class ClientStats:
     retries: Counter = field(default_factory=Counter)  # by error kind
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # answers replayed from the cache: what they cost when an earlier process (a killed run
+    # of this round, or another run sharing the cache) made them, so a resumed round's
+    # stats still account for every request the server answered
+    replayed_requests: int = 0
+    replayed_prompt_tokens: int = 0
+    replayed_completion_tokens: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -230,6 +236,9 @@ class ChatClient:
         progress = self._progress
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.stats.cache_hits += 1
+            self.stats.replayed_requests += hit.attempts
+            self.stats.replayed_prompt_tokens += hit.prompt_tokens
+            self.stats.replayed_completion_tokens += hit.completion_tokens
             if progress:
                 progress.finished(cached=True)
             return self._finish(ChatResult(request.request_id, key, "done", hit.content, hit.finish_reason,
@@ -278,7 +287,7 @@ class ChatClient:
                 continue
             if self.cache is not None:
                 self.cache.put(key, self.model, {"messages": request.messages, "params": self.params_of(request),
-                                                 "seed": request.seed}, completion)
+                                                 "seed": request.seed}, replace(completion, attempts=attempts))
             if progress:
                 progress.finished(prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens)
             return self._finish(ChatResult(request.request_id, key, "done", completion.content,

@@ -81,6 +81,9 @@ class RayGenerator:
                 misses.append(req)
                 continue
             self.stats.cache_hits += 1
+            self.stats.replayed_requests += hit.attempts
+            self.stats.replayed_prompt_tokens += hit.prompt_tokens
+            self.stats.replayed_completion_tokens += hit.completion_tokens
             results[req.request_id] = self._count(ChatResult(req.request_id, key, "done", hit.content, hit.finish_reason,
                                                              hit.prompt_tokens, hit.completion_tokens, 0, cached=True))
         if misses:
@@ -106,7 +109,7 @@ class RayGenerator:
                             self.cache.put(res.key, self.model, {"messages": req.messages, "params": self._keyer.params_of(req),
                                                                  "seed": req.seed},
                                            CachedCompletion(res.content, res.finish_reason, res.prompt_tokens,
-                                                            res.completion_tokens))
+                                                            res.completion_tokens, max(res.attempts, 1)))
         return [results[r.request_id] for r in requests]
 
     def _count(self, res: ChatResult) -> ChatResult:

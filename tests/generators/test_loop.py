@@ -307,3 +307,23 @@ def test_taosha_generate_cli_writes_to_the_configs_output_dir(tmp_path, monkeypa
     assert "candidates=3" in printed and "verify" in printed
     stats = json.loads((tmp_path / "gen-out" / "stats.json").read_text())
     assert stats["records_in"] == 3 and not (tmp_path / "gen-out" / "synthetic").exists()
+
+
+def test_a_killed_round_resumed_still_accounts_for_the_requests_made_before_the_kill(tmp_path):
+    """A round killed after its requests were answered (no done.json) reruns from the cache;
+    its stats.json still shows the requests and tokens the server spent, as replayed."""
+    with FaultServer(responder=scripted_model) as server:
+        cfg = loop_config(tmp_path, server.base_url, rounds=1)
+        out = tmp_path / "out"
+        run_generate(cfg, output_dir=str(out), progress=None)
+        first = json.loads((out / "stats.json").read_text())["generate"]["rounds"][0]["client"]
+        sent = server.count()
+        (out / "_work" / "generate" / "round-000" / "done.json").unlink()  # as if killed before the marker
+        run_generate(loop_config(tmp_path, server.base_url, rounds=1), output_dir=str(out), progress=None)
+        resumed = json.loads((out / "stats.json").read_text())["generate"]["rounds"][0]["client"]
+    answered = first["requests"] - sum(first.get("retries", {}).values())
+    assert first["requests"] > 0 and resumed.get("cache_hits", 0) > 0
+    # every answer the server gave before the "kill" is accounted for, as replayed requests
+    assert resumed["replayed_requests"] + resumed.get("requests", 0) >= answered
+    assert resumed["replayed_completion_tokens"] + resumed.get("completion_tokens", 0) >= first["completion_tokens"]
+    assert server.count() - sent == resumed.get("requests", 0)
