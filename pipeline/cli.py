@@ -64,7 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.report import funnel
 
     print(funnel(result.stats.to_dict()))
-    print(f"outputs: {config.output.dir}/ (data/, rejects/, errors/, manifest.json, stats.json)")
+    written = [f"{kind}/" for kind in ("data", "rejects", "errors") if any(f.kind == kind for f in result.files)]
+    print(f"outputs: {config.output.dir}/ ({', '.join(written + ['manifest.json', 'stats.json'])})")
     if not args.no_generate:
         for name, section in config.sections().items():  # e.g. generate: the synthetic round
             hook = registry.after_run_hook(name)

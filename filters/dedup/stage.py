@@ -67,9 +67,9 @@ class DedupStage:
     ngram_cjk: int = field(default=2, metadata={"help": "character n-gram size inside CJK runs"})
     ngram_word: int = field(default=3, metadata={"help": "word n-gram size inside non-CJK runs"})
     shingle_mode: Literal["text", "code"] = field(default="text", metadata={"help": "code keeps case and operator tokens"})
-    lowercase: bool = True
-    digits_to_zero: bool = False
-    traditional_to_simplified: bool = True
+    lowercase: bool = True  # fold case before shingling
+    digits_to_zero: bool = False  # map every digit to 0 before shingling (numbers stop mattering)
+    traditional_to_simplified: bool = True  # fold Traditional Chinese to Simplified before shingling
     score_column: str = field(default="auto", metadata={"help": "survivor score column; auto | none | a column"})
     survivor_order: list[str] = field(default_factory=lambda: ["quality", "length"],
                                       metadata={"help": "survivor keys in order: quality, length, shortest (id last)"})

@@ -44,23 +44,23 @@ class HeuristicsStage:
 
     # prose, Gopher
     min_words: int = field(default=50, metadata={"help": "Gopher minimum words (jieba words for Chinese)"})
-    max_words: int = 100_000
-    min_mean_word_len: float = 3.0
-    max_mean_word_len: float = 10.0
+    max_words: int = 100_000  # drop prose with more words than this (Gopher)
+    min_mean_word_len: float = 3.0  # drop prose whose mean word length is below (Gopher)
+    max_mean_word_len: float = 10.0  # drop prose whose mean word length is above (Gopher)
     zh_min_mean_word_len: float = field(default=1.0, metadata={"help": "jieba words average ~1.6 characters"})
-    zh_max_mean_word_len: float = 4.0
+    zh_max_mean_word_len: float = 4.0  # the same ceiling for Chinese, in jieba words
     max_symbol_word_ratio: float = field(default=0.1, metadata={"help": "('#' + '...') per word"})
-    max_bullet_lines_frac: float = 0.9
-    max_ellipsis_lines_frac: float = 0.3
-    min_alpha_word_frac: float = 0.8
+    max_bullet_lines_frac: float = 0.9  # drop when more lines than this start with a bullet (Gopher)
+    max_ellipsis_lines_frac: float = 0.3  # drop when more lines than this end with an ellipsis (Gopher)
+    min_alpha_word_frac: float = 0.8  # drop when fewer words than this contain a letter (Gopher)
     min_stopwords_en: int = field(default=2, metadata={"help": "Gopher: the/be/to/of/and/that/have/with, non-CJK prose"})
-    max_dup_line_frac: float = 0.3
-    max_dup_line_char_frac: float = 0.2
-    max_dup_para_frac: float = 0.3
-    max_dup_para_char_frac: float = 0.2
-    max_top_2gram_frac: float = 0.2
-    max_top_3gram_frac: float = 0.18
-    max_top_4gram_frac: float = 0.16
+    max_dup_line_frac: float = 0.3  # drop when more lines than this are repeats (Gopher)
+    max_dup_line_char_frac: float = 0.2  # the same, by characters in repeated lines
+    max_dup_para_frac: float = 0.3  # drop when more paragraphs than this are repeats (Gopher)
+    max_dup_para_char_frac: float = 0.2  # the same, by characters in repeated paragraphs
+    max_top_2gram_frac: float = 0.2  # drop when the most frequent word 2-gram covers more characters than this (Gopher)
+    max_top_3gram_frac: float = 0.18  # the same for 3-grams
+    max_top_4gram_frac: float = 0.16  # the same for 4-grams
     # prose, C4 / FineWeb
     min_terminal_punct_frac: float = field(default=0.12, metadata={"help": "FineWeb: share of lines ending in punctuation"})
     max_short_line_frac: float = field(default=0.67, metadata={"help": "FineWeb: lines under 30 chars (10 for CJK)"})
@@ -77,11 +77,11 @@ class HeuristicsStage:
     # math
     math_min_words: int = field(default=5, metadata={"help": "math problems can be one sentence"})
     # code, StarCoder
-    code_max_line_len: int = 1000
-    code_max_mean_line_len: float = 100.0
-    code_min_alnum_frac: float = 0.25
-    code_drop_autogen: bool = True
-    code_drop_data_files: bool = True
+    code_max_line_len: int = 1000  # code: drop when a line is longer than this (StarCoder)
+    code_max_mean_line_len: float = 100.0  # code: drop when the mean line length is above this (minified)
+    code_min_alnum_frac: float = 0.25  # code: drop when fewer characters than this are alphanumeric
+    code_drop_autogen: bool = True  # code: drop files whose header says they are generated
+    code_drop_data_files: bool = True  # code: drop files that are mostly data (number tables, base64)
     jieba_hmm: bool = field(default=False, metadata={"help": "jieba HMM for unknown words (slower)"})
     jieba_max_chars: int = field(default=20_000, metadata={"help": "segment at most this head of a Chinese document (counts are scaled up)"})
 

@@ -178,23 +178,23 @@ class VerifyCodeStage:
 
     name: ClassVar[str] = "verify_code"
     code_field: str = "text"  # the column holding the sample (model output)
-    isolation: Literal["auto", "bwrap", "unshare", "rlimits"] = "auto"
+    isolation: Literal["auto", "bwrap", "unshare", "rlimits"] = "auto"  # sandbox: auto | bwrap | unshare | rlimits (weak ones need allow_weak_isolation)
     allow_weak_isolation: bool = False  # without it, no bubblewrap = refuse (never fall back to unshare/rlimits)
     python: str = "auto"  # interpreter inside the sandbox
     workers: int = 2  # samples run in parallel
     timeout_s: float = 20.0  # wall clock per sample (all its tests)
-    per_test_timeout_s: float = 5.0
-    cpu_s: int = 10
-    memory_mb: int = 512
-    max_procs: int = 16
-    max_file_mb: int = 16
-    max_output_kb: int = 256
-    min_tests: int = 1
-    require_docstring: bool = False
+    per_test_timeout_s: float = 5.0  # deadline of each test, enforced by the harness
+    cpu_s: int = 10  # CPU seconds for the whole run (RLIMIT_CPU)
+    memory_mb: int = 512  # memory of the whole sandbox (all its processes)
+    max_procs: int = 16  # processes in the sandbox (fork bombs)
+    max_file_mb: int = 16  # largest file the sample may write
+    max_output_kb: int = 256  # output the harness reads back at most
+    min_tests: int = 1  # tests needed for a row to count as verified
+    require_docstring: bool = False  # drop functions without a docstring
     require_tests_call_solution: bool = True  # ignore tests such as ``assert True``
     error_chars: int = 500  # verify_error is truncated to this
     select_field: str | None = None  # only verify rows whose select_field value is in select_values
-    select_values: list[str] = field(default_factory=list)
+    select_values: list[str] = field(default_factory=list)  # values of select_field whose rows are verified (others pass through)
 
     def __post_init__(self) -> None:
         self._sandbox: Sandbox | None = None  # runtime state, not config

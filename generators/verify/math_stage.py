@@ -110,15 +110,15 @@ class VerifyMathStage:
     solution_field: str = "text"  # the column holding the written solution
     reference_field: str = "reference_answer"  # a bare answer or a solution with \boxed{}/####
     group_fields: list[str] = field(default_factory=list)  # self-consistency groups, e.g. ["gen_seed_id"]
-    min_group_size: int = 3
+    min_group_size: int = 3  # samples per problem needed for a majority vote
     min_agreement: float = 0.5  # the majority answer must be held by more than this share of the group
     allow_last_number: bool = True  # fall back to the last number when no answer marker is found
     symbolic: bool = True  # math-verify for non-numeric answers
     timeout_s: float = 5.0  # per symbolic comparison (external deadline; the worker is killed)
-    symbolic_memory_mb: int = 2048
-    unreferenced: Literal["drop", "keep"] = "drop"
+    symbolic_memory_mb: int = 2048  # memory of the worker that checks symbolic equivalence
+    unreferenced: Literal["drop", "keep"] = "drop"  # rows with neither a reference answer nor a group: drop or keep
     select_field: str | None = None  # only verify rows whose select_field value is in select_values
-    select_values: list[str] = field(default_factory=list)
+    select_values: list[str] = field(default_factory=list)  # values of select_field whose rows are verified (others pass through)
 
     def __post_init__(self) -> None:
         self._checker: SymbolicChecker | None = None  # runtime state, not config

@@ -123,7 +123,9 @@ def _run_segments(segments: list[Segment], inputs: list[str], work: WorkDir, eng
 
 
 def progress_line(segment: Segment, i: int, n: int, path: str, marker: dict) -> str:
-    """One line per finished part, the same for both engines."""
+    """One line per finished part, the same for both engines. A later segment counts only
+    what its own stages dropped: rows dropped before the global stage pass through it
+    (to reach rejects/) and are not its doing."""
     s = marker["stats"]
     seconds = sum(st["seconds"] for st in s["stages"])
     head = f"[{'read' if segment.index == 0 else segment.names[0]} {i + 1}/{n}] {path}:"
@@ -132,7 +134,12 @@ def progress_line(segment: Segment, i: int, n: int, path: str, marker: dict) -> 
     if marker.get("spill") is not None or (segment.index == 0 and not s["kept"] and not s["rejected"]):
         active = s["stages"][-1]["kept"] if s["stages"] else 0
         return f"{head} {active} rows on to the next global stage ({seconds:.1f} s)"
-    return f"{head} {s['kept']} kept, {s['rejected']} rejected ({seconds:.1f} s)"
+    if segment.index == 0:
+        return f"{head} {s['kept']} kept, {s['rejected']} rejected ({seconds:.1f} s)"
+    own = {st["stage"] for st in s["stages"]} & set(segment.names)
+    dropped_here = sum(sum(st["dropped_by_reason"].values()) for st in s["stages"] if st["stage"] in own)
+    return (f"{head} {s['kept']} kept, {dropped_here} dropped by {', '.join(segment.names)}, "
+            f"{s['rejected']} rejected in all ({seconds:.1f} s)")
 
 
 def finish_run(config: PipelineConfig, markers: list[dict], work: WorkDir, seconds: float, names: list[str],

@@ -43,3 +43,35 @@ def test_stage_command_runs_a_global_stage(tmp_path, capsys):
     assert table.height == _lines(DEV / "neardup_clusters.jsonl")
     assert table["drop_reason"].drop_nulls().str.starts_with("dedup:").all()
     assert table["dup_of"].drop_nulls().len() > 0
+
+
+def test_cli_wording_a_user_reads(tmp_path, capsys):
+    """taosha stages explains each parameter in one line; taosha stage names the signal that
+    decided a drop; taosha run's outputs line names only what was written, and a later
+    segment's progress line counts only its own stage's drops."""
+    assert main(["stages"]) == 0
+    listing = capsys.readouterr().out
+    params = [line for line in listing.splitlines() if line.startswith("    ")]
+    assert "threshold = 0.5  -- " in listing and params and all("  -- " in line for line in params)
+    assert "work_dir" not in listing  # runtime state is not a parameter
+
+    assert main(["stage", "heuristics", "--input", str(DEV / "neg_en.jsonl"), "--output", str(tmp_path / "h.parquet")]) == 0
+    shown = capsys.readouterr().out
+    assert "decided by: quality_word_count=" in shown and "1 rows" not in shown
+
+    lines: list[str] = []
+    from pipeline.config import load_config
+    from pipeline.run.local import run_local
+
+    config = load_config(ROOT / "configs" / "demo.yaml")
+    config.input.paths = [str(DEV / "neardup_clusters.jsonl")]
+    config.output.dir = str(tmp_path / "out")
+    result = run_local(config, progress=lines.append)
+    [line] = [x for x in lines if x.startswith("[dedup 1/1]")]
+    dedup_drops = sum(n for r, n in result.stats.rejected_by_reason.items() if r.startswith("dedup:"))
+    assert f"{dedup_drops} dropped by dedup, {result.stats.rejected} rejected in all" in line
+
+    assert main(["run", str(ROOT / "configs" / "demo.yaml"), "--input", str(DEV / "neg_en.jsonl"), "--output",
+                 str(tmp_path / "run"), "--no-generate", "--quiet"]) == 0
+    outputs = [x for x in capsys.readouterr().out.splitlines() if x.startswith("outputs:")]
+    assert outputs and "errors/" not in outputs[0] and "rejects/" in outputs[0]
