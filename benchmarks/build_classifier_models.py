@@ -118,9 +118,9 @@ def source_table(split_rows: dict) -> list[dict]:
             repo = cf.REPOS[repo_of[name]]
             origin = {"repository": repo.name, "commit": repo.commit, "license": repo.license}
         elif name.startswith("web_"):
-            origin = {"repository": "../shared/data/dev/web (per-row source and license)", "license": "per row"}
+            origin = {"repository": "the labeled dev web set (per-row source and license)", "license": "per row"}
         else:
-            where = "tests/data/dev (copies of ../shared/data/dev)" if name.startswith("dev_") else "this machine"
+            where = "tests/data/dev (see its PROVENANCE.md)" if name.startswith("dev_") else "this machine"
             origin = {"repository": where, "license": lic.get(name, "")}
         out.append({"source": name, **origin,
                     "rows": {f"{s}:{lab}": n for (s, lab), n in sorted(c.items())}})

@@ -58,7 +58,7 @@ def sources(card: dict) -> str:
             return "/".join(str(v) for v in vals) if any(vals) else "-"
         repo = s["repository"] + (f" @ {s['commit'][:10]}" if s.get("commit") else "")
         if s["source"].startswith("dev_"):
-            repo = "tests/data/dev (copies of ../shared/data/dev)"
+            repo = "tests/data/dev (see its PROVENANCE.md)"
         elif repo.startswith("this machine"):
             repo = "this machine"
         out.append(f"| {s['source']} | {repo} | {s['license']} | {split('train')} | {split('calib')} | "
