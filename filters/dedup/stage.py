@@ -44,12 +44,11 @@ import os
 from dataclasses import InitVar, dataclass, field
 from typing import Any, ClassVar, Literal
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from filters.dedup.storage import Store
-from pipeline.schema import active_mask, drop_rows, set_column
+from pipeline.active_rows import ActiveRows
 from pipeline.stage import GlobalContext, stage_reason
 
 
@@ -174,15 +173,13 @@ class DedupStage:
     def __call__(self, batch: pa.Table) -> pa.Table:
         from filters.dedup.signatures import row_keys
 
+        rows = ActiveRows.of(batch)  # only rows not already dropped take part
         marks = self._current_marks().select("node", "dup_cluster", "dup_of", "dup_reason")
-        keys = pl.DataFrame({"node": row_keys(batch)}).with_row_index("_row")
-        joined = keys.join(marks, on="node", how="left").sort("_row")
-        active = active_mask(batch)
-        cluster = np.where(active, joined["dup_cluster"].to_numpy(), None)
-        dup_of = np.where(active, joined["dup_of"].to_numpy(), None)
-        reason = joined["dup_reason"].to_numpy()
-        batch = set_column(batch, "dup_cluster", pa.array(cluster.tolist(), pa.string()))
-        batch = set_column(batch, "dup_of", pa.array(dup_of.tolist(), pa.string()))
-        for why in ("exact", "near"):
-            batch = drop_rows(batch, active & (reason == why), stage_reason(self.name, why))
-        return batch
+        keys = pl.DataFrame({"node": row_keys(rows.table())})
+        joined = keys.with_row_index("_row").join(marks, on="node", how="left").sort("_row")
+        why = joined["dup_reason"].to_numpy()
+        return rows.scatter(batch, {
+            "dup_cluster": (joined["dup_cluster"].to_arrow(), pa.string()),
+            "dup_of": (joined["dup_of"].to_arrow(), pa.string()),
+        }, reasons={stage_reason(self.name, "exact"): why == "exact", stage_reason(self.name, "near"): why == "near"})
+

@@ -33,7 +33,7 @@ from filters.signals.script_detect import char_stats
 from filters.signals.code import code_signals
 from filters.signals.general import duplicate_fracs, line_signals, text_signals, whitespace_words, word_signals
 from filters.signals.zh import DEFAULT_SPAM_WORDS, JiebaWords, keyword_hits, keyword_pattern, load_keywords
-from pipeline.schema import active_mask, drop_rows, set_column
+from pipeline.active_rows import ActiveRows
 
 
 @dataclass
@@ -144,35 +144,15 @@ class HeuristicsStage:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         self.setup()
-        n = batch.num_rows
-        idx = np.flatnonzero(active_mask(batch))
-        texts = batch["text"].combine_chunks().take(pa.array(idx, pa.int64()))
-        kinds = None
-        if "doc_kind" in batch.column_names:
-            kinds = batch["doc_kind"].combine_chunks().take(pa.array(idx, pa.int64())).to_numpy(zero_copy_only=False)
-        sig = self.signals(texts, kinds)
+        rows = ActiveRows.of(batch)
+        kinds = rows.column("doc_kind").to_numpy(zero_copy_only=False) if "doc_kind" in batch.column_names else None
+        sig = self.signals(rows.column("text"), kinds)
         reasons = sig.select(reason_expr(build_rules(self), self.name, pl.col("doc_kind")).alias("r"))["r"]
-        pos = pa.array(idx, pa.int64())
+        columns = {}
         for name in sig.columns:
             if name.startswith("_") or (name == "doc_kind" and kinds is not None):
                 continue  # internal, or langid's doc_kind (kept on the rows it dropped too)
             values = sig[name].to_arrow()
-            batch = set_column(batch, name, _scatter(values, pos, n))
-        reason_full = _scatter(reasons.to_arrow().cast(pa.string()), pos, n)
-        return drop_rows(batch, np.asarray(reason_full.is_valid()), reason_full)
-
-
-def _scatter(values: pa.Array, positions: pa.Array, n: int) -> pa.Array:
-    """``values`` placed at ``positions`` of an all-null array of length ``n``."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type):
-        values = values.cast(pa.string())
-    if len(values) == n:
-        return values
-    full = np.full(n, -1, dtype=np.int64)
-    full[positions.to_numpy()] = np.arange(len(values))
-    take = pa.array(full, mask=full < 0)
-    return values.take(take)
-
-
+            is_text = pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type)
+            columns[name] = (values, pa.string() if is_text else values.type)  # polars' strings stored as string
+        return rows.scatter(batch, columns, reasons=reasons.to_arrow())

@@ -31,7 +31,7 @@ from filters.signals.doc_kind import DocKindConfig, doc_kind
 from filters.langid.vote import DocVote, label_segments, vote
 from filters.langid.prose_view import prose_view, segment
 from filters.signals.script_detect import char_stats
-from pipeline.schema import active_mask, drop_rows, set_column
+from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
 DEFAULT_MODEL = str(Path(__file__).resolve().parents[1] / "models" / "lid.176.ftz")
@@ -118,29 +118,18 @@ class LangIdStage:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         self.setup()
-        active = active_mask(batch)
-        idx = np.flatnonzero(active)
-        n = batch.num_rows
-        texts = batch["text"].combine_chunks().take(pa.array(idx, pa.int64()))
-        result, kinds = self.predict(texts)
+        rows = ActiveRows.of(batch)
+        result, kinds = self.predict(rows.column("text"))
         decision = decide(result, kinds.to_numpy(zero_copy_only=False), self)
-
-        def scatter(values: Any, typ: pa.DataType) -> pa.Array:
-            full = np.full(n, None, dtype=object)
-            full[idx] = values.to_numpy(zero_copy_only=False) if isinstance(values, pa.Array) else values
-            return pa.array(full, typ)
-
-        batch = set_column(batch, "lang", scatter(result.lang, pa.string()))
-        batch = set_column(batch, "lang_score", scatter(result.score.astype(np.float32), pa.float32()))
-        batch = set_column(batch, "zh_frac", scatter(result.shares["zh"].astype(np.float32), pa.float32()))
-        batch = set_column(batch, "en_frac", scatter(result.shares["en"].astype(np.float32), pa.float32()))
-        batch = set_column(batch, "zh_script", scatter(result.zh_script, pa.string()))
-        batch = set_column(batch, "lang_mixed", scatter(decision["mixed"], pa.bool_()))
-        batch = set_column(batch, "doc_kind", scatter(kinds, pa.string()))
-        reasons = np.full(n, None, dtype=object)
-        reasons[idx] = decision["reason"]
-        drop = np.array([r is not None for r in reasons])
-        return drop_rows(batch, drop, pa.array(reasons, pa.string()))
+        return rows.scatter(batch, {
+            "lang": (result.lang, pa.string()),
+            "lang_score": (result.score, pa.float32()),
+            "zh_frac": (result.shares["zh"], pa.float32()),
+            "en_frac": (result.shares["en"], pa.float32()),
+            "zh_script": (result.zh_script, pa.string()),
+            "lang_mixed": (decision["mixed"], pa.bool_()),
+            "doc_kind": (kinds, pa.string()),
+        }, reasons=decision["reason"])
 
 
 def decide(result: DocVote, kinds: np.ndarray, cfg: LangIdStage) -> dict[str, np.ndarray]:

@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 from filters.normalize.chinese_script import simplify
 from filters.normalize.mojibake import repair_mojibake
 from filters.normalize.unicode_text import clean_controls, code_point_counts, normalize_unicode, normalize_whitespace
-from pipeline.schema import active_mask, drop_rows, set_column
+from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
 
@@ -140,12 +140,10 @@ class NormalizeStage:
     def __call__(self, batch: pa.Table) -> pa.Table:
         if not self._ready:
             self.setup()
-        n = batch.num_rows
-        active = active_mask(batch)
-        idx = np.flatnonzero(active)
-        texts = batch["text"].combine_chunks() if n else pa.array([], pa.large_string())
+        rows = ActiveRows.of(batch)
+        texts = rows.column("text")
         res = normalize_texts(
-            texts.take(pa.array(idx, pa.int64())),
+            texts,
             unicode_form=self.unicode_form,
             protect_spans=self.protect_spans,
             fix_mojibake=self.fix_mojibake,
@@ -154,35 +152,18 @@ class NormalizeStage:
         )
         chars = np.asarray(pc.utf8_length(res.text).to_numpy(zero_copy_only=False), dtype=np.int64)
         cjk = cjk_char_counts(res.text)
-
-        mask = pa.array(active)
-        new_text = pc.replace_with_mask(texts.cast(pa.large_string()), mask, res.text) if len(idx) else texts
-        text_field = batch.schema.field("text")  # keep its type and non-null flag
-        batch = batch.set_column(batch.schema.get_field_index("text"), text_field, new_text.cast(text_field.type))
-        batch = set_column(batch, "norm_changed", _scatter(res.changed, idx, n, pa.bool_()))
-        batch = set_column(batch, "mojibake_fixed", _scatter(res.mojibake_fixed, idx, n, pa.bool_()))
-        batch = set_column(batch, "zh_converted", _scatter(res.zh_converted, idx, n, pa.bool_()))
-        batch = set_column(batch, "norm_chars", _scatter(chars, idx, n, pa.int64()))
-        batch = set_column(batch, "norm_cjk_chars", _scatter(cjk, idx, n, pa.int64()))
+        columns = {
+            "norm_changed": (res.changed, pa.bool_()),
+            "mojibake_fixed": (res.mojibake_fixed, pa.bool_()),
+            "zh_converted": (res.zh_converted, pa.bool_()),
+            "norm_chars": (chars, pa.int64()),
+            "norm_cjk_chars": (cjk, pa.int64()),
+        }
         if self.keep_original or self.to_simplified:
             keep = res.changed if self.keep_original else res.zh_converted
-            full_keep = np.zeros(n, dtype=bool)
-            full_keep[idx[keep]] = True
-            original = pc.if_else(pa.array(full_keep), texts.cast(pa.large_string()), pa.scalar(None, pa.large_string()))
-            batch = set_column(batch, "text_original", original)
-
-        empty = np.zeros(n, dtype=bool)
-        empty[idx] = chars == 0
-        short = np.zeros(n, dtype=bool)
-        short[idx] = (chars > 0) & (weighted_length(chars, cjk, self.cjk_char_weight) < self.min_chars)
-        batch = drop_rows(batch, empty, stage_reason(self.name, "empty"))
-        return drop_rows(batch, short, stage_reason(self.name, "too_short"))
-
-
-def _scatter(values: np.ndarray, idx: np.ndarray, n: int, type_: pa.DataType) -> pa.Array:
-    """Values for the active rows ``idx``; null elsewhere."""
-    out = np.zeros(n, dtype=values.dtype)
-    mask = np.ones(n, dtype=bool)
-    out[idx] = values
-    mask[idx] = False
-    return pa.array(out, type=type_, mask=mask)
+            original = pc.if_else(pa.array(keep), texts.cast(pa.large_string()), pa.scalar(None, pa.large_string()))
+            columns["text_original"] = (original, pa.large_string())
+        short = (chars > 0) & (weighted_length(chars, cjk, self.cjk_char_weight) < self.min_chars)
+        batch = rows.scatter(batch, {"text": res.text}, keep_inactive=True)  # text keeps its type; dropped rows theirs
+        return rows.scatter(batch, columns, reasons={stage_reason(self.name, "empty"): chars == 0,
+                                                     stage_reason(self.name, "too_short"): short})

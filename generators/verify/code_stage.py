@@ -39,7 +39,7 @@ import pyarrow as pa
 from generators.verify.checks import CHECK_FN, rewrite_test
 from generators.verify.code_parse import ParsedSample, parse_sample
 from generators.verify.sandbox import Sandbox, SandboxLimits, SandboxResult, _classify
-from pipeline.schema import active_mask, drop_rows, set_column
+from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
 _VIOLATION_REASONS = {"timeout": "timeout", "cpu_limit": "timeout", "memory_limit": "sandbox_violation",
@@ -213,25 +213,19 @@ class VerifyCodeStage:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         self.setup()
-        mask = active_mask(batch) & selected_rows(batch, self.select_field, self.select_values)
-        idx = np.flatnonzero(mask)
-        texts = batch[self.code_field].to_pylist() if self.code_field in batch.column_names else [None] * batch.num_rows
-        verdicts = self.verify_texts([texts[i] for i in idx])
-        n = batch.num_rows
-        cols: dict[str, tuple[list, pa.DataType]] = {
-            "verified": ([None] * n, pa.bool_()), "tests_passed": ([None] * n, pa.int32()),
-            "tests_failed": ([None] * n, pa.int32()), "verify_error_type": ([None] * n, pa.string()),
-            "verify_error": ([None] * n, pa.string()), "sandbox_isolation": ([None] * n, pa.string())}
-        reasons: list[str | None] = [None] * n
-        for i, v in zip(idx, verdicts):
-            cols["verified"][0][i], cols["tests_passed"][0][i], cols["tests_failed"][0][i] = v.verified, v.passed, v.failed
-            cols["verify_error_type"][0][i], cols["verify_error"][0][i] = v.error_type, v.error
-            cols["sandbox_isolation"][0][i] = self.sandbox.isolation
-            reasons[i] = stage_reason(self.name, v.reason) if v.reason else None
-        for col, (values, dtype) in cols.items():
-            batch = set_column(batch, col, merge_column(batch, col, values, mask, dtype))
-        drop = np.array([r is not None for r in reasons], dtype=bool)
-        return drop_rows(batch, drop, reasons) if drop.any() else batch
+        rows = ActiveRows.of(batch, where=selected_rows(batch, self.select_field, self.select_values))
+        texts = rows.column(self.code_field).to_pylist() if self.code_field in batch.column_names else [None] * len(rows)
+        verdicts = self.verify_texts(texts)
+        columns = {  # a math and a code verifier share columns: each fills in its own rows
+            "verified": ([v.verified for v in verdicts], pa.bool_()),
+            "tests_passed": ([v.passed for v in verdicts], pa.int32()),
+            "tests_failed": ([v.failed for v in verdicts], pa.int32()),
+            "verify_error_type": ([v.error_type for v in verdicts], pa.string()),
+            "verify_error": ([v.error for v in verdicts], pa.string()),
+            "sandbox_isolation": ([self.sandbox.isolation] * len(verdicts), pa.string()),
+        }
+        reasons = [stage_reason(self.name, v.reason) if v.reason else None for v in verdicts]
+        return rows.scatter(batch, columns, reasons=pa.array(reasons, pa.string()), keep_inactive=True)
 
     def verify_texts(self, texts: list[str | None]) -> list[CodeVerdict]:
         """Verify samples in parallel, results in input order."""
@@ -256,10 +250,3 @@ def selected_rows(batch: pa.Table, select_field: str | None, values: list[str]) 
     hit = pc.is_in(batch[select_field].cast(pa.string()), value_set=pa.array(values, pa.string()))
     return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
 
-
-def merge_column(batch: pa.Table, name: str, values: list, mask: np.ndarray, dtype: pa.DataType) -> pa.Array:
-    """New values where ``mask``; elsewhere keep what an earlier stage wrote (a math and a code verifier share columns)."""
-    if name not in batch.column_names:
-        return pa.array(values, dtype)
-    old = batch[name].to_pylist()
-    return pa.array([v if m else o for v, m, o in zip(values, mask, old)], dtype)

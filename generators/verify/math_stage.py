@@ -26,13 +26,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-import numpy as np
 import pyarrow as pa
 
 from generators.verify.answer_equiv import Equivalence, SymbolicChecker, answers_equivalent
 from generators.verify.answer_extract import extract_answer, extract_reference
-from generators.verify.code_stage import merge_column, selected_rows
-from pipeline.schema import active_mask, drop_rows, set_column
+from generators.verify.code_stage import selected_rows
+from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
 
@@ -163,33 +162,29 @@ class VerifyMathStage:
         return verdicts  # type: ignore[return-value]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        mask = active_mask(batch) & selected_rows(batch, self.select_field, self.select_values)
-        idx = np.flatnonzero(mask)
-        n = batch.num_rows
-        texts = _column(batch, self.solution_field, idx)
-        refs = _column(batch, self.reference_field, idx)
-        groups: list[tuple | None] = [None] * len(idx)
+        rows = ActiveRows.of(batch, where=selected_rows(batch, self.select_field, self.select_values))
+        texts = _column(rows, self.solution_field)
+        refs = _column(rows, self.reference_field)
+        groups: list[tuple | None] = [None] * len(rows)
         if self.group_fields and all(f in batch.column_names for f in self.group_fields):
-            cols = [_column(batch, f, idx) for f in self.group_fields]
+            cols = [_column(rows, f) for f in self.group_fields]
             groups = [None if any(v is None for v in key) else tuple(key) for key in zip(*cols)]
         verdicts = self.verify_rows(texts, refs, groups)
-        out = {k: [None] * n for k in ("extracted_answer", "extract_method", "verified", "verify_error_type",
-                                       "verify_error", "verify_method", "answer_agreement")}
-        reasons: list[str | None] = [None] * n
-        for i, v in zip(idx, verdicts):
-            out["extracted_answer"][i], out["extract_method"][i] = _short(v.answer, 1000) if v.answer else v.answer, v.method
-            out["verified"][i], out["verify_error"][i], out["verify_error_type"][i] = v.verified, v.error, v.reason
-            out["verify_method"][i], out["answer_agreement"][i] = v.verify_method, v.agreement
-            reasons[i] = stage_reason(self.name, v.reason) if v.reason else None
-        types = {"verified": pa.bool_(), "answer_agreement": pa.float32()}
-        for col, values in out.items():
-            batch = set_column(batch, col, merge_column(batch, col, values, mask, types.get(col, pa.string())))
-        drop = np.array([r is not None for r in reasons], dtype=bool)
-        return drop_rows(batch, drop, reasons) if drop.any() else batch
+        columns = {  # a math and a code verifier share columns: each fills in its own rows
+            "extracted_answer": ([_short(v.answer, 1000) if v.answer else v.answer for v in verdicts], pa.string()),
+            "extract_method": ([v.method for v in verdicts], pa.string()),
+            "verified": ([v.verified for v in verdicts], pa.bool_()),
+            "verify_error_type": ([v.reason for v in verdicts], pa.string()),
+            "verify_error": ([v.error for v in verdicts], pa.string()),
+            "verify_method": ([v.verify_method for v in verdicts], pa.string()),
+            "answer_agreement": ([v.agreement for v in verdicts], pa.float32()),
+        }
+        reasons = [stage_reason(self.name, v.reason) if v.reason else None for v in verdicts]
+        return rows.scatter(batch, columns, reasons=pa.array(reasons, pa.string()), keep_inactive=True)
 
 
-def _column(batch: pa.Table, name: str, idx: np.ndarray) -> list:
-    if name not in batch.column_names:
-        return [None] * len(idx)
-    values = batch[name].take(pa.array(idx, pa.int64())).to_pylist()
-    return [None if v is None else str(v) for v in values]
+def _column(rows: ActiveRows, name: str) -> list:
+    """The selected rows' values of ``name`` as strings (None where null or no such column)."""
+    if name not in rows.batch.column_names:
+        return [None] * len(rows)
+    return [None if v is None else str(v) for v in rows.column(name).to_pylist()]
