@@ -32,7 +32,7 @@ import polars as pl  # noqa: E402
 from filters.dedup.signatures import SignatureConfig, signature_table  # noqa: E402
 from filters.dedup.sketch.minhash import signatures_numpy  # noqa: E402
 from tests.filters.dedup.shingle_reference import shingle_hashes  # noqa: E402
-from filters.dedup.sketch.shingles import ShingleConfig, normalize_texts, shingle_strings  # noqa: E402
+from filters.dedup.sketch.shingles import ShingleConfig, shingle_normal_form, shingle_strings  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
 FILES = ("math_pos_en", "neg_en", "code_pos", "math_pos_zh", "neg_zh")
@@ -77,10 +77,10 @@ def main() -> None:
     sh = ShingleConfig()
 
     def python_shingles() -> list[list[bytes]]:
-        return [[s.encode() for s in shingle_strings(t, sh)] for t in normalize_texts(docs, sh).to_list()]
+        return [[s.encode() for s in shingle_strings(t, sh)] for t in shingle_normal_form(docs, sh).to_list()]
 
     def ours_numpy() -> None:
-        norm = normalize_texts(pl.Series(docs), sh)
+        norm = shingle_normal_form(pl.Series(docs), sh)
         signatures_numpy(*shingle_hashes(norm, sh), num_perm=args.num_perm, seed=1)
 
     results = {

@@ -7,7 +7,7 @@ byte span of the normalized text; a span's hash is a polynomial hash mod 2^64
 finished with fmix64 (:func:`span_hash64`). Two implementations give identical values
 (tests compare them on real text):
 
-* the reference: polars regexes (:func:`normalize_texts`) + numpy prefix sums over the
+* the reference: polars regexes (:func:`shingle_normal_form`) + numpy prefix sums over the
   byte buffer (``tests.filters.dedup.shingle_reference.shingle_hashes``), no per-shingle Python code;
 * the fast path the stage uses (:func:`fast_shingle_hashes`): polars for
   Traditional -> Simplified and lower case, then two compiled passes
@@ -68,8 +68,12 @@ class ShingleConfig:
 
 
 @lru_cache(maxsize=1)
-def t2s_table() -> tuple[list[str], list[str]]:
-    """opencc's Traditional -> Simplified single-character table (first choice of each)."""
+def t2s_char_table() -> tuple[list[str], list[str]]:
+    """opencc's Traditional -> Simplified single-character table (first choice of each).
+
+    Not the normalize stage's ``filters.normalize.chinese_script.t2s_table`` (phrases and
+    characters, converting the text itself): shingling folds characters only, and this
+    table shapes every persisted signature (``ShingleConfig.key``), so it stays as it is."""
     import opencc
 
     path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
@@ -83,12 +87,14 @@ def t2s_table() -> tuple[list[str], list[str]]:
     return src, dst
 
 
-def normalize_texts(texts: Sequence[str] | pl.Series, config: ShingleConfig = ShingleConfig()) -> pl.Series:
-    """Normalized texts: tokens separated by exactly one space, no leading/trailing space."""
+def shingle_normal_form(texts: Sequence[str] | pl.Series, config: ShingleConfig = ShingleConfig()) -> pl.Series:
+    """The form shingles are cut from: tokens separated by exactly one space, no
+    leading/trailing space. For hashing only, never written out (the text itself is
+    normalized by the ``normalize`` stage, ``filters.normalize.stage.normalize_texts``)."""
     s = texts if isinstance(texts, pl.Series) else pl.Series("text", list(texts), dtype=pl.String)
     e = pl.col("t").fill_null("")
     if config.traditional_to_simplified:
-        src, dst = t2s_table()
+        src, dst = t2s_char_table()
         e = e.str.replace_many(src, dst)
     if config.lowercase:
         e = e.str.to_lowercase()
@@ -184,7 +190,7 @@ def prepare_texts(texts: pl.Series, config: ShingleConfig = ShingleConfig()) -> 
     """The polars part of normalization: Traditional -> Simplified and lower case."""
     e = pl.col("t").fill_null("")
     if config.traditional_to_simplified:
-        src, dst = t2s_table()
+        src, dst = t2s_char_table()
         e = e.str.replace_many(src, dst)
     if config.lowercase:
         e = e.str.to_lowercase()
@@ -206,7 +212,7 @@ def fast_shingle_hashes(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Compiled path: ``(norm_bytes, norm_offsets, hashes, doc_offsets)`` where the
     normalized texts are ``norm_bytes[norm_offsets[i]:norm_offsets[i+1]]`` (exactly
-    ``normalize_texts``) and the hashes exactly ``shingle_reference.shingle_hashes``'s."""
+    ``shingle_normal_form``) and the hashes exactly ``shingle_reference.shingle_hashes``'s."""
     from filters.dedup.sketch.shingle_kernel import normalize_buffer, shingle_buffer
 
     data, offsets = _arrow_buffers(prepare_texts(texts, config))

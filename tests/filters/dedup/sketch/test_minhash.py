@@ -10,7 +10,7 @@ from datasketch import MinHash
 
 from filters.dedup.sketch.minhash import SCHEME, jaccard_estimate, permutations, signatures
 from tests.filters.dedup.shingle_reference import shingle_hashes
-from filters.dedup.sketch.shingles import ShingleConfig, normalize_texts, shingle_hash32, shingle_strings
+from filters.dedup.sketch.shingles import ShingleConfig, shingle_hash32, shingle_normal_form, shingle_strings
 
 DEV = Path(__file__).resolve().parents[3] / "data" / "dev"
 
@@ -27,7 +27,7 @@ def test_signatures_equal_datasketch_on_real_texts(num_perm, seed):
     texts = [json.loads(line)["text"] for line in (DEV / "neardup_clusters.jsonl").open()][::7]
     texts += [json.loads(line)["text"] for line in (DEV / "math_pos_en.jsonl").open()][:20] + [""]
     cfg = ShingleConfig()
-    norm = normalize_texts(texts, cfg)
+    norm = shingle_normal_form(texts, cfg)
     sig = signatures(*shingle_hashes(norm, cfg), num_perm=num_perm, seed=seed)
     for i, t in enumerate(norm.to_list()):
         m = MinHash(num_perm=num_perm, seed=seed, hashfunc=shingle_hash32)
@@ -47,7 +47,7 @@ def test_stage_path_signatures_equal_datasketch():
     texts += [json.loads(line)["text"] for line in (DEV / "neardup_clusters.jsonl").open()][::25]
     table = signature_table(make_batch(texts, ids=[str(i) for i in range(len(texts))], source="s"), SignatureConfig())
     sig = sig_matrix(table["sig"], 128)
-    for i, t in enumerate(normalize_texts(pl.Series(texts)).to_list()):
+    for i, t in enumerate(shingle_normal_form(pl.Series(texts)).to_list()):
         m = MinHash(num_perm=128, seed=1, hashfunc=shingle_hash32)
         m.update_batch([s.encode() for s in shingle_strings(t)])
         assert np.array_equal(m.hashvalues, sig[i])

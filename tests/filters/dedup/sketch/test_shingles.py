@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.filters.dedup.shingle_reference import shingle_hashes
-from filters.dedup.sketch.shingles import ShingleConfig, normalize_texts, shingle_strings, span_hash64
+from filters.dedup.sketch.shingles import ShingleConfig, shingle_normal_form, shingle_strings, span_hash64
 
 DEV = Path(__file__).resolve().parents[3] / "data" / "dev"
 
@@ -19,33 +19,33 @@ def _texts(name: str, n: int) -> list[str]:
 def test_traditional_and_simplified_normalize_to_the_same_text():
     trad = "自1960年代以後塞維亞實力每況愈下，只能在低組別聯賽打滾，至1990年代末才升上甲組。"
     simp = "自1960年代以后塞维亚实力每况愈下，只能在低组别联赛打滚，至1990年代末才升上甲组。"
-    a, b = normalize_texts([trad, simp]).to_list()
+    a, b = shingle_normal_form([trad, simp]).to_list()
     assert a == b
     assert a.startswith("自 1960 年 代 以 后")
 
 
 def test_case_punctuation_and_whitespace_are_normalized():
-    out = normalize_texts(["Hello,   WORLD!\n\tIt's 3.14", "hello world it s 3 14"]).to_list()
+    out = shingle_normal_form(["Hello,   WORLD!\n\tIt's 3.14", "hello world it s 3 14"]).to_list()
     assert out[0] == out[1] == "hello world it s 3 14"
-    assert normalize_texts(["Price 42"], ShingleConfig(digits_to_zero=True)).to_list() == ["price 00"]
+    assert shingle_normal_form(["Price 42"], ShingleConfig(digits_to_zero=True)).to_list() == ["price 00"]
 
 
 def test_cjk_runs_give_char_ngrams_and_word_runs_word_ngrams():
-    norm = normalize_texts(["小猫吃了鱼 the cat ate the fish 好"]).to_list()[0]
+    norm = shingle_normal_form(["小猫吃了鱼 the cat ate the fish 好"]).to_list()[0]
     sh = shingle_strings(norm, ShingleConfig(n_cjk=2, n_word=3))
     assert sh == ["小 猫", "猫 吃", "吃 了", "了 鱼", "the cat ate", "cat ate the", "ate the fish", "好"]
 
 
 def test_code_mode_keeps_case_and_operators():
-    norm = normalize_texts(["def f(x): return x+1"], ShingleConfig(mode="code")).to_list()[0]
+    norm = shingle_normal_form(["def f(x): return x+1"], ShingleConfig(mode="code")).to_list()[0]
     assert norm == "def f ( x ) : return x + 1"
-    assert normalize_texts(["def f(x): return x+1"]).to_list()[0] == "def f x return x 1"
+    assert shingle_normal_form(["def f(x): return x+1"]).to_list()[0] == "def f x return x 1"
 
 
 def test_vectorized_hashes_match_reference_on_real_text():
     texts = _texts("neardup_clusters.jsonl", 80) + _texts("code_pos.jsonl", 5) + ["", "  ", "a", "中"]
     for cfg in (ShingleConfig(), ShingleConfig(mode="code", n_word=5)):
-        norm = normalize_texts(texts, cfg)
+        norm = shingle_normal_form(texts, cfg)
         hashes, offsets = shingle_hashes(norm, cfg)
         assert len(offsets) == len(texts) + 1
         for i, t in enumerate(norm.to_list()):
@@ -54,7 +54,7 @@ def test_vectorized_hashes_match_reference_on_real_text():
 
 
 def test_empty_documents_have_no_shingles():
-    hashes, offsets = shingle_hashes(normalize_texts(["", "!!!", "ok"]))
+    hashes, offsets = shingle_hashes(shingle_normal_form(["", "!!!", "ok"]))
     assert np.diff(offsets).tolist() == [0, 0, 1]
 
 
@@ -69,7 +69,7 @@ def test_compiled_path_equals_reference_on_real_text():
     texts += ["", "  ", "a_b c_d", "x\u3099y ・ー", "①②〇 ５６ ٣", "\x1c\x1dz", "Ünïcödé ΣΑΣ"]
     for cfg in (ShingleConfig(), ShingleConfig(mode="code", digits_to_zero=True), ShingleConfig(n_cjk=3, n_word=1, lowercase=False)):
         norm, norm_off, hashes, offsets = fast_shingle_hashes(pl.Series(texts), cfg)
-        ref = normalize_texts(texts, cfg)
+        ref = shingle_normal_form(texts, cfg)
         got = [bytes(norm[norm_off[i] : norm_off[i + 1]]).decode() for i in range(len(texts))]
         assert got == ref.to_list()
         ref_h, ref_off = shingle_hashes(ref, cfg)
