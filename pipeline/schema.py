@@ -112,7 +112,10 @@ def set_column(table: pa.Table, name: str, values: pa.Array | pa.ChunkedArray | 
 
 
 def active_mask(table: pa.Table) -> np.ndarray:
-    """Boolean numpy mask of rows not yet dropped: the rows a stage should work on."""
+    """Boolean numpy mask of rows not yet dropped: the rows a stage should work on.
+
+    Stages select those rows and write their results back with
+    :class:`pipeline.active_rows.ActiveRows`, built on this mask."""
     return np.asarray(pc.is_null(table["drop_reason"]).to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -123,9 +126,8 @@ def drop_rows(table: pa.Table, mask: np.ndarray | pa.Array, reason: str | Sequen
     reason wins: rows that already carry a reason keep it.
     """
     mask_arr = pa.array(np.asarray(mask, dtype=bool)) if not isinstance(mask, pa.Array) else mask
-    n = table.num_rows
     if isinstance(reason, str):
-        reasons = pa.array([reason] * n, pa.string())
+        reasons = pa.scalar(reason, pa.string())
     elif isinstance(reason, pa.Array):
         reasons = reason.cast(pa.string())
     else:
