@@ -2,25 +2,38 @@
 
 Formulas, code, URLs and markup are not natural language: ``$\\frac{a}{b}$`` or
 ``for (i = 0; ...)`` pull lid.176 toward English whatever the surrounding prose is. The
-prose view masks them (replaces each span by a space) with one RE2 pass over a whole
-Arrow array, then cuts long documents into segments of about ``chunk_bytes`` at line
+prose view masks them (replaces each span by a space) with one regex pass over a whole
+array, then cuts long documents into segments of about ``chunk_bytes`` at line
 boundaries so that a page is scored piecewise and the pieces vote by length.
+
+The pass runs on polars (Rust ``regex``), whose compiled pattern and lazy DFA are reused
+from one batch to the next: Arrow's RE2 kernel compiles the pattern and rebuilds its DFA on
+every call, which made this one regex cost ~3x as much in batches of 1,000 documents.
+:data:`MASK_PATTERN` is :data:`MASK_PATTERN_RE2` (the reference, RE2 syntax) written for
+Rust's engine: RE2's ``\\w``, ``\\b`` and ``\\s`` are ASCII-only, so they are spelled out
+(ASCII classes, ``(?-u:\\b)``); both engines take the leftmost-first match, scope inline
+flags alike and case-fold classes alike, so the two give the same view
+(``tests/filters/langid/test_prose_view.py`` checks it on the dev sets). Segmentation is one
+compiled pass over the view's UTF-8 bytes (:mod:`filters.langid.segment_kernel`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filters.signals.script_detect import utf8_buffers
+
 # One alternation, so the text is scanned once. Order matters: fenced blocks and
 # display math before inline forms. RE2 has no backreferences, so \begin{X}...\end{Y}
 # matches the nearest \end of any environment (nested environments leave a tail that
 # the LaTeX-command arm still masks).
-MASK_PATTERN = "|".join(
+MASK_PATTERN_RE2 = "|".join(
     [
         r"(?s)```.*?```",  # fenced code (Markdown)
         r"(?s)~~~.*?~~~",
@@ -42,11 +55,50 @@ MASK_PATTERN = "|".join(
         r"&#?\w{1,8};",  # HTML entities
     ]
 )
+"""The mask in RE2 syntax (``pyarrow.compute``): the reference :data:`MASK_PATTERN` matches."""
+
+_B = r"(?-u:\b)"  # RE2's \b: ASCII word boundary
+_NOT_SPACE_OR_QUOTE = r"[^\t\n\f\r <>\"']"  # RE2's [^\s<>"']: \s is [\t\n\f\r ] there
+MASK_PATTERN = "|".join(
+    [
+        r"(?s)```.*?```",
+        r"(?s)~~~.*?~~~",
+        r"(?s)<pre" + _B + r".*?</pre>",
+        r"(?s)<code" + _B + r".*?</code>",
+        r"(?s)<script" + _B + r".*?</script>",
+        r"(?s)<style" + _B + r".*?</style>",
+        r"(?s)\$\$.*?\$\$",
+        r"(?s)\\\[.*?\\\]",
+        r"(?s)\\\(.*?\\\)",
+        r"(?s)\\begin\{[^}]*\}.*?\\end\{[^}]*\}",
+        r"\$[^$\n]{1,300}\$",
+        r"\\[A-Za-z]+\*?",
+        r"`[^`\n]+`",
+        r"(?i)" + _B + r"(?:https?|ftp)://" + _NOT_SPACE_OR_QUOTE + "+",
+        r"(?i)" + _B + r"www\." + _NOT_SPACE_OR_QUOTE + "+",
+        # RE2's \w as an ASCII class; the (?i) above still applies, and both engines then fold
+        # it the Unicode way (k also matches U+212A KELVIN SIGN, s U+017F LONG S)
+        r"[0-9A-Za-z_.+\-]+@[0-9A-Za-z_\-]+\.[0-9A-Za-z_.\-]+",
+        r"<[^<>\n]{1,200}>",
+        r"&#?[0-9A-Za-z_]{1,8};",
+    ]
+)
+"""The mask in Rust ``regex`` syntax (polars): what :func:`prose_view` runs."""
 
 
 def prose_view(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Mask LaTeX, code, URLs and markup in every text (newlines are kept)."""
-    out = pc.replace_substring_regex(texts, MASK_PATTERN, " ")
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], texts.type)
+    if len(texts) == 0:
+        return texts
+    out = pl.Series("text", texts).str.replace_all(MASK_PATTERN, " ").to_arrow()
+    return out if out.type == texts.type else out.cast(texts.type)
+
+
+def prose_view_re2(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The reference: the same mask with Arrow's RE2 (one compile per call)."""
+    out = pc.replace_substring_regex(texts, MASK_PATTERN_RE2, " ")
     return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
 
@@ -70,32 +122,17 @@ def segment(view: pa.Array, long_doc_bytes: int = 2000, chunk_bytes: int = 400) 
     lines: a line of at least ``chunk_bytes / 2`` is a segment, runs of shorter lines are
     packed into pieces of about ``chunk_bytes``. Newlines become spaces
     (fastText reads one line at a time). Empty segments are dropped; a document with no
-    segment at all gets none (its caller treats it as having no text)."""
-    df = pl.from_arrow(pa.table({"text": view})).with_row_index("doc")
-    df = df.with_columns(pl.col("text").fill_null(""), pl.col("doc").cast(pl.Int64))
-    size = pl.col("text").str.len_bytes()
-    short = df.filter(size <= long_doc_bytes)
-    long = df.filter(size > long_doc_bytes)
-    parts = [short.select("doc", "text")]
-    if long.height:
-        lines = (
-            long.with_columns(pl.col("text").str.split("\n"))
-            .explode("text")
-            .filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
-            .with_columns(size=pl.col("text").str.len_bytes() + 1)
-            .with_columns(big=pl.col("size") >= chunk_bytes // 2)
-            # a paragraph-sized line is its own segment (so a bilingual page keeps its
-            # languages apart); runs of short lines are packed into ~chunk_bytes pieces
-            .with_columns(run=(pl.col("big") | pl.col("big").shift(1).fill_null(True)).cum_sum())
-            .with_columns(chunk=pl.col("size").cum_sum().over("run") // chunk_bytes)
-            .group_by(["doc", "run", "chunk"], maintain_order=True)
-            .agg(pl.col("text").str.join(" "))
-        )
-        parts.append(lines.select("doc", "text"))
-    seg = pl.concat(parts).with_columns(pl.col("text").str.replace_all("\n", " ", literal=True))
-    seg = seg.filter(pl.col("text").str.contains(r"[^\s]"))
-    return Segments(
-        text=seg["text"].to_arrow(),
-        doc=seg["doc"].to_numpy(),
-        weight=seg["text"].str.len_bytes().to_numpy().astype(np.float64),
-    )
+    segment at all gets none (its caller treats it as having no text). Segments come in
+    the short documents' order, then the long documents' (one compiled pass, see
+    :func:`filters.langid.segment_kernel.segment_bytes` for the exact packing rule)."""
+    data, offsets = utf8_buffers(view)
+    out, seg_off, seg_doc = _segment_kernel()(data, offsets, long_doc_bytes, chunk_bytes)
+    text = pa.LargeStringArray.from_buffers(len(seg_doc), pa.py_buffer(seg_off), pa.py_buffer(out))
+    return Segments(text=text, doc=seg_doc, weight=np.diff(seg_off).astype(np.float64))
+
+
+@lru_cache(maxsize=1)
+def _segment_kernel():
+    from filters.langid.segment_kernel import segment_bytes  # numba: compiled (or loaded) on first use
+
+    return segment_bytes

@@ -79,7 +79,7 @@ class CharStats:
         return np.divide(cjk, self.chars, out=np.zeros(len(cjk)), where=self.chars > 0)
 
 
-def _utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+def utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """(bytes as uint8, int64 offsets rebased to 0) of a string array, nulls as empty."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.large_string())
@@ -136,7 +136,7 @@ def char_stats(texts: pa.Array | pa.ChunkedArray, *, compiled: bool = True) -> C
     each byte by table lookup (ASCII is exact), decode only the multi-byte characters and
     refine their class, count per (text, class). Compiled (numba, ~10x the numpy path:
     no per-byte temporaries) unless ``compiled=False`` or numba is missing."""
-    data, offsets = _utf8_buffers(texts)
+    data, offsets = utf8_buffers(texts)
     n = len(offsets) - 1
     kernel = _kernel() if compiled else None
     if kernel is not None:

@@ -1,6 +1,12 @@
-import pyarrow as pa
+import json
+from pathlib import Path
 
-from filters.langid.prose_view import prose_view, segment
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from filters.langid.prose_view import Segments, prose_view, prose_view_re2, segment
 
 
 def test_prose_view_masks_latex_code_urls_and_markup():
@@ -20,3 +26,69 @@ def test_segment_splits_only_long_documents_and_removes_newlines():
     assert docs.count(2) > 5  # the long one is cut into ~400-byte pieces
     assert all("\n" not in s for s in segs.text.to_pylist())
     assert abs(segs.weight[segs.doc == 2].sum() - len(("中文行 " * 1000).encode())) < 2 * docs.count(2)
+
+
+# ---------------------------------------------------------------- equal to the references
+
+DEV = Path(__file__).resolve().parents[2] / "data" / "dev"
+TRICKY = [
+    "ſ@a.b and \u212a@x.y and &\u017fa; and WWW.Example.COM/x HTTPS://A.B",  # (?i) folds \w both ways
+    "tab\tsep\u000bvt https://a.b/c\u000bd www.x.y\u00a0z",  # RE2's \s has no \v; NBSP is no space
+    "$a\nb$ $$\nx$$ \\begin{a}x\\end{b} \\(y\\) \\[z\\] ```\ncode\n``` ~~~\nt\n~~~ <pre class=x>p</pre>",
+    "<code>c</code><script>s</script><style>t</style><b>b</b>&amp;&#123;&#x1F600; `x` \\alpha\\beta*",
+    "中文 $x$，\n\n\u3000全角\u2028行\u2029段 https://例子.中国/路径 邮件 a_b.c+d@e-f.g.h",
+    "", "   \n\t ", "a" * 3000 + "\n" + "短\n" * 300 + "\u3000\n\u2003\n" + "b " * 400,
+]
+
+
+def _dev_texts() -> list[str]:
+    texts = []
+    for path in sorted(DEV.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            if line.strip():
+                row = json.loads(line)
+                texts += [row[k] for k in ("text", "a", "b") if isinstance(row.get(k), str)]
+    return texts + TRICKY
+
+
+def _segment_polars(view: pa.Array, long_doc_bytes: int, chunk_bytes: int) -> Segments:
+    """The reference plan the compiled segmentation replaced (same segments, same order)."""
+    df = pl.from_arrow(pa.table({"text": view})).with_row_index("doc")
+    df = df.with_columns(pl.col("text").fill_null(""), pl.col("doc").cast(pl.Int64))
+    size = pl.col("text").str.len_bytes()
+    parts = [df.filter(size <= long_doc_bytes).select("doc", "text")]
+    long = df.filter(size > long_doc_bytes)
+    if long.height:
+        lines = (
+            long.with_columns(pl.col("text").str.split("\n")).explode("text")
+            .filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
+            .with_columns(size=pl.col("text").str.len_bytes() + 1)
+            .with_columns(big=pl.col("size") >= chunk_bytes // 2)
+            .with_columns(run=(pl.col("big") | pl.col("big").shift(1).fill_null(True)).cum_sum())
+            .with_columns(chunk=pl.col("size").cum_sum().over("run") // chunk_bytes)
+            .group_by(["doc", "run", "chunk"], maintain_order=True)
+            .agg(pl.col("text").str.join(" "))
+        )
+        parts.append(lines.select("doc", "text"))
+    seg = pl.concat(parts).with_columns(pl.col("text").str.replace_all("\n", " ", literal=True))
+    seg = seg.filter(pl.col("text").str.contains(r"[^\s]"))
+    weight = seg["text"].str.len_bytes().to_numpy().astype(np.float64)
+    return Segments(seg["text"].to_arrow(), seg["doc"].to_numpy(), weight)
+
+
+def test_prose_view_equals_the_re2_reference_on_the_dev_sets():
+    texts = pa.array(_dev_texts(), pa.large_string())
+    assert len(texts) > 1000
+    got, want = prose_view(texts).to_pylist(), prose_view_re2(texts).to_pylist()
+    diffs = [(i, t[:60]) for i, (t, g, w) in enumerate(zip(texts.to_pylist(), got, want)) if g != w]
+    assert not diffs, f"{len(diffs)} views differ, e.g. {diffs[:3]}"
+
+
+@pytest.mark.parametrize("long_doc_bytes,chunk_bytes,batch", [(1000, 400, 1000), (2000, 400, 97), (300, 120, 250)])
+def test_segment_equals_the_polars_reference(long_doc_bytes, chunk_bytes, batch):
+    view = prose_view(pa.array(_dev_texts() + [None], pa.large_string()))
+    for start in range(0, len(view), batch):
+        part = view.slice(start, batch)
+        got, want = segment(part, long_doc_bytes, chunk_bytes), _segment_polars(part, long_doc_bytes, chunk_bytes)
+        assert got.text.to_pylist() == want.text.to_pylist()
+        assert got.doc.tolist() == want.doc.tolist() and got.weight.tolist() == want.weight.tolist()
