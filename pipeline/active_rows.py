@@ -181,10 +181,8 @@ class ActiveRows:
     def _drop(self, batch: pa.Table, reasons: Reasons) -> pa.Table:
         if isinstance(reasons, Mapping):
             per_row = _first_reason(reasons, len(self))
-        else:
-            per_row, _ = _as_arrow_or_numpy(reasons, pa.string(), len(self))
-            if isinstance(per_row, np.ndarray):  # never: strings are converted to Arrow
-                per_row = pa.array(per_row, pa.string())
+        else:  # one per row: Arrow, numpy object/str or a list, null/None = kept
+            per_row = _as_arrow_or_numpy(reasons, pa.string(), len(self))[0]
         if per_row.null_count == len(per_row):
             return batch
         _check_reasons(per_row)

@@ -171,3 +171,11 @@ def test_numpy_values_are_cast_to_the_given_type():
                                "i": (np.array([1, 2, 3], dtype=np.int64), pa.int32())})
     assert out.schema.field("f").type == pa.float32() and out["f"].to_pylist() == [0.25, None, 0.5, None, 0.75]
     assert out.schema.field("i").type == pa.int32() and out["i"].to_pylist() == [1, None, 2, None, 3]
+
+
+def test_keep_inactive_on_a_nested_column():
+    batch = _batch()
+    batch = batch.append_column("tags", pa.array([["a"], ["b"], [], ["d"], None], pa.list_(pa.string())))
+    rows = ActiveRows.of(batch)
+    out = rows.scatter(batch, {"tags": pa.array([["x"], None, ["z", "z"]], pa.list_(pa.string()))}, keep_inactive=True)
+    assert out["tags"].to_pylist() == [["x"], ["b"], None, ["d"], ["z", "z"]]
