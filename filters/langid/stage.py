@@ -5,7 +5,9 @@ Why not raw lid.176 on the text: formulas and code read as English, short Chines
 as Japanese or Cantonese, and a bilingual page gets one arbitrary label. This stage
 masks formulas/code/URLs/markup (``filters.langid.prose_view``), predicts fastText once per
 batch on the list of segments, overrides Han-dominated segments to ``zh``
-(``filters.signals.script_detect``), and votes per document (``filters.langid.vote``).
+(``filters.signals.script_detect``; fastText does not even read a segment written in Han
+alone: its label and score are settled by the script), and votes per document
+(``filters.langid.vote``).
 
 Columns: ``lang`` (ISO 639-1; Chinese is ``zh`` in any script), ``lang_score``,
 ``zh_frac``, ``en_frac``, ``zh_script`` (``Hans``/``Hant``/null), ``lang_mixed`` and
@@ -28,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from filters.signals.doc_kind import DocKindConfig, doc_kind
-from filters.langid.vote import DocVote, label_segments, vote
+from filters.langid.vote import DocVote, label_segments, settled_by_script, vote
 from filters.langid.prose_view import prose_view, segment
 from filters.signals.script_detect import char_stats
 from pipeline.active_rows import ActiveRows
@@ -109,8 +111,18 @@ class LangIdStage:
         view = prose_view(texts)
         segs = segment(view, self.long_doc_bytes, self.chunk_bytes)
         sample = segs.sample(self.segment_chars)
-        ft_labels, ft_probs = self._predict_samples(sample.to_pylist())
         stats = char_stats(sample)
+        # fastText reads only the segments whose label it can change (not those in Han alone)
+        settled = settled_by_script(stats, self.min_han_share)
+        if settled.any():
+            ask = np.flatnonzero(~settled)
+            labels, probs = self._predict_samples(sample.take(pa.array(ask, pa.int64())).to_pylist())
+            ft_labels = np.full(len(sample), "__label__zh", dtype=object)
+            ft_labels[ask] = labels
+            ft_probs = np.ones(len(sample))
+            ft_probs[ask] = probs
+        else:
+            ft_labels, ft_probs = self._predict_samples(sample.to_pylist())
         seg_labels = label_segments(ft_labels, ft_probs, stats, self.label_aliases, self.min_han_share)
         share_langs = sorted({"zh", "en", *self.keep_languages})
         result = vote(seg_labels, segs.doc, segs.weight, len(texts), stats, share_langs)

@@ -44,6 +44,14 @@ def label_segments(
     return SegmentLabels(lang=lang, score=np.clip(score, 0.0, 1.0))
 
 
+def settled_by_script(stats: CharStats, min_han_share: float = 0.5) -> np.ndarray:
+    """Segments whose label :func:`label_segments` gives without fastText: Chinese by script
+    with nothing but Han among the letters. There the script's confidence (the Han share) is
+    exactly 1.0, so the label is ``zh`` and the score 1.0 whatever fastText says (the score
+    is the larger of the two, clipped to 1). Their fastText answers can be skipped."""
+    return chinese_by_script(stats, min_han_share=min_han_share) & (stats.han_share >= 1.0)
+
+
 @dataclass(frozen=True)
 class DocVote:
     lang: pa.Array  # string, null for a document without segments
