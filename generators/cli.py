@@ -30,7 +30,7 @@ def _progress(message: str) -> None:
 
 def round_table(rounds: list[dict]) -> str:
     """One block per round: each funnel step with what it let through and its top reasons."""
-    from pipeline.report import table
+    from pipeline import text_table
 
     rows = []
     for info in rounds:
@@ -40,14 +40,23 @@ def round_table(rounds: list[dict]) -> str:
         for rep in info.get("repairs", []):
             rows.append([info["round"], f"repair {rep['try']}", rep["sent"], rep["rescued"],
                          f"{rep['rescued']} of {rep['sent']} failed samples passed when sent back with their error"])
-    return table(["round", "step", "in", "kept", "top drop reasons"], rows, "rlrrl")
+    return text_table(["round", "step", "in", "kept", "top drop reasons"], rows, "rlrrl")
 
 
 def outputs_line(output_dir: str) -> str:
-    """What the run wrote, naming only what exists (no errors/ when nothing was unreadable)."""
-    out = Path(output_dir)
-    names = [f"{d}/" for d in ("data", "rejects", "errors", "dead_letters", "logs") if (out / d).is_dir()]
-    names += [f for f in ("manifest.json", "stats.json") if (out / f).exists()]
+    """What the run wrote, naming only what exists (no errors/ when nothing was unreadable);
+    ``output_dir`` is a local path or a URI."""
+    import pyarrow.fs as pafs
+
+    from pipeline import fsutil
+
+    fs, root = fsutil.filesystem_for(output_dir)
+
+    def kind(name: str) -> pafs.FileType:
+        return fs.get_file_info(fsutil.join(root, name)).type
+
+    names = [f"{d}/" for d in ("data", "rejects", "errors", "dead_letters", "logs") if kind(d) == pafs.FileType.Directory]
+    names += [f for f in ("manifest.json", "stats.json") if kind(f) == pafs.FileType.File]
     return f"outputs: {output_dir}/ ({', '.join(names)})"
 
 
@@ -85,7 +94,7 @@ def after_cleaning_run(config, progress) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from generators.loop import run_generate
-    from pipeline.config import ConfigError, load_config
+    from pipeline import ConfigError, load_config
 
     config = load_config(args.config)
     if config.generate is None:

@@ -11,18 +11,30 @@ run's accounting plus a funnel per round.
 Resumable: a finished round leaves a marker and is skipped; an unfinished round is redone,
 and the request cache makes that cheap (finished calls replay with zero requests, and a
 fully cached rerun never starts the managed server).
+
+``OUT`` is a URI like every output of the engine (a local path, ``s3://``, ``gs://``): every
+file the loop writes goes through ``pipeline.fsutil`` (temp name, then rename), and the round's
+filter run is an ordinary engine run over URIs. Two files need a local disk: the SQLite
+request cache and the managed server's log. With a local ``OUT`` they are
+``OUT/_work/generate/requests.sqlite`` and ``OUT/logs/``; with ``OUT`` on object storage they
+live in a temp dir, the cache is downloaded from ``OUT/_work/generate/requests.sqlite`` when
+there is one and uploaded there before each round's marker (so a finished round's requests
+replay on any machine; the answers of a killed round are asked again), and the log is
+uploaded to ``OUT/logs/`` at the end. ``generate.cache_path``, when set, is a local file
+used as is.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from generators.config import GenerateConfig
@@ -33,13 +45,9 @@ from generators.tasks.seeds import load_code_tasks, load_corpus_documents, load_
 from generators.llm.server import Endpoint
 from generators.llm.usage import RoundUsage, sample_key_of
 from generators.verification import CandidatesStage, Verifier, funnel_of, repairable_failures, replace_rows
-from pipeline.io import fsutil
-from pipeline.config import ConfigError, InputConfig, PipelineConfig, RunConfig, StageSpec, build_stage, project_root
-from pipeline.run.local import Progress, stderr_progress
-from pipeline.manifest import write_manifest, write_stats
-from pipeline.run.plan import RunError
-from pipeline.stats import RunStats
-from pipeline.io.writers import FileEntry
+from pipeline import (ConfigError, FileEntry, InputConfig, PipelineConfig, Progress, RunConfig, RunError, RunStats,
+                      StageSpec, build_stage, fsutil, project_root, run_config, stderr_progress, write_manifest,
+                      write_stats)
 
 OUTPUT_KINDS = ("data", "rejects", "errors")
 
@@ -61,15 +69,84 @@ class GenerateLoop:
         self.gen: GenerateConfig = config.generate
         self.corpus_dirs: list[str] = []
         if output_dir is None:  # after a cleaning run of the same config: seed from it, dedup against it
-            output_dir = str(Path(config.output.dir) / "synthetic")
+            output_dir = fsutil.join(config.output.dir, "synthetic")
             self.corpus_dirs = [config.output.dir]
-        self.out = Path(output_dir)
-        self.work = self.out / "_work" / "generate"
+        # OUT as given (a URI or a local path, relative ones stay relative in what the loop prints and
+        # passes on), and the filesystem with OUT's path inside it for the loop's own reads and writes
+        self.output_dir = output_dir.rstrip("/") if "://" in output_dir else str(Path(output_dir))
+        self.fs, self.root = fsutil.filesystem_for(self.output_dir)
         self.progress = progress or (lambda message: None)
         self.overwrite = overwrite
+        self._staging: str | None = None  # the local temp dir when OUT is not on the local disk
+
+    # ------------------------------------------------------------------ where things are
+    def _path(self, *parts: str) -> str:
+        """``OUT/parts`` inside ``self.fs``."""
+        return fsutil.join(self.root, *parts)
+
+    def _uri(self, *parts: str) -> str:
+        """``OUT/parts`` as a URI (what the engine is given)."""
+        return fsutil.join(self.output_dir, *parts)
+
+    def _work(self, *parts: str) -> str:
+        return self._path("_work", "generate", *parts)
+
+    def _makedirs(self, path: str) -> None:
+        if not self._remote:  # object stores have no directories to make (no marker objects)
+            fsutil.makedirs(self.fs, path)
+
+    @property
+    def _remote(self) -> bool:
+        return not isinstance(self.fs, pafs.LocalFileSystem)
+
+    def _local_dir(self, name: str) -> Path:
+        """A local folder for what needs a local disk: ``OUT/<name>`` when OUT is local, else one
+        in the run's temp dir (copied to OUT by :meth:`_save_cache` and :meth:`_upload_logs`)."""
+        if not self._remote:
+            return Path(self.output_dir) / name
+        if self._staging is None:
+            self._staging = tempfile.mkdtemp(prefix="taosha-generate-")
+        return Path(self._staging) / name
+
+    def _cache_file(self) -> Path:
+        if self.gen.cache_path:
+            return Path(self.gen.cache_path)
+        local = self._local_dir("_work") / "generate" / "requests.sqlite"
+        if self._remote and not local.exists():  # resume on any machine: start from the uploaded copy
+            remote = self._work("requests.sqlite")
+            if fsutil.exists(self.fs, remote):
+                local.parent.mkdir(parents=True, exist_ok=True)
+                with self.fs.open_input_stream(remote) as src:
+                    local.write_bytes(src.read())
+        return local
+
+    def _save_cache(self, cache: RequestCache) -> None:
+        """Upload a copy of the request cache to ``OUT/_work/generate/`` (OUT on object storage)."""
+        if not self._remote or self.gen.cache_path:
+            return
+        copy = self._local_dir("_work") / "generate" / "requests.sqlite.copy"
+        cache.save_copy(copy)
+        fsutil.write_bytes_atomic(self.fs, self._work("requests.sqlite"), copy.read_bytes())
+        copy.unlink()
+
+    def _upload_logs(self) -> None:
+        """The managed server's log to ``OUT/logs/`` (OUT on object storage), then the temp dir goes."""
+        if self._staging is None:
+            return
+        logs = Path(self._staging) / "logs"
+        for f in sorted(logs.glob("*")) if logs.is_dir() else []:
+            fsutil.write_bytes_atomic(self.fs, self._path("logs", f.name), f.read_bytes())
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._staging = None
 
     # ------------------------------------------------------------------ the run
     def run(self) -> GenerateResult:
+        try:
+            return self._run()
+        finally:
+            self._upload_logs()
+
+    def _run(self) -> GenerateResult:
         start = time.perf_counter()
         gen = self.gen
         self._open_work_dir()
@@ -77,7 +154,7 @@ class GenerateLoop:
         s = gen.seeds
         topics = load_topics(project_file(s.topics) if s.topics else None)
         wanted = list(s.corpus) or self.corpus_dirs
-        corpus = [p for p in wanted if Path(p).exists()]
+        corpus = [p for p in wanted if fsutil.exists(*fsutil.filesystem_for(p))]
         for p in sorted(set(wanted) - set(corpus)):
             self.progress(f"[generate] seed corpus {p} not found: math seeds come from seeds.problems "
                           "(run the cleaning pipeline first to seed from its output)")
@@ -86,26 +163,26 @@ class GenerateLoop:
         problems = load_problems([project_file(p) for p in s.problems], problem_field=s.problem_field, answer_field=s.answer_field,
                                  lang_field=s.lang_field)
         code_tasks = load_code_tasks([project_file(p) for p in s.code_tasks])
-        endpoint = Endpoint(gen, self.out / "logs", say=self.progress)
+        endpoint = Endpoint(gen, self._local_dir("logs"), say=self.progress)
         self.progress(endpoint.header())
-        cache = RequestCache(gen.cache_path or self.work / "requests.sqlite")
+        cache = RequestCache(self._cache_file())
         math_params = {"group_fields": ["gen_group"], "min_group_size": max(gen.self_consistency_k, 1), **gen.verify_math}
         verifier = Verifier(math_params, gen.verify_code, file=self.config.source_file)
         rounds: list[dict] = []
         try:
             generate = self._generator(endpoint, cache)
             for r in range(gen.rounds):
-                marker = self.work / f"round-{r:03d}" / "done.json"
-                if marker.exists():
-                    rounds.append(json.loads(marker.read_text()))
+                marker = self._work(f"round-{r:03d}", "done.json")
+                if fsutil.exists(self.fs, marker):
+                    rounds.append(fsutil.read_json(self.fs, marker))
                     self.progress(f"[generate round {r}] done in an earlier run, skipped")
                     continue
                 plan = plan_round(gen.tasks, gen.languages, library, round_index=r, base_seed=gen.seed,
                                   documents=documents, problems=problems, topics=topics, model=endpoint.model,
                                   code_tasks=code_tasks)
                 info = self._round(r, plan, generate, library, verifier, endpoint, rounds)
-                marker.with_suffix(".tmp").write_text(json.dumps(info, indent=1))
-                os.replace(marker.with_suffix(".tmp"), marker)  # a round is done only when its marker is whole
+                self._save_cache(cache)
+                fsutil.write_json_atomic(self.fs, marker, info)  # a round is done only when its marker is whole
                 rounds.append(info)
         finally:
             endpoint.close()
@@ -153,10 +230,10 @@ class GenerateLoop:
             repairs.append({"try": attempt, "sent": len(requests), "rescued": rescued})
             self.progress(f"{tag} repair {attempt}: {rescued} of {len(requests)} now pass verification")
             table = replace_rows(table, [i for i, _, _ in failures], fixed)
-        round_dir = self.work / f"round-{r:03d}"
+        round_dir = ("_work", "generate", f"round-{r:03d}")
         cand = self._write_candidates(round_dir, r, table, dead)
         result = self._filter(r, cand, round_dir, earlier)
-        files = self._publish(round_dir / "out", result.files)
+        files = self._publish(self._path(*round_dir, "out"), result.files)
         client_stats = {k: (v - before[k] if isinstance(v, int) else
                             {why: n - before[k].get(why, 0) for why, n in v.items() if n - before[k].get(why, 0)})
                         for k, v in generate.stats.as_dict().items()}  # this round's share
@@ -177,55 +254,48 @@ class GenerateLoop:
         return verifier(table, votes)
 
     # ------------------------------------------------------------------ outputs
-    def _write_candidates(self, round_dir: Path, r: int, table: pa.Table, dead) -> str:
-        round_dir.mkdir(parents=True, exist_ok=True)
-        path = round_dir / f"round-{r:03d}.parquet"
-        tmp = path.with_suffix(".parquet.tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
+    def _write_candidates(self, round_dir: tuple[str, ...], r: int, table: pa.Table, dead) -> str:
+        """The round's candidates (``OUT/_work/generate/round-NNN/round-NNN.parquet``) and its
+        dead letters (``OUT/dead_letters/round-NNN.parquet``); returns the candidates' URI."""
+        self._makedirs(self._path(*round_dir))
+        name = f"round-{r:03d}.parquet"
+        fsutil.write_bytes_atomic(self.fs, self._path(*round_dir, name), _parquet_bytes(table, compression="zstd"))
         if dead:
             letters = pa.table({
                 "sample_id": [s.sample_id for s, _ in dead], "request_key": [x.key for _, x in dead],
                 "attempts": pa.array([x.attempts for _, x in dead], pa.int32()), "error": [x.error for _, x in dead],
                 "messages": [json.dumps(s.messages, ensure_ascii=False) for s, _ in dead]})
-            target = self.out / "dead_letters" / f"round-{r:03d}.parquet"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(letters, target.with_suffix(".tmp"))
-            os.replace(target.with_suffix(".tmp"), target)
-        return str(path)
+            self._makedirs(self._path("dead_letters"))
+            fsutil.write_bytes_atomic(self.fs, self._path("dead_letters", name), _parquet_bytes(letters))
+        return self._uri(*round_dir, name)
 
-    def _filter(self, r: int, candidates: str, round_dir: Path, earlier: list[dict]):
-        """The crawl's own filter stages over this round's candidates, through the local runner."""
-        from pipeline.run.local import run_local
-
+    def _filter(self, r: int, candidates: str, round_dir: tuple[str, ...], earlier: list[dict]):
+        """The crawl's own filter stages over this round's candidates: an ordinary local engine run
+        (``pipeline.run_config``) with every path a URI under OUT."""
         cfg = self.config
-        previous = list(cfg.run.previous_outputs) + self.corpus_dirs + [str(self.work / f"round-{e['round']:03d}" / "out") for e in earlier]
+        previous = (list(cfg.run.previous_outputs) + self.corpus_dirs
+                    + [self._uri("_work", "generate", f"round-{e['round']:03d}", "out") for e in earlier])
         derived = _RoundConfig(
             input=InputConfig(paths=[candidates], format="parquet", batch_size=cfg.input.batch_size),
-            output=replace(cfg.output, dir=str(round_dir / "out")),
-            run=RunConfig(engine="local", work_dir=str(round_dir / "filter_work"), max_error_rate=cfg.run.max_error_rate,
-                          previous_outputs=previous),
+            output=replace(cfg.output, dir=self._uri(*round_dir, "out")),
+            run=RunConfig(engine="local", work_dir=self._uri(*round_dir, "filter_work"),
+                          max_error_rate=cfg.run.max_error_rate, previous_outputs=previous),
             stages=[StageSpec(CandidatesStage.name, {}), *cfg.stages], source_file=cfg.source_file,
             raw={"generate_round": r, "stages": cfg.raw.get("stages"), "output": cfg.raw.get("output"),
-                 "previous_outputs": previous, "candidates": Path(candidates).name},
+                 "previous_outputs": previous, "candidates": candidates.rsplit("/", 1)[-1]},
         )
         # The engine's per-file lines name the round's internal candidates file under _work/ and
         # count earlier steps' rejections as the last stage's; the round prints its own funnel line.
         # A round is resumed as a whole (its done.json): a killed round rewrites its candidates,
         # so its filter run starts afresh rather than resuming over a changed input file.
-        return run_local(derived, progress=None, overwrite=True)
+        return run_config(derived, progress=None, overwrite=True)
 
-    def _publish(self, round_out: Path, files: list[FileEntry]) -> list[FileEntry]:
+    def _publish(self, round_out: str, files: list[FileEntry]) -> list[FileEntry]:
         """Hard-link (or copy) the round's outputs into OUT/data, OUT/rejects, OUT/errors."""
         for f in files:
-            src, dst = round_out / f.path, self.out / f.path
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.exists():
-                dst.unlink()
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copy2(src, dst)
+            dst = self._path(f.path)
+            self._makedirs(dst.rsplit("/", 1)[0])
+            fsutil.copy_file(self.fs, fsutil.join(round_out, f.path), dst)
         return list(files)
 
     def _finish(self, rounds: list[dict], endpoint: Endpoint, seconds: float) -> GenerateResult:
@@ -235,31 +305,56 @@ class GenerateLoop:
             total.merge(RunStats.from_dict(info["stats"]))
             files += [FileEntry(**f) for f in info["files"]]
         total.seconds = seconds
-        fs, out_dir = fsutil.filesystem_for(str(self.out))
-        summary = {"generate": {"endpoint": endpoint.describe(), "rounds": [
+        fs, out_dir = self.fs, self.root
+        described = endpoint.describe()
+        if self._staging is not None and "log" in described:  # where the log will be once uploaded
+            described["log"] = self._uri("logs", Path(described["log"]).name)
+        summary = {"generate": {"endpoint": described, "rounds": [
             {k: v for k, v in info.items() if k not in ("files", "stats")} for info in rounds]}}
         write_stats(fs, out_dir, total, self.config, engine="local", extra=summary)
         write_manifest(fs, out_dir, files, self.config, extra={"generate": {"model": endpoint.model,
                                                                             "rounds": len(rounds)}})
-        return GenerateResult(str(self.out), total, rounds, files)
+        return GenerateResult(self.output_dir, total, rounds, files)
 
     def _open_work_dir(self) -> None:
-        run_file = self.work / "run.json"
+        run_file = self._work("run.json")
         if self.overwrite:
             for name in (*OUTPUT_KINDS, "dead_letters"):
-                shutil.rmtree(self.out / name, ignore_errors=True)
-            for d in self.work.glob("round-*"):
-                shutil.rmtree(d, ignore_errors=True)
-            run_file.unlink(missing_ok=True)  # the request cache is kept: it is keyed by content
-        self.work.mkdir(parents=True, exist_ok=True)
+                _delete_dir(self.fs, self._path(name))
+            for entry in _entries(self.fs, self._work()):
+                if entry.base_name.startswith("round-") and entry.type == pafs.FileType.Directory:
+                    _delete_dir(self.fs, entry.path)
+            if fsutil.exists(self.fs, run_file):  # the request cache is kept: it is keyed by content
+                self.fs.delete_file(run_file)
+        self._makedirs(self._work())
         digest = self.config.config_hash()
-        if run_file.exists():
-            previous = json.loads(run_file.read_text()).get("config_hash")
+        if fsutil.exists(self.fs, run_file):
+            previous = fsutil.read_json(self.fs, run_file).get("config_hash")
             if previous != digest:
-                raise RunError(f"{self.out} holds a generate run of a different config "
+                raise RunError(f"{self.output_dir} holds a generate run of a different config "
                                f"({str(previous)[:12]} != {digest[:12]}); use a new --output dir or --overwrite")
         else:
-            run_file.write_text(json.dumps({"config_hash": digest}))
+            fsutil.write_json_atomic(self.fs, run_file, {"config_hash": digest})
+
+
+def _parquet_bytes(table: pa.Table, **options) -> bytes:
+    """``table`` as one Parquet file in memory (a round's candidates are small), for
+    ``fsutil.write_bytes_atomic``."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **options)
+    return sink.getvalue().to_pybytes()
+
+
+def _entries(fs: pafs.FileSystem, directory: str) -> list[pafs.FileInfo]:
+    """What is directly under ``directory`` (nothing when it does not exist)."""
+    if not fsutil.exists(fs, directory):
+        return []
+    return fs.get_file_info(pafs.FileSelector(directory, recursive=False))
+
+
+def _delete_dir(fs: pafs.FileSystem, directory: str) -> None:
+    if fsutil.exists(fs, directory):
+        fs.delete_dir(directory)
 
 
 def plan_summary(plan) -> str:
@@ -282,8 +377,8 @@ def verify_summary(table: pa.Table) -> str:
 
 
 def project_file(path: str) -> str:
-    """A config's file path: as given if it exists (from the cwd), else under the project root."""
-    if Path(path).exists():
+    """A config's file path: as given if it is a URI or exists (from the cwd), else under the project root."""
+    if "://" in path or Path(path).exists():
         return path
     candidate = project_root() / path
     if candidate.exists():

@@ -1,7 +1,7 @@
 """Verification inside a round: route rows to verify_math / verify_code, pick failures to
 repair, merge repaired rows back, and count the round's funnel.
 
-The verifiers are the registered stages (``pipeline.config.build_stage``), used through
+The verifiers are the registered stages (``pipeline.build_stage``), used through
 the stage contract only: same rows in, same order out, failures marked with
 ``drop_reason`` ``verify_math:<why>`` / ``verify_code:<why>`` and their error in columns.
 Math rows (tasks ``math`` and ``math_ref``) go to ``verify_math``, code rows (``code``,
@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from generators.tasks.samples import parse_message
-from pipeline.config import build_stage
+from pipeline import build_stage
 from pipeline.schema import concat, drop_rows, set_column
 from pipeline.stats import RunStats, StageStats, newly_dropped
 

@@ -85,6 +85,15 @@ class RequestCache:
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
 
+    def save_copy(self, path: str | Path) -> None:
+        """A consistent copy of the whole cache at ``path`` (a local file), taken while it is open:
+        what the loop uploads beside an output dir on object storage (SQLite needs a local file)."""
+        target = sqlite3.connect(str(path))
+        try:
+            self._db.backup(target)
+        finally:
+            target.close()
+
     def close(self) -> None:
         self._db.close()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from generators.config import GenerateConfig, ServerConfig
-from pipeline.config import ConfigError
+from pipeline import ConfigError
 
 
 class ServerStartError(RuntimeError):

@@ -1,7 +1,8 @@
 """Seeds of the synthetic loop: corpus documents, known-answer problems, topic pairs.
 
 * Corpus documents (a cleaned run's output dir, whose ``data/*.parquet`` are read, or
-  Parquet/JSONL files): seeds of the ``math`` task ("write a new problem inspired by
+  Parquet/JSONL files; local paths or URIs such as ``s3://``, read through
+  ``pipeline.fsutil``): seeds of the ``math`` task ("write a new problem inspired by
   this text"). Where the corpus carries a ``math_score`` column (the classify stage),
   a threshold keeps the mathematical documents.
 * Problems with a known answer (JSONL): seeds of ``math_ref`` (solve it; the answer is
@@ -21,13 +22,16 @@ rerun makes the same choice, which the request cache relies on.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from pipeline import fsutil
 from pipeline.schema import stable_id
 
 
@@ -57,15 +61,28 @@ def _cut(text: str, max_chars: int) -> str:
     return head[: end + 1].strip() if end > max_chars // 2 else head.strip()
 
 
-def _iter_jsonl(path: Path):
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
+def _open_text(path: Path | str):
+    """A text stream over a local file or a URI (``.gz`` decompressed)."""
+    gz = str(path).endswith(".gz")
+    if isinstance(path, str) and "://" in path:
+        fs, inner = fsutil.filesystem_for(path)
+        raw = fs.open_input_stream(inner, compression=None)
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw) if gz else raw, encoding="utf-8")
+    return (gzip.open if gz else open)(path, "rt", encoding="utf-8")
+
+
+def _iter_jsonl(path: Path | str):
+    with _open_text(path) as f:
         for line_no, line in enumerate(f):
             if line.strip():
                 yield line_no, json.loads(line)
 
 
-def _corpus_files(entry: str) -> list[Path]:
+def _corpus_files(entry: str) -> list[Path] | list[str]:
+    """The files of a corpus entry: a dir's ``data/`` (or the dir itself), or one file.
+    Local entries give ``Path``s; URIs give URIs."""
+    if "://" in str(entry):
+        return _corpus_uris(str(entry))
     p = Path(entry)
     if p.is_dir():
         data = p / "data"
@@ -78,13 +95,28 @@ def _corpus_files(entry: str) -> list[Path]:
     return files
 
 
+def _corpus_uris(entry: str) -> list[str]:
+    fs, inner = fsutil.filesystem_for(entry)
+    kind = fs.get_file_info(inner).type
+    if kind == pafs.FileType.Directory:
+        data = fsutil.join(inner, "data")
+        root = data if fs.get_file_info(data).type == pafs.FileType.Directory else inner
+        names = fsutil.list_files(fs, root)
+        files = [n for ext in (".parquet", ".jsonl", ".jsonl.gz") for n in names if n.endswith(ext)]
+    elif kind == pafs.FileType.File:
+        files = [inner]
+    else:
+        raise FileNotFoundError(f"seed corpus not found: {entry}")
+    return [fsutil.uri_of(fs, f) for f in files]
+
+
 def load_corpus_documents(paths: list[str], *, text_field: str = "text", min_chars: int = 80, max_chars: int = 1500,
                           min_math_score: float | None = None) -> list[Seed]:
     """Documents of a cleaned corpus, as seeds (text cut to ``max_chars``)."""
     seeds = []
     for entry in paths:
         for path in _corpus_files(entry):
-            if path.suffix == ".parquet":
+            if str(path).endswith(".parquet"):
                 table = pq.read_table(path)
                 rows = table.to_pylist()
                 items = ((i, r) for i, r in enumerate(rows))
@@ -107,7 +139,7 @@ def load_problems(paths: list[str], *, problem_field: str = "question", answer_f
     """Problems with known answers from JSONL files (rows without both fields are skipped)."""
     seeds = []
     for entry in paths:
-        path = Path(entry)
+        path = str(entry) if "://" in str(entry) else Path(entry)
         for offset, row in _iter_jsonl(path):
             problem, answer = row.get(problem_field), row.get(answer_field)
             if not problem or answer is None or str(answer).strip() == "":
@@ -127,7 +159,7 @@ def load_code_tasks(paths: list[str]) -> list[Seed]:
     """
     seeds = []
     for entry in paths:
-        path = Path(entry)
+        path = str(entry) if "://" in str(entry) else Path(entry)
         for offset, row in _iter_jsonl(path):
             task, signature, tests = row.get("task"), row.get("signature"), row.get("tests")
             if not task or not str(signature or "").startswith("def ") or not isinstance(tests, list) or not tests:

@@ -112,3 +112,18 @@ def remove_contents_except(fs: pafs.FileSystem, directory: str, keep: tuple[str,
             fs.delete_dir(entry.path)
         else:
             fs.delete_file(entry.path)
+
+
+def copy_file(fs: pafs.FileSystem, src: str, dst: str) -> None:
+    """Make ``dst`` a copy of ``src``, replacing it: a hard link on a local disk when the
+    filesystem allows it (no second copy of the bytes), else the filesystem's own copy
+    (server-side on object stores, where an object appears whole or not at all)."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        if os.path.lexists(dst):
+            os.remove(dst)
+        try:
+            os.link(src, dst)
+            return
+        except OSError:  # another device, or a filesystem without hard links
+            pass
+    fs.copy_file(src, dst)
