@@ -46,8 +46,7 @@ from generators.llm.server import Endpoint
 from generators.llm.usage import RoundUsage, sample_key_of
 from generators.verification import CandidatesStage, Verifier, funnel_of, repairable_failures, replace_rows
 from pipeline import (ConfigError, FileEntry, InputConfig, PipelineConfig, Progress, RunConfig, RunError, RunStats,
-                      StageSpec, build_stage, fsutil, project_root, run_config, stderr_progress, write_manifest,
-                      write_stats)
+                      StageSpec, fsutil, project_root, run_config, stderr_progress, write_manifest, write_stats)
 
 OUTPUT_KINDS = ("data", "rejects", "errors")
 
@@ -275,7 +274,7 @@ class GenerateLoop:
         cfg = self.config
         previous = (list(cfg.run.previous_outputs) + self.corpus_dirs
                     + [self._uri("_work", "generate", f"round-{e['round']:03d}", "out") for e in earlier])
-        derived = _RoundConfig(
+        derived = PipelineConfig(
             input=InputConfig(paths=[candidates], format="parquet", batch_size=cfg.input.batch_size),
             output=replace(cfg.output, dir=self._uri(*round_dir, "out")),
             run=RunConfig(engine="local", work_dir=self._uri(*round_dir, "filter_work"),
@@ -384,16 +383,6 @@ def project_file(path: str) -> str:
     if candidate.exists():
         return str(candidate)
     raise ConfigError(f"file not found: {path}", stage="generate", key="seeds")
-
-
-@dataclass
-class _RoundConfig(PipelineConfig):
-    """The config of a round's filter run: the loop's ``CandidatesStage`` first (it is not a
-    registered stage: it only makes sense on a candidates file), then the config's stages."""
-
-    def build_stages(self) -> list[object]:
-        rest = [build_stage(s.name, s.params, file=self.source_file) for s in self.stages[1:]]
-        return [CandidatesStage(), *rest]
 
 
 def run_generate(config: PipelineConfig, *, output_dir: str | None = None, progress: Progress | None = stderr_progress,

@@ -16,6 +16,7 @@ _STAGES: dict[str, tuple[str, str]] = {
     "classify": ("filters.classify.stage", "ClassifyStage"),
     "verify_math": ("generators.verify.math_stage", "VerifyMathStage"),
     "verify_code": ("generators.verify.code_stage", "VerifyCodeStage"),
+    "candidates": ("generators.verification", "CandidatesStage"),  # first stage of a generate round's filter run
 }
 
 
