@@ -154,8 +154,9 @@ def funnel_of(table: pa.Table, filter_stats: RunStats) -> list[dict]:
 
 @dataclass
 class CandidatesStage:
-    """First stage of a round's filter run (registered as ``candidates``, so the round's config is
-    an ordinary ``PipelineConfig``): puts back what the Parquet reader set aside.
+    """Internal to taosha generate: restores a candidates file's own columns (first stage of a round's filter run).
+
+    It is registered as ``candidates`` so that a round's config is an ordinary ``PipelineConfig``.
 
     The reader treats a candidates file like any input, so the loop's own columns that
     collide with core ones arrive as ``input_drop_reason``/``input_origin``/``input_source``.
