@@ -26,12 +26,14 @@ from typing import ClassVar
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from filters.signals.doc_kind import DocKindConfig, doc_kind_frame
 from filters.heuristics.rules import build_rules, reason_expr
 from filters.signals.script_detect import char_stats
 from filters.signals.code import code_signals
-from filters.signals.general import duplicate_fracs, line_signals, text_signals, whitespace_words, word_signals
+from filters.signals.general import duplicate_fracs, line_signals, text_signals, text_word_signals
+from filters.signals.word_kernel import SEP
 from filters.signals.zh import DEFAULT_SPAM_WORDS, JiebaWords, keyword_hits, keyword_pattern, load_keywords
 from pipeline.active_rows import ActiveRows
 
@@ -94,6 +96,7 @@ class HeuristicsStage:
             self._jieba = JiebaWords(hmm=self.jieba_hmm)
             self._spam_pattern = keyword_pattern(load_keywords(self.spam_words_path, self.spam_words))
             char_stats(pa.array(["预热 warm-up"]))  # build the character tables now, not in the first batch
+            text_word_signals(pa.array(["预热 warm-up"]))
 
     def signals(self, texts: pa.Array, kinds: np.ndarray | None = None) -> pl.DataFrame:
         """Every ``quality_*`` signal plus ``doc_kind`` for ``texts`` (no filtering)."""
@@ -107,9 +110,11 @@ class HeuristicsStage:
         cjk_doc = st.han_share >= self.cjk_doc_share
         series = pl.Series("text", texts).fill_null("")
         kind = dk["doc_kind"].to_numpy()
-        # words: jieba for Chinese prose/math, whitespace otherwise; code needs none
+        # words: jieba for Chinese prose/math (tokens without a letter or number left out),
+        # whitespace otherwise; code needs none. Both are cut in one compiled pass over the
+        # bytes (the Chinese documents as jieba's tokens joined by a separator).
         need_jieba = cjk_doc & (kind != "code")
-        words = whitespace_words(series)
+        word_texts = series.to_arrow()
         scale = np.ones(len(series))
         if need_jieba.any():
             idx = np.flatnonzero(need_jieba)
@@ -117,18 +122,15 @@ class HeuristicsStage:
             head = docs.str.slice(0, self.jieba_max_chars)
             # word counts of a long document are extrapolated from its segmented head
             scale[idx] = (docs.str.len_chars() / pl.Series(head.str.len_chars()).clip(lower_bound=1)).to_numpy()
-            full: list[list[str]] = [[] for _ in range(len(series))]
-            for i, ws in zip(idx.tolist(), self._jieba.words(head.to_list())):
-                full[i] = ws
-            zh_series = pl.Series("w", full, dtype=pl.List(pl.String))
-            zh_series = zh_series.list.eval(pl.element().filter(pl.element().str.contains(r"[\pL\pN]")))  # no punctuation tokens
-            words = pl.select(pl.when(pl.Series(need_jieba)).then(zh_series).otherwise(words)).to_series()
+            joined = pa.array(self._jieba.joined(head.to_list(), SEP), pa.large_string())
+            word_texts = pc.replace_with_mask(word_texts.cast(pa.large_string()), pa.array(need_jieba), joined)
         cjk_chars = st.han + st.kana + st.hangul
         df = pl.DataFrame({"text": series, "_cjk_doc": cjk_doc, "_han": st.han})
         text = pl.col("text")
         df = df.with_columns(*text_signals(text), *code_signals(text))
         df = pl.concat(
-            [df, line_signals(series, pl.Series(cjk_doc)), word_signals(words), duplicate_fracs(series, "para"), dk],
+            [df, line_signals(series, pl.Series(cjk_doc)), text_word_signals(word_texts, need_jieba),
+             duplicate_fracs(series, "para"), dk],
             how="horizontal",
         )
         chars = np.maximum(st.chars, 1)

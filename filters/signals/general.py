@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 # patterns applied to one stripped line each
 BULLET_START = r"^[•●○◦▪▫■□‣⁃∙·\-\*–➢►✓✔]"
@@ -176,6 +177,76 @@ def word_signals(words: pl.Series, ngrams: tuple[int, ...] = (2, 3, 4), *, compi
     return out.select(
         "quality_word_count", "quality_mean_word_len", "quality_alpha_word_frac", *[f"quality_top_{n}gram_frac" for n in ngrams]
     )
+
+
+def text_word_signals(texts: pa.Array | pa.ChunkedArray, joined: np.ndarray | None = None,
+                      ngrams: tuple[int, ...] = (2, 3, 4)) -> pl.DataFrame:
+    """:func:`word_signals` straight from the texts, without a Python or polars string per
+    word: one compiled pass (:mod:`filters.signals.word_kernel`) cuts every text into word
+    hashes and lengths, and the top n-grams are counted by the same kernel as
+    :func:`word_signals`. A text is cut at whitespace (:func:`whitespace_words`' words), or,
+    where ``joined`` is true, it holds tokens joined by ``word_kernel.SEP`` (jieba's) and the
+    tokens without a letter or number are left out. Same columns and values as
+    ``word_signals`` on the same words (tested)."""
+    from filters.signals.script_detect import utf8_buffers
+    from filters.signals.word_kernel import word_tokens
+
+    data, offsets = utf8_buffers(texts)
+    n_docs = len(offsets) - 1
+    sep = np.zeros(n_docs, dtype=np.bool_) if joined is None else np.asarray(joined, dtype=np.bool_)
+    doc_offsets, hashes, lengths, alpha = word_tokens(data, offsets, sep, char_flags())
+    count = np.diff(doc_offsets)
+    word_chars = _segment_sums(lengths, doc_offsets)
+    alpha_words = _segment_sums(alpha.astype(np.int64), doc_offsets)
+    has = count > 0
+    safe = np.maximum(count, 1)
+    out = {
+        "quality_word_count": count.astype(np.int64),
+        "quality_mean_word_len": np.where(has, word_chars / safe, 0.0),
+        "quality_alpha_word_frac": np.where(has, alpha_words / safe, 0.0),
+    }
+    kernel = _ngram_kernel()
+    chars = np.maximum(word_chars, 1)
+    for n in ngrams:
+        covered = kernel(doc_offsets, hashes, lengths, n, np.uint64(_MIX))
+        out[f"quality_top_{n}gram_frac"] = np.where(has, covered / chars, 0.0)
+    return pl.DataFrame(out)
+
+
+def _segment_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum of ``values[offsets[i]:offsets[i + 1]]`` per i (0 for an empty range)."""
+    csum = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=csum[1:])
+    return csum[offsets[1:]] - csum[offsets[:-1]]
+
+
+@lru_cache(maxsize=1)
+def char_flags(top: int = 0x40000) -> np.ndarray:
+    """uint8 per code point (0..0x10FFFF): ``word_kernel.LETTER`` where polars' ``\\pL``
+    matches it, ``NUMBER`` for ``\\pN``, ``SPACE`` for ``\\s``: the regexes' own Unicode tables,
+    read by running them over the characters once (~30 ms). Planes 4-16 hold no letter, number
+    or space (tags, variation selectors, private use; ``top`` = 0x110000 checks it in a test),
+    so only planes 0-3 are read."""
+    from filters.signals.word_kernel import LETTER, NUMBER, SPACE
+
+    cp = np.arange(top, dtype=np.int64)
+    cp = cp[(cp < 0xD800) | (cp > 0xDFFF)]  # surrogates are not characters
+    size = 1 + (cp >= 0x80) + (cp >= 0x800) + (cp >= 0x10000)
+    offsets = np.zeros(len(cp) + 1, dtype=np.int64)
+    np.cumsum(size, out=offsets[1:])
+    data = np.zeros(offsets[-1], dtype=np.uint8)
+    start = offsets[:-1]
+    lead = np.array([0, 0x00, 0xC0, 0xE0, 0xF0])[size]
+    data[start] = (lead | (cp >> (6 * (size - 1)))).astype(np.uint8)
+    for k in (1, 2, 3):  # continuation bytes, most significant first
+        has = size > k
+        shift = 6 * (size[has] - 1 - k)
+        data[start[has] + k] = (0x80 | ((cp[has] >> shift) & 0x3F)).astype(np.uint8)
+    chars = pl.Series(pa.LargeStringArray.from_buffers(len(cp), pa.py_buffer(offsets), pa.py_buffer(data)))
+    flags = np.zeros(0x110000, dtype=np.uint8)
+    flags[cp] = (chars.str.contains(r"\pL").to_numpy() * LETTER | chars.str.contains(r"\pN").to_numpy() * NUMBER
+                 | chars.str.contains(r"\s").to_numpy() * SPACE)
+    return flags
 
 
 def whitespace_words(texts: pl.Series) -> pl.Series:

@@ -1,11 +1,13 @@
 """Compiled Gopher top-n-gram coverage for :func:`filters.signals.general.word_signals`.
 
 Per document, over its word hashes: every window of ``n`` words gets the same 64-bit key as
-the polars path (``h0 * MIX + h1``, wrapping, and so on), keys are sorted (stably, so each
-group's first element is the n-gram's first occurrence), and the most frequent key that
-repeats wins, ties going to the larger coverage (count x the first occurrence's
-characters), exactly the polars path's sort order. Its coverage is returned (0 when no
-n-gram repeats). Compiled on first use and cached on disk (``cache=True``).
+the polars path (``h0 * MIX + h1``, wrapping, and so on) and is counted in an open-addressing
+hash table (one pass, no sort; the table is allocated once per call and its used slots are
+cleared after each document), which remembers the characters of each n-gram's first
+occurrence. The most frequent key that repeats wins, ties going to the larger coverage
+(count x the first occurrence's characters), exactly the polars path's sort order. Its
+coverage is returned (0 when no n-gram repeats). Compiled on first use and cached on disk
+(``cache=True``).
 """
 
 from __future__ import annotations
@@ -19,34 +21,56 @@ def top_ngram_covered(doc_offsets: np.ndarray, hashes: np.ndarray, lengths: np.n
                       mix: np.uint64) -> np.ndarray:
     n_docs = len(doc_offsets) - 1
     out = np.zeros(n_docs, dtype=np.int64)
+    most = 0
+    for d in range(n_docs):
+        most = max(most, doc_offsets[d + 1] - doc_offsets[d] - n + 1)
+    if most < 2:
+        return out
+    cap = 16
+    while cap < 2 * most:
+        cap *= 2
+    table_key = np.empty(cap, dtype=np.uint64)
+    table_cnt = np.zeros(cap, dtype=np.int64)  # 0 = free slot
+    table_len = np.empty(cap, dtype=np.int64)
+    used = np.empty(most, dtype=np.int64)
     for d in range(n_docs):
         s, e = doc_offsets[d], doc_offsets[d + 1]
         m = e - s - n + 1
         if m < 2:
             continue
-        keys = np.empty(m, dtype=np.uint64)
-        lens = np.empty(m, dtype=np.int64)
+        size, bits = 16, 4
+        while size < 2 * m:
+            size *= 2
+            bits += 1
+        mask = size - 1
+        n_used = 0
         for i in range(m):
             k = hashes[s + i]
             length = lengths[s + i]
             for j in range(1, n):
                 k = k * mix + hashes[s + i + j]
                 length += lengths[s + i + j]
-            keys[i] = k
-            lens[i] = length
-        order = np.argsort(keys, kind="mergesort")
+            slot = np.int64((k * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
+            while True:
+                if table_cnt[slot] == 0:  # first occurrence: its characters are the n-gram's
+                    table_key[slot] = k
+                    table_cnt[slot] = 1
+                    table_len[slot] = length
+                    used[n_used] = slot
+                    n_used += 1
+                    break
+                if table_key[slot] == k:
+                    table_cnt[slot] += 1
+                    break
+                slot = (slot + 1) & mask
         best_cnt, best_cov = 0, 0
-        i = 0
-        while i < m:
-            key = keys[order[i]]
-            j = i + 1
-            while j < m and keys[order[j]] == key:
-                j += 1
-            cnt = j - i
+        for u in range(n_used):
+            slot = used[u]
+            cnt = table_cnt[slot]
             if cnt > 1:
-                cov = cnt * lens[order[i]]
+                cov = cnt * table_len[slot]
                 if cnt > best_cnt or (cnt == best_cnt and cov > best_cov):
                     best_cnt, best_cov = cnt, cov
-            i = j
+            table_cnt[slot] = 0
         out[d] = best_cov
     return out

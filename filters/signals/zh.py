@@ -107,3 +107,10 @@ class JiebaWords:
         count words drop them by character class)."""
         cut = self._cut
         return [[w for w in cut(t) if not w.isspace()] for t in texts]
+
+    def joined(self, texts: list[str], sep: str = "\x00") -> list[str]:
+        """Every token of every text (whitespace and punctuation tokens included), joined by
+        ``sep`` into one string per text: what :func:`filters.signals.general.text_word_signals`
+        reads, with no Python code per token."""
+        cut = self._cut
+        return [sep.join(cut(t)) for t in texts]

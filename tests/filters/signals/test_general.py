@@ -1,3 +1,4 @@
+import numpy as np
 import polars as pl
 import pytest
 
@@ -53,3 +54,44 @@ def test_compiled_top_ngrams_equal_the_polars_path():
     assert word_signals(words).equals(word_signals(words, compiled=False))
     one = word_signals(whitespace_words(pl.Series(["a b a b"])))
     assert one["quality_top_2gram_frac"][0] == pytest.approx(4 / 4)  # "a b" twice covers all 4 characters
+
+
+def _dev_texts() -> list[str]:
+    import json
+    from pathlib import Path
+
+    texts = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "data" / "dev").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            if line.strip():
+                row = json.loads(line)
+                texts += [row[k] for k in ("text", "a", "b") if isinstance(row.get(k), str)]
+    return texts
+
+
+def test_text_word_signals_equal_word_signals_on_the_dev_sets():
+    import pyarrow as pa
+
+    from filters.signals.general import text_word_signals
+    from filters.signals.word_kernel import SEP
+    from filters.signals.zh import JiebaWords
+
+    texts = _dev_texts() + ["", "  \u3000 ", "x\u2003y\u0085z\u00a0w\u180e", "ſ K ½ 𝐱 𠀀 ..."]
+    series = pl.Series(texts)
+    # whitespace words
+    got = text_word_signals(pa.array(texts, pa.large_string()))
+    assert got.equals(word_signals(whitespace_words(series)))
+    # jieba's tokens, punctuation and whitespace tokens left out (the heuristics' Chinese words)
+    jieba = JiebaWords()
+    tokens = pl.Series("w", jieba.words(texts), dtype=pl.List(pl.String))
+    tokens = tokens.list.eval(pl.element().filter(pl.element().str.contains(r"[\pL\pN]")))
+    joined = pa.array(jieba.joined(texts, SEP), pa.large_string())
+    assert text_word_signals(joined, np.ones(len(texts), bool)).equals(word_signals(tokens))
+
+
+def test_char_flags_hold_nothing_past_plane_3():
+    from filters.signals.general import char_flags
+
+    full = char_flags.__wrapped__(0x110000)
+    assert not full[0x40000:].any()
+    assert np.array_equal(full, char_flags())
