@@ -206,11 +206,3 @@ def open_input(path: str) -> BinaryIO:
         return open(os.path.expanduser(path), "rb")
     fs, fs_path = pafs.FileSystem.from_uri(path)
     return fs.open_input_file(fs_path)  # random access, no implicit decompression
-
-
-def input_size(path: str) -> int:
-    """Size in bytes of an input file (for progress and throughput figures)."""
-    if not is_uri(path):
-        return os.path.getsize(os.path.expanduser(path))
-    fs, fs_path = pafs.FileSystem.from_uri(path)
-    return fs.get_file_info(fs_path).size
