@@ -31,8 +31,7 @@ import pyarrow.compute as pc
 from filters.signals.doc_kind import DocKindConfig, doc_kind_frame
 from filters.heuristics.rules import build_rules, reason_expr
 from filters.signals.script_detect import char_stats
-from filters.signals.code import code_signals
-from filters.signals.general import duplicate_fracs, line_signals, text_signals, text_word_signals
+from filters.signals.general import text_flag_signals, text_line_signals, text_word_signals
 from filters.signals.word_kernel import SEP
 from filters.signals.zh import DEFAULT_SPAM_WORDS, JiebaWords, keyword_hits, keyword_pattern, load_keywords
 from pipeline.active_rows import ActiveRows
@@ -97,6 +96,7 @@ class HeuristicsStage:
             self._spam_pattern = keyword_pattern(load_keywords(self.spam_words_path, self.spam_words))
             char_stats(pa.array(["预热 warm-up"]))  # build the character tables now, not in the first batch
             text_word_signals(pa.array(["预热 warm-up"]))
+            text_line_signals(pl.Series(["预热 warm-up"]), np.zeros(1, bool))
 
     def signals(self, texts: pa.Array, kinds: np.ndarray | None = None) -> pl.DataFrame:
         """Every ``quality_*`` signal plus ``doc_kind`` for ``texts`` (no filtering)."""
@@ -126,11 +126,12 @@ class HeuristicsStage:
             word_texts = pc.replace_with_mask(word_texts.cast(pa.large_string()), pa.array(need_jieba), joined)
         cjk_chars = st.han + st.kana + st.hangul
         df = pl.DataFrame({"text": series, "_cjk_doc": cjk_doc, "_han": st.han})
-        text = pl.col("text")
-        df = df.with_columns(*text_signals(text), *code_signals(text))
+        df = df.with_columns(*text_flag_signals(pl.col("text")))
+        # stop words, symbols, code, line and paragraph signals: one compiled pass
+        lines = text_line_signals(series, cjk_doc)
+        para = ["quality_dup_para_frac", "quality_dup_para_char_frac"]
         df = pl.concat(
-            [df, line_signals(series, pl.Series(cjk_doc)), text_word_signals(word_texts, need_jieba),
-             duplicate_fracs(series, "para"), dk],
+            [df, lines.drop(para), text_word_signals(word_texts, need_jieba), lines.select(para), dk],
             how="horizontal",
         )
         chars = np.maximum(st.chars, 1)

@@ -30,12 +30,20 @@ _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constants for combining word hashes
 _MIX_DOC = 0xC2B2AE3D27D4EB4F
 
 
+def text_flag_signals(text: pl.Expr) -> list[pl.Expr]:
+    """C4's lorem ipsum and curly bracket (the part of :func:`text_signals` that
+    :func:`text_line_signals` leaves to polars)."""
+    return [
+        text.str.contains(LOREM).alias("quality_lorem_ipsum"),
+        text.str.contains("{", literal=True).alias("quality_curly_bracket"),
+    ]
+
+
 def text_signals(text: pl.Expr) -> list[pl.Expr]:
     """Whole-text signals: C4's lorem ipsum and curly bracket, Gopher's stop words and
     the '#'/ellipsis count behind the symbol-to-word ratio."""
     return [
-        text.str.contains(LOREM).alias("quality_lorem_ipsum"),
-        text.str.contains("{", literal=True).alias("quality_curly_bracket"),
+        *text_flag_signals(text),
         text.str.count_matches(STOPWORDS_EN).cast(pl.Int64).alias("quality_stopwords_en"),
         text.str.count_matches(SYMBOL_HASH_ELLIPSIS).cast(pl.Int64).alias("_symbols"),
     ]
@@ -247,6 +255,93 @@ def char_flags(top: int = 0x40000) -> np.ndarray:
     flags[cp] = (chars.str.contains(r"\pL").to_numpy() * LETTER | chars.str.contains(r"\pN").to_numpy() * NUMBER
                  | chars.str.contains(r"\s").to_numpy() * SPACE)
     return flags
+
+
+BULLET_CHARS = "•●○◦▪▫■□‣⁃∙·-*–➢►✓✔"  # BULLET_START's class
+TERMINAL_CHARS = ".!?\"'。！？」』”’…)）"  # TERMINAL_END's class
+ELLIPSES = ("...", "…", "。。。")  # ELLIPSIS_END's alternatives
+BOILERPLATE_PHRASES = ("javascript", "cookie", "terms of use", "terms of service", "privacy policy",
+                       "all rights reserved", "版权所有", "隐私政策", "免责声明", "用户协议", "备案号", "icp备")
+STOPWORDS = ("the", "be", "to", "of", "and", "that", "have", "with")  # STOPWORDS_EN's words
+
+
+def text_line_signals(texts: pl.Series, cjk: np.ndarray, short_line_chars: int = 30, short_line_chars_cjk: int = 10,
+                      autogen_head_lines: int | None = None) -> pl.DataFrame:
+    """What :func:`line_signals`, :func:`duplicate_fracs` (``"para"``), the stop-word and
+    symbol counts of :func:`text_signals` and :func:`filters.signals.code.code_signals`
+    compute, from one compiled pass per text (:mod:`filters.signals.line_kernel`) instead
+    of exploded frames and a dozen regex passes. Columns (same names, types and values as
+    the reference, tested on the dev sets): ``quality_stopwords_en``, ``_symbols``, the four
+    code columns, the seven line fractions and the two paragraph fractions. Only the
+    auto-generated marker still runs a regex, on each text's first lines."""
+    from filters.signals.code import AUTOGEN, AUTOGEN_HEAD_LINES
+    from filters.signals.line_kernel import (BASE64_RUNS, BOILER, BULLET, CHARS, DATA_LINES, DUP_LINE_CHARS,
+                                             DUP_LINES, DUP_PARA_CHARS, DUP_PARAS, ELLIPSIS, HEAD_CHARS, LINE_CHARS,
+                                             LINES, MAX_LINE_LEN, NEWLINES, PARA_CHARS, PARAS, SHORT, STOPWORDS,
+                                             SYMBOLS, TERMINAL, line_counts)
+    from filters.signals.script_detect import utf8_buffers
+
+    texts = texts.fill_null("")
+    data, offsets = utf8_buffers(texts.to_arrow())
+    t = _line_tables()
+    head_lines = AUTOGEN_HEAD_LINES if autogen_head_lines is None else autogen_head_lines
+    phrase_docs = texts.str.contains(BOILERPLATE).to_numpy()  # one fast pass; lines searched only there
+    c = line_counts(data, offsets, np.asarray(cjk, dtype=np.bool_), phrase_docs, t["marks"], t["phrases"], t["phrase_off"],
+                    t["stopwords"], t["stop_off"], t["ellipses"], t["ellipsis_off"], short_line_chars,
+                    short_line_chars_cjk, head_lines)
+    lines = np.maximum(c[:, LINES], 1)
+    n_lines = c[:, NEWLINES] + 1
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        return np.where(den > 0, num / np.maximum(den, 1), 0.0)
+
+    heads = pl.DataFrame({"t": texts, "n": c[:, HEAD_CHARS]}).select(
+        pl.col("t").str.slice(0, pl.col("n")).str.contains(AUTOGEN).fill_null(False))
+    return pl.DataFrame({
+        "quality_stopwords_en": c[:, STOPWORDS],
+        "_symbols": c[:, SYMBOLS],
+        "quality_max_line_len": c[:, MAX_LINE_LEN],
+        "quality_mean_line_len": c[:, CHARS] / n_lines,
+        "quality_autogen": heads.to_series(),
+        "quality_data_file": (c[:, DATA_LINES] / n_lines >= 0.6) | (c[:, BASE64_RUNS] * 120 >= c[:, CHARS] * 0.3),
+        "quality_bullet_lines_frac": c[:, BULLET] / lines,
+        "quality_ellipsis_lines_frac": c[:, ELLIPSIS] / lines,
+        "quality_terminal_punct_frac": c[:, TERMINAL] / lines,
+        "quality_short_line_frac": c[:, SHORT] / lines,
+        "quality_boilerplate_lines_frac": c[:, BOILER] / lines,
+        "quality_dup_line_frac": c[:, DUP_LINES] / lines,
+        "quality_dup_line_char_frac": c[:, DUP_LINE_CHARS] / np.maximum(c[:, LINE_CHARS], 1),
+        "quality_dup_para_frac": ratio(c[:, DUP_PARAS], c[:, PARAS]),
+        "quality_dup_para_char_frac": ratio(c[:, DUP_PARA_CHARS], c[:, PARA_CHARS]),
+    })
+
+
+@lru_cache(maxsize=1)
+def _line_tables() -> dict[str, np.ndarray]:
+    """The character sets and phrases of :func:`text_line_signals` as arrays for the kernel."""
+    from filters.signals.line_kernel import M_B64, M_BULLET, M_DATA, M_SPACE, M_TERMINAL, M_WORD, SPACE_CHARS
+
+    marks = np.zeros(0x10000, dtype=np.uint8)
+    for chars, bit in ((BULLET_CHARS, M_BULLET), (TERMINAL_CHARS, M_TERMINAL), (DATA_CHARS, M_DATA),
+                       (BASE64_CHARS, M_B64), (ASCII_WORD_CHARS, M_WORD), (SPACE_CHARS, M_SPACE)):
+        marks[[ord(ch) for ch in chars]] |= bit
+
+    def packed(items, encode):
+        parts = [np.array(encode(x), dtype=np.int64) for x in items]
+        off = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in parts], out=off[1:])
+        return np.concatenate(parts), off
+
+    phrases, phrase_off = packed(BOILERPLATE_PHRASES, lambda x: [ord(ch) for ch in x])
+    stopwords, stop_off = packed(STOPWORDS, lambda x: list(x.encode()))
+    ellipses, ellipsis_off = packed(ELLIPSES, lambda x: list(x.encode()))
+    return {"marks": marks, "phrases": phrases, "phrase_off": phrase_off, "stopwords": stopwords.astype(np.uint8),
+            "stop_off": stop_off, "ellipses": ellipses.astype(np.uint8), "ellipsis_off": ellipsis_off}
+
+
+DATA_CHARS = " \t0123456789.,;:+-eE\"'[]{}()|/"  # filters.signals.code.DATA_LINE's class
+BASE64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="  # BASE64_RUN's class
+ASCII_WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"  # (?-u)\w
 
 
 def whitespace_words(texts: pl.Series) -> pl.Series:
