@@ -74,3 +74,12 @@ def test_compiled_path_equals_reference_on_real_text():
         assert got == ref.to_list()
         ref_h, ref_off = shingle_hashes(ref, cfg)
         assert np.array_equal(offsets, ref_off) and np.array_equal(hashes, ref_h)
+
+
+def test_char_classes_skip_only_unassigned_planes():
+    """The planes char_classes leaves to class 4 hold nothing: the full scan agrees."""
+    import numpy as np
+
+    from filters.dedup.sketch.shingles import char_classes
+
+    assert np.array_equal(char_classes(), char_classes.__wrapped__(None))
