@@ -1,24 +1,24 @@
-"""The Ray engine's internal columns: where a row came from, and each stage's funnel.
+"""The Ray engine's internal columns: where a row came from.
 
-Rows on Ray carry ``__part``, ``__chunk`` and ``__row`` (set by the read source) so the
-write step can name what it stages and the finalizer can prove every row arrived once.
-A stage's funnel for a batch travels as one JSON value in the first row of
-``__stats_<k>``: Ray Data has no side channel from a worker that survives retries, and
-a value inside the block it describes is staged, retried and counted with it, once.
+Rows on Ray carry ``__part``, ``__chunk`` and ``__row`` (set by the read source): the
+part, the reader chunk among the part's chunks, and the row in that chunk. They are
+provenance, not payload: with them a stage worker names the stats files of what it
+processed and the write step names the pieces it stages (both by ``(part, chunk, first
+row)``, see ``runs``), and the finalizer proves every row of every chunk arrived once.
 Stages never see these columns (``split_internal`` takes them off and puts them back).
+No stats travel in the rows: each stage's funnel goes beside the data, to a file in the
+part's staging dir (``pipeline.run.ray.sink.write_stage_stats``).
 """
 
 from __future__ import annotations
 
-import json
+from typing import NamedTuple
 
+import numpy as np
 import pyarrow as pa
-
-from pipeline.stats import StageStats
 
 PART, CHUNK, ROW = "__part", "__chunk", "__row"
 INTERNAL_PREFIX = "__"
-STATS_PREFIX = "__stats_"
 
 
 def tag_chunk(records: pa.Table, part: str, chunk: int) -> pa.Table:
@@ -33,16 +33,29 @@ def split_internal(batch: pa.Table) -> tuple[pa.Table, dict[str, pa.ChunkedArray
     return (batch.drop_columns(list(internal)) if internal else batch), internal
 
 
-def stats_column(stats: StageStats, rows: int) -> pa.Array:
-    payload = json.dumps(stats.to_dict())
-    return pa.array([payload] + [None] * (rows - 1), pa.string())
+class Run(NamedTuple):
+    """Rows ``[start, end)`` of a batch: rows ``row0 .. row0 + end - start - 1`` of one chunk."""
+
+    start: int
+    end: int
+    part: str
+    chunk: int
+    row0: int
 
 
-def batch_stats(batch: pa.Table) -> list[StageStats]:
-    """Every stage's stats carried by ``batch`` (all non-null values of its stats columns)."""
-    out = []
-    for name in batch.column_names:
-        if name.startswith(STATS_PREFIX):
-            for value in batch[name].drop_null().to_pylist():
-                out.append(StageStats.from_dict(json.loads(value)))
-    return out
+def runs(internal: dict[str, pa.ChunkedArray] | pa.Table) -> list[Run]:
+    """The batch cut into runs of consecutive rows of one (part, chunk).
+
+    A Ray Data block can hold several reader chunks (a task's outputs are concatenated up
+    to the target block size) or a slice of one (big blocks are split), so a batch is
+    described run by run. A run is identified by ``(part, chunk, row0)``, which a retried
+    task, given the same input block, reproduces."""
+    n = len(internal[PART])
+    if n == 0:
+        return []
+    part = np.asarray(internal[PART].to_numpy(zero_copy_only=False), dtype=object)
+    chunk = internal[CHUNK].to_numpy()
+    row = internal[ROW].to_numpy()
+    change = np.flatnonzero((part[1:] != part[:-1]) | (chunk[1:] != chunk[:-1]) | (row[1:] != row[:-1] + 1)) + 1
+    bounds = [0, *change.tolist(), n]
+    return [Run(a, b, str(part[a]), int(chunk[a]), int(row[a])) for a, b in zip(bounds[:-1], bounds[1:])]

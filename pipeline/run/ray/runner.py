@@ -4,14 +4,18 @@ Per segment (the pipeline cut at every global stage, see ``pipeline.run.plan``) 
 runner builds one Ray Data plan over the parts not yet marked done::
 
     read_datasource(PartsDatasource)            one read task per input file (or spill)
-      -> map_batches(StageActor, compute=ActorPoolStrategy)   one actor pool per stage
+      -> map_batches(StageActor, compute=ActorPoolStrategy)   one actor pool per stage;
+                                                each also writes its stats files beside the data
       -> map_batches(write_staged)              tasks: idempotent staged pieces
 
 and, while it streams, finalizes every part whose pieces are all staged: a Ray task
-replays them through the local runner's writers and writes the part's marker (see
-``pipeline.run.ray.sink``). A global stage's ``run_global`` runs in the driver between
-segments with Ray up and ``GlobalContext(engine="ray")``: the place for all-to-all
-phases (``ray.data`` groupby/shuffle over the spill files).
+checks the part's pieces and every stage's stats files cover its rows exactly once,
+replays the pieces through the local runner's writers, sums the stats and writes the
+part's marker (see ``pipeline.run.ray.sink``). Stats never ride in the rows: the only
+internal columns are the rows' provenance (``pipeline.run.ray.internal``). A global
+stage's ``run_global`` runs in the driver between segments with Ray up and
+``GlobalContext(engine="ray")``: the place for all-to-all phases (``ray.data``
+groupby/shuffle over the spill files).
 
 Configuration (``run.ray`` in YAML, validated at load as ``pipeline.config.RayOptions``; or ``ray_options=``):
 
@@ -96,13 +100,21 @@ class RayEngine:
         self.progress(f"[{name}] global phase done in {time.perf_counter() - t0:.1f} s")
 
     def _plan(self, segment: Segment, work: WorkDir, items: list):
+        """Read, every stage, then the staged write (whose output says what was staged)."""
+        from pipeline.run.ray.sink import write_staged
+
+        return self._stages_plan(segment, work, items).map_batches(
+            write_staged, fn_kwargs={"fs": work.fs, "staging": staging_root(work, segment.index)},
+            batch_format="pyarrow", batch_size=None, num_cpus=self.options.write_cpus)
+
+    def _stages_plan(self, segment: Segment, work: WorkDir, items: list):
+        """Read and every stage of ``segment``: the rows as the write step gets them."""
         handle = self.handle
         import ray.data
         from ray.data import ActorPoolStrategy, TaskPoolStrategy
 
         from pipeline.run.ray.source import PartsDatasource
         from pipeline.run.ray.stage_actor import StageActor, stage_spec, stage_task
-        from pipeline.run.ray.sink import write_staged
 
         opts = self.options
         staging = staging_root(work, segment.index)
@@ -113,6 +125,7 @@ class RayEngine:
         )
         reserve = task_reserve(cpu_nodes(), opts.read_cpus, opts.write_cpus)
         n_stages = len(segment.stages)
+        side = {"fs": work.fs, "staging": staging}  # where each stage writes its stats, beside the data
         for k, (stage, name) in enumerate(zip(segment.stages, segment.names)):
             so = opts.for_stage(name)
             cpus = so.num_cpus or stage_cpus(handle.cpus, n_stages, reserve)
@@ -125,14 +138,13 @@ class RayEngine:
             common = dict(batch_format="pyarrow", batch_size=None, zero_copy_batch=True, **remote)
             pool = so.max_actors or max_actors(handle.cpus, reserve, cpus, n_stages)
             if so.compute == "tasks":
-                ds = ds.map_batches(stage_task, fn_kwargs={"spec": spec}, compute=TaskPoolStrategy(size=pool),
+                ds = ds.map_batches(stage_task, fn_kwargs={"spec": spec, **side}, compute=TaskPoolStrategy(size=pool),
                                     **common)
             else:
-                ds = ds.map_batches(StageActor, fn_constructor_kwargs={"spec": spec},
+                ds = ds.map_batches(StageActor, fn_constructor_kwargs={"spec": spec, **side},
                                     compute=ActorPoolStrategy(min_size=min(so.min_actors, pool), max_size=pool),
                                     **common)
-        return ds.map_batches(write_staged, fn_kwargs={"fs": work.fs, "staging": staging}, batch_format="pyarrow",
-                              batch_size=None, num_cpus=opts.write_cpus)
+        return ds
 
     def run_parts(self, segment: Segment, last: bool, todo: list[PartTodo], work: WorkDir) -> Iterator[tuple[int, dict]]:
         """Run the segment's plan over ``todo``; yields (part index, marker) as parts finish, and

@@ -13,8 +13,9 @@ the unit of parallelism, as in Common Crawl and most dumps (many files of 100 MB
 
 Each block carries three runner-internal columns: ``__part``, ``__chunk`` (the reader
 chunk's index among the part's non-empty chunks) and ``__row`` (row index in the chunk),
-so the writer can name what it stages and the finalizer can prove every row of every
-chunk arrived exactly once. When the file is read to its end the task writes the part's
+so each stage worker can name the stats files of what it processed, the writer can name
+what it stages, and the finalizer can prove every row of every chunk arrived exactly
+once, in the pieces and in every stage's stats. When the file is read to its end the task writes the part's
 ``read.json`` (rows per chunk, records in, errors, the read stage's funnel) and its
 unreadable records to ``errors.parquet`` in the part's staging dir, both atomically, so
 a retried task rewrites the same files.

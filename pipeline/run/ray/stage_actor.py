@@ -3,15 +3,21 @@
 Only a small spec crosses the wire: the stage's module, class name and config dict
 (its dataclass fields, read from the driver's instance), plus what a global stage's
 optional ``runtime_params()`` returns after ``run_global`` (e.g. where dedup left its
-marks): runtime state travels explicitly, never as a user-facing config field. The actor builds the stage, calls ``setup()`` once (models
-load once per actor) and then runs ``__call__`` on pyarrow batches.
+marks): runtime state travels explicitly, never as a user-facing config field. The
+actor builds the stage, calls ``setup()`` once (models load once per actor) and then
+runs ``__call__`` on pyarrow batches.
 
 Runner-internal columns (names starting with ``__``: the part, chunk and row a row came
 from) are taken off before the stage sees the batch and put back after, so a stage sees
-exactly what the local runner gives it. The stage's funnel for the batch (rows in, kept,
-dropped by reason, seconds) rides along as one JSON value in the first row of the
-column ``__stats_<k>``; the writer collects it into the part's stats, so stats cross
-from the workers with the data they describe and are counted exactly once.
+exactly what the local runner gives it, and the batch leaves with exactly the columns
+it came with plus what the stage added: no stats ride in the rows. The stage's funnel
+for the batch (rows in, kept, dropped by reason, seconds) is cut into one funnel per run
+of rows of one chunk (``pipeline.run.ray.internal.runs``) and written beside the data,
+to the part's staging dir under a name fixed by (stage, part, chunk, first row) of the
+batch's first run (``pipeline.run.ray.sink.write_stage_stats``), before the batch is
+returned. A retried task or restarted actor processes the same block, so it rewrites
+the same files, and the finalizer checks that each stage's runs cover every row of the
+part exactly once.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.run.ray.internal import PART, STATS_PREFIX, split_internal, stats_column
+from pipeline.run.ray.internal import PART, Run, runs, split_internal
+from pipeline.run.ray.sink import write_stage_stats
 from pipeline.stage import bind_input
-from pipeline.stats import StageStats, timed_stage
+from pipeline.stats import StageStats, newly_dropped, timed_stage
 
 
 def stage_spec(stage: object, stat_name: str, index: int) -> dict[str, Any]:
@@ -45,10 +52,6 @@ def build_from_spec(spec: dict[str, Any]) -> object:
     return cls(**spec["params"])
 
 
-
-
-
-
 def _bound_to_parts(stage: object, inputs: dict[str, str], parts: pa.ChunkedArray):
     """A callable that runs ``stage`` on each run of rows from one part after binding
     that part's input (``pipeline.stage.bind_input``); rows and order are kept."""
@@ -64,9 +67,26 @@ def _bound_to_parts(stage: object, inputs: dict[str, str], parts: pa.ChunkedArra
     return call
 
 
-def run_stage_on_batch(stage: object, spec: dict[str, Any], batch: pa.Table) -> pa.Table:
-    """The stage on ``batch`` with the internal columns carried and the batch's stats attached.
-    ``spec["inputs"]`` (part -> intermediate, for a global stage) binds each part's input first."""
+def _per_run(name: str, whole: StageStats, before: pa.ChunkedArray, after: pa.ChunkedArray,
+             batch_runs: list[Run]) -> list[tuple[Run, StageStats]]:
+    """``whole`` (the batch's funnel) cut into one funnel per run: counts from the run's own
+    rows, seconds shared by row count. The counts sum to ``whole``'s."""
+    n = len(before)
+    out = []
+    for run in batch_runs:
+        rows = run.end - run.start
+        b, a = before.slice(run.start, rows), after.slice(run.start, rows)
+        stats = StageStats(name, rows_in=b.null_count, kept=a.null_count, dropped=newly_dropped(b, a),
+                           seconds=whole.seconds * rows / n)
+        out.append((run, stats))
+    return out
+
+
+def run_stage_on_batch(stage: object, spec: dict[str, Any],
+                       batch: pa.Table) -> tuple[pa.Table, list[tuple[Run, StageStats]]]:
+    """The stage on ``batch`` with the internal columns carried, and the batch's funnel per
+    run of one chunk (for ``write_stage_stats``). ``spec["inputs"]`` (part -> intermediate,
+    for a global stage) binds each part's input first."""
     core, internal = split_internal(batch)
     stats = StageStats(spec["stat"])
     if spec.get("inputs") and PART in internal:
@@ -75,27 +95,30 @@ def run_stage_on_batch(stage: object, spec: dict[str, Any], batch: pa.Table) -> 
         out = timed_stage(stats, stage, core)
     for name, column in internal.items():
         out = out.append_column(name, column)
-    if out.num_rows:
-        out = out.append_column(f"{STATS_PREFIX}{spec['index']}", stats_column(stats, out.num_rows))
-    return out
+    if not out.num_rows:
+        return out, []
+    return out, _per_run(spec["stat"], stats, core["drop_reason"], out["drop_reason"], runs(internal))
 
 
 class StageActor:
-    """``map_batches(StageActor, fn_constructor_kwargs={"spec": ...}, compute=ActorPoolStrategy(...))``."""
+    """``map_batches(StageActor, fn_constructor_kwargs={"spec": ..., "fs": ..., "staging": ...},
+    compute=ActorPoolStrategy(...))``; ``fs`` and ``staging`` say where the stats go."""
 
-    def __init__(self, spec: dict[str, Any]):
-        self.spec = spec
+    def __init__(self, spec: dict[str, Any], fs, staging: str):
+        self.spec, self.fs, self.staging = spec, fs, staging
         self.stage = build_from_spec(spec)
         self.stage.setup()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return run_stage_on_batch(self.stage, self.spec, batch)
+        out, run_stats = run_stage_on_batch(self.stage, self.spec, batch)
+        write_stage_stats(self.fs, self.staging, self.spec["index"], run_stats)
+        return out
 
 
 _TASK_STAGES: dict[str, object] = {}
 
 
-def stage_task(batch: pa.Table, spec: dict[str, Any]) -> pa.Table:
+def stage_task(batch: pa.Table, spec: dict[str, Any], fs, staging: str) -> pa.Table:
     """The same for ``TaskPoolStrategy``: the stage is built and set up once per worker process."""
     key = json.dumps([spec["module"], spec["cls"], spec["params"]], sort_keys=True, default=str)
     stage = _TASK_STAGES.get(key)
@@ -103,5 +126,6 @@ def stage_task(batch: pa.Table, spec: dict[str, Any]) -> pa.Table:
         stage = build_from_spec(spec)
         stage.setup()
         _TASK_STAGES[key] = stage
-    return run_stage_on_batch(stage, spec, batch)
-
+    out, run_stats = run_stage_on_batch(stage, spec, batch)
+    write_stage_stats(fs, staging, spec["index"], run_stats)
+    return out

@@ -184,6 +184,8 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(ray_local, tmp_path)
     assert killed is not None, "no stage actor was running mid-run to kill"
     assert "error" not in outcome, outcome.get("error")
     assert killed not in _stage_actor_pids()
+    # stats.json too: every stage's funnel (rows in, kept, dropped by reason) equals the local
+    # run's, so the batches the killed actor had (its stats files written or not) count once
     assert_same_outputs(out, reference)
     errors = frame(out / "errors")
     assert errors.height == 4 and sorted(errors["offset"].to_list()) == [49] * 4
@@ -222,14 +224,18 @@ def _finalize(cfg, work):
 
 def test_finalize_checks_every_row_arrived_exactly_once(tmp_path):
     from pipeline.run.ray.stage_actor import build_from_spec, run_stage_on_batch, stage_spec
-    from pipeline.run.ray.sink import IncompleteStaging, write_staged
+    from pipeline.run.ray.sink import IncompleteStaging, write_stage_stats, write_staged
     from tests.pipeline.stages_for_tests import MinLengthStage
 
     cfg, work, staging, chunks = _staged_part(tmp_path)
     lengths = sorted(len(t) for c in chunks for t in c["text"].to_pylist())
     spec = stage_spec(MinLengthStage(min_chars=lengths[8]), "min_length", 0)  # about half rejected
     stage = build_from_spec(spec)
-    done = [run_stage_on_batch(stage, spec, c) for c in chunks]
+    done = []
+    for c in chunks:
+        out, run_stats = run_stage_on_batch(stage, spec, c)
+        write_stage_stats(work.fs, staging, 0, run_stats)  # the stage's stats, beside the data
+        done.append(out)
     write_staged(done[0].slice(0, 4), work.fs, staging)
     write_staged(done[1], work.fs, staging)
     with pytest.raises(IncompleteStaging, match="chunk 0 has 4 of 10"):
@@ -244,7 +250,7 @@ def test_finalize_checks_every_row_arrived_exactly_once(tmp_path):
     stats = marker["stats"]
     assert stats["records_in"] == 16 and stats["kept"] + stats["rejected"] == 16
     funnel = {s["stage"]: s for s in stats["stages"]}
-    # the stats of chunk 0 rode on its first piece (rows 0-3), counted once though chunk 0 came in 2 pieces
+    # each chunk's stats counted once, though chunk 0 came in 2 pieces (one of them staged twice)
     assert funnel["min_length"]["rows_in"] == 16
     assert funnel["min_length"]["dropped"] == stats["rejected"]
     ids = lambda sub: frame(tmp_path / "out" / sub).get_column("id", default=pl.Series([])).to_list()  # noqa: E731
