@@ -20,7 +20,7 @@ from pipeline import registry
 from pipeline.run.local import run_local
 from pipeline.run.ray.internal import CHUNK, PART, ROW
 from pipeline.stats import RunStats, StageStats, timed_stage
-from tests.pipeline.run import test_ray_runner as base  # a module object: its tests are not collected here
+from tests.pipeline.run.ray import test_runner as base  # a module object: its tests are not collected here
 from tests.pipeline.stages_for_tests import TEST_STAGES, MinLengthStage
 
 INTERNAL = {PART, CHUNK, ROW}

@@ -18,7 +18,7 @@ from pipeline.run.local import run_local
 from pipeline.run.ray.runner import run_ray
 from tests.pipeline.stages_for_tests import TEST_STAGES, make_jsonl_inputs
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 OUTPUT_DIRS = ("data", "rejects", "errors")
 
 

@@ -25,7 +25,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.run.local import run_local
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 START_TIMEOUT = 240
 
 
