@@ -65,9 +65,10 @@ def repair_text(text: str) -> str:
     return ftfy.fix_text(text, _ftfy_config())
 
 
-def repair_mojibake(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Repair the flagged rows of ``arr``; returns the new array and which rows changed."""
-    flagged = looks_like_mojibake(arr)
+def repair_mojibake(arr: pa.Array, flagged: np.ndarray | None = None) -> tuple[pa.Array, np.ndarray]:
+    """Repair the flagged rows of ``arr``; returns the new array and which rows changed.
+    ``flagged``: :func:`looks_like_mojibake` of ``arr`` when already known."""
+    flagged = looks_like_mojibake(arr) if flagged is None else flagged
     fixed = np.zeros(len(arr), dtype=bool)
     if not flagged.any():
         return arr, fixed

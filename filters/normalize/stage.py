@@ -43,7 +43,9 @@ import pyarrow.compute as pc
 
 from filters.normalize.chinese_script import simplify
 from filters.normalize.mojibake import repair_mojibake
-from filters.normalize.unicode_text import clean_controls, code_point_counts, normalize_unicode, normalize_whitespace
+from filters.normalize.scan_kernel import CONTROL, MOJIBAKE, NON_ASCII, WHITESPACE
+from filters.normalize.unicode_text import (clean_controls, code_point_counts, normalize_unicode, normalize_whitespace,
+                                           scan_flags)
 from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
@@ -73,15 +75,30 @@ def normalize_texts(
     arr = original
     mojibake_fixed = np.zeros(n, dtype=bool)
     zh_converted = np.zeros(n, dtype=bool)
+    # every step's pre-check in one compiled pass; rows a step rewrites are scanned again
+    flags = scan_flags(arr, max_blank_lines)
     if fix_mojibake:
-        arr, mojibake_fixed = repair_mojibake(arr)
-    arr = clean_controls(arr)
-    arr = normalize_unicode(arr, unicode_form, protect_spans)
-    arr = normalize_whitespace(arr, max_blank_lines)
+        arr, mojibake_fixed = repair_mojibake(arr, (flags & MOJIBAKE) != 0)
+        flags = _rescan(arr, flags, mojibake_fixed, max_blank_lines)
+    needs = (flags & CONTROL) != 0
+    arr = clean_controls(arr, needs)
+    flags = _rescan(arr, flags, needs, max_blank_lines)
+    arr = normalize_unicode(arr, unicode_form, protect_spans, flags)
+    flags = _rescan(arr, flags, (flags & NON_ASCII) != 0, max_blank_lines)  # only those can have changed
+    arr = normalize_whitespace(arr, max_blank_lines, (flags & WHITESPACE) != 0)
     if to_simplified:
         arr, zh_converted = simplify(arr)
     changed = np.asarray(pc.not_equal(arr, original).to_numpy(zero_copy_only=False), dtype=bool)
     return NormalizeResult(arr, changed, mojibake_fixed, zh_converted)
+
+
+def _rescan(arr: pa.Array, flags: np.ndarray, rows: np.ndarray, max_blank_lines: int) -> np.ndarray:
+    """``flags`` with the rows ``rows`` (which a step may have rewritten) scanned again."""
+    if not rows.any():
+        return flags
+    flags = flags.copy()
+    flags[rows] = scan_flags(arr.filter(pa.array(rows)), max_blank_lines)
+    return flags
 
 
 def _cjk_lookup() -> np.ndarray:

@@ -33,11 +33,14 @@ Control characters: C0 except TAB/LF (after the line-break mapping), DEL, C1, AN
 terminal escapes, and the invisible ZWSP, WORD JOINER, BOM, SOFT HYPHEN and invisible
 math operators are removed. ZWJ/ZWNJ (emoji sequences, Persian/Indic) and bidi marks stay.
 
-Everything runs on Arrow arrays: a cheap RE2 match picks the rows a rewrite can change,
-and only those are rewritten (``apply_where``). Two steps use CPython per row because it
+Everything runs on Arrow arrays: a cheap check picks the rows a rewrite can change (one
+compiled pass for all of them, :func:`scan_flags`; each also has its regex, the reference),
+and only those are rewritten (``apply_where``). Three steps use CPython per row because it
 is measured faster there: the NFC quick check (``unicodedata.is_normalized``, ~2.5 GB/s,
-against ~180 MB/s for a full ``utf8_normalize``), and span-protected rewriting of the few
-rows that both need a fold and contain span markers.
+against ~180 MB/s for a full ``utf8_normalize``), the compatibility folds (``str.translate``
+of the few rows that hold a fold candidate: Polars' ``replace_many`` built its automaton
+for every call, ~8 ms, and is slower even on all-full-width text), and span-protected
+rewriting of the rows that both need a fold and contain span markers.
 """
 
 from __future__ import annotations
@@ -148,8 +151,55 @@ def code_point_counts(arr: pa.Array, lookup: np.ndarray) -> np.ndarray:
     return np.bincount(rows, minlength=n).astype(np.int64)[:n]
 
 
-def clean_controls(arr: pa.Array) -> pa.Array:
-    """Line breaks to LF, ANSI escapes and control/invisible characters removed."""
+def bmp_strings() -> tuple[np.ndarray, pa.Array]:
+    """Every character of the Basic Multilingual Plane but the surrogates, one per row, and
+    their code points."""
+    cp = np.arange(0x10000, dtype=np.int64)
+    cp = cp[(cp < 0xD800) | (cp > 0xDFFF)]
+    size = 1 + (cp >= 0x80) + (cp >= 0x800)
+    offsets = np.zeros(len(cp) + 1, dtype=np.int64)
+    np.cumsum(size, out=offsets[1:])
+    data = np.zeros(offsets[-1], dtype=np.uint8)
+    start = offsets[:-1]
+    data[start] = (np.array([0, 0x00, 0xC0, 0xE0])[size] | (cp >> (6 * (size - 1)))).astype(np.uint8)
+    for k in (1, 2):
+        has = size > k
+        data[start[has] + k] = (0x80 | ((cp[has] >> (6 * (size[has] - 1 - k))) & 0x3F)).astype(np.uint8)
+    return cp, pa.LargeStringArray.from_buffers(len(cp), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+@lru_cache(maxsize=1)
+def _scan_table() -> np.ndarray:
+    """The character table of :func:`filters.normalize.scan_kernel.scan_flags`, read off the
+    very regexes it stands for (each run once over every BMP character)."""
+    from filters.normalize import scan_kernel as k
+    from filters.normalize.mojibake import _CP1252_SIGNS
+
+    cps, chars = bmp_strings()
+    table = np.zeros(0x10000, dtype=np.uint8)
+    table[cps[matches(chars, _NEEDS_CONTROL_FIX)]] |= k.T_CONTROL
+    table[cps[matches(chars, EXOTIC_SPACES)]] |= k.T_EXOTIC
+    table[0xC2:0xF5] |= k.T_LEAD
+    table[0x80:0xC0] |= k.T_FOLLOW
+    table[[ord(c) for c in _CP1252_SIGNS]] |= k.T_FOLLOW
+    table[_FOLD_LOOKUP[:0x10000]] |= k.T_FOLD
+    table[[ord(" "), ord("\t"), 0x3000]] |= k.T_TRAIL
+    return table
+
+
+def scan_flags(arr: pa.Array, max_blank_lines: int = 2) -> np.ndarray:
+    """Per row, the bit set of :mod:`filters.normalize.scan_kernel` (which pre-checks match):
+    one compiled pass instead of a regex pass per check."""
+    from filters.normalize.scan_kernel import scan_flags as kernel
+    from filters.signals.script_detect import utf8_buffers
+
+    data, offsets = utf8_buffers(arr)
+    return kernel(data, offsets, _scan_table(), max_blank_lines + 2)
+
+
+def clean_controls(arr: pa.Array, needs: np.ndarray | None = None) -> pa.Array:
+    """Line breaks to LF, ANSI escapes and control/invisible characters removed. ``needs``:
+    the rows that hold such a character, when known (:func:`scan_flags`); else a regex finds them."""
 
     def fix(sub: pa.Array) -> pa.Array:
         sub = pc.replace_substring(sub, "\r\n", "\n")
@@ -157,15 +207,20 @@ def clean_controls(arr: pa.Array) -> pa.Array:
         sub = pc.replace_substring_regex(sub, _ANSI_ESCAPE, "")
         return pc.replace_substring_regex(sub, _REMOVED, "")
 
-    return apply_where(arr, matches(arr, _NEEDS_CONTROL_FIX), fix)
+    return apply_where(arr, matches(arr, _NEEDS_CONTROL_FIX) if needs is None else needs, fix)
 
 
-def normalize_whitespace(arr: pa.Array, max_blank_lines: int = 2) -> pa.Array:
-    """Exotic spaces, trailing whitespace, blank-line runs, blank edges; indentation kept."""
+def whitespace_check(max_blank_lines: int = 2) -> str:
+    """The regex of rows :func:`normalize_whitespace` rewrites."""
     too_many = "\n" * (max_blank_lines + 2)
-    needs = "|".join(
+    return "|".join(
         [EXOTIC_SPACES, _TRAILING + "\n", _TRAILING + "$", re.escape(too_many), r"^[ \t" + "\u3000" + r"]*\n", r"\n$"]
     )
+
+
+def normalize_whitespace(arr: pa.Array, max_blank_lines: int = 2, needs: np.ndarray | None = None) -> pa.Array:
+    """Exotic spaces, trailing whitespace, blank-line runs, blank edges; indentation kept.
+    ``needs``: the rows :func:`whitespace_check` matches, when known (:func:`scan_flags`)."""
 
     def fix(sub: pa.Array) -> pa.Array:
         sub = pc.replace_substring_regex(sub, EXOTIC_SPACES, " ")
@@ -173,7 +228,7 @@ def normalize_whitespace(arr: pa.Array, max_blank_lines: int = 2) -> pa.Array:
         sub = pc.replace_substring_regex(sub, "\n{%d,}" % (max_blank_lines + 2), "\n" * (max_blank_lines + 1))
         return pc.replace_substring_regex(sub, r"^\n+|\n+$", "")
 
-    return apply_where(arr, matches(arr, needs), fix)
+    return apply_where(arr, matches(arr, whitespace_check(max_blank_lines)) if needs is None else needs, fix)
 
 
 def fold_compat(text: str) -> str:
@@ -229,26 +284,30 @@ def _pattern_series(keys: tuple[str, ...], values: tuple[str, ...]):
     return pl.Series([list(keys)]), pl.Series([list(values)])
 
 
-_FOLD_KEYS, _FOLD_VALUES = list(FOLD_TABLE), list(FOLD_TABLE.values())
-
-
-def _polars_fold(sub: pa.Array) -> pa.Array:
-    return replace_many(sub, _FOLD_KEYS, _FOLD_VALUES)
-
-
 def _per_row(fn: Callable[[str], str]) -> Callable[[pa.Array], pa.Array]:
     return lambda sub: pa.array([fn(t) for t in sub.to_pylist()], pa.large_string())
 
 
-def normalize_unicode(arr: pa.Array, form: UnicodeForm = "safe", protect_spans: bool = True) -> pa.Array:
-    """NFC plus the folds of ``form`` (see the module docstring); ASCII rows are skipped."""
-    non_ascii = ~np.asarray(pc.string_is_ascii(arr).fill_null(True).to_numpy(zero_copy_only=False), bool)
+def normalize_unicode(arr: pa.Array, form: UnicodeForm = "safe", protect_spans: bool = True,
+                      flags: np.ndarray | None = None) -> pa.Array:
+    """NFC plus the folds of ``form`` (see the module docstring); ASCII rows are skipped.
+    ``flags``: the rows' :func:`scan_flags`, when known (else regexes and scans find them)."""
+    from filters.normalize.scan_kernel import CODE_MARKS, FOLD, NON_ASCII
+
+    if flags is None:
+        non_ascii = ~np.asarray(pc.string_is_ascii(arr).fill_null(True).to_numpy(zero_copy_only=False), bool)
+    else:
+        non_ascii = (flags & NON_ASCII) != 0
     if not non_ascii.any():
         return arr
     if form == "safe":
-        candidates = non_ascii & (code_point_counts(arr, _FOLD_LOOKUP) > 0)
-        spans = matches(arr, _CODE_MARKERS) if protect_spans and candidates.any() else np.zeros(len(arr), bool)
-        arr = apply_where(arr, candidates & ~spans, _polars_fold)
+        if flags is None:
+            candidates = non_ascii & (code_point_counts(arr, _FOLD_LOOKUP) > 0)
+            spans = matches(arr, _CODE_MARKERS) if protect_spans and candidates.any() else np.zeros(len(arr), bool)
+        else:
+            candidates = (flags & FOLD) != 0
+            spans = (flags & CODE_MARKS) != 0 if protect_spans else np.zeros(len(arr), bool)
+        arr = apply_where(arr, candidates & ~spans, _per_row(fold_compat))
         arr = apply_where(arr, candidates & spans, _per_row(lambda t: map_outside_spans(t, CODE_SPAN_RE, fold_compat)))
     elif form == "nfkc":
         spans = matches(arr, _CODE_MARKERS + "|" + _MATH_MARKERS) if protect_spans else np.zeros(len(arr), bool)
