@@ -39,7 +39,8 @@ from pipeline.schema import CORE_COLUMNS, make_batch, make_errors, stable_id
 try:  # 2.5x faster than the stdlib on the dev rows; integers beyond 64 bits come back as floats
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover
-    _fast_loads = json.loads
+    def _fast_loads(line: bytes) -> Any:
+        return json.loads(line.decode("utf-8"))  # not json.loads(bytes): that also takes UTF-16/32
 
 BLOCK = 1 << 20
 OFFSET_COLUMN = "source_offset"
@@ -138,17 +139,10 @@ def iter_lines(raw: BinaryIO, path: str) -> Iterator[tuple[int, bytes]]:
 
 def parse_line(line: bytes, text_field: str) -> dict[str, Any]:
     """The JSON object of one line; ValueError with the reason when it is not a usable record."""
-    try:
-        decoded = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"invalid UTF-8 at byte {exc.start}: {line[exc.start:exc.start + 4]!r}") from None
-    try:
-        obj = _fast_loads(decoded)
+    try:  # orjson reads the bytes (and checks their UTF-8) itself: no str of the line first
+        obj = _fast_loads(line)
     except ValueError:
-        try:  # the stdlib accepts NaN/Infinity and words its errors better
-            obj = json.loads(decoded)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"invalid JSON: {exc}") from None
+        obj = _parse_slow(line)
     if not isinstance(obj, dict):
         raise ValueError(f"not a JSON object: {type(obj).__name__}")
     text = obj.get(text_field)
@@ -157,6 +151,19 @@ def parse_line(line: bytes, text_field: str) -> dict[str, Any]:
     if not isinstance(text, str):
         raise ValueError(f"text field {text_field!r} is {type(text).__name__}, not a string")
     return obj
+
+
+def _parse_slow(line: bytes) -> Any:
+    """A line orjson refused: the reason for invalid UTF-8, else the stdlib's answer (it
+    accepts NaN/Infinity and words its errors better)."""
+    try:
+        decoded = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"invalid UTF-8 at byte {exc.start}: {line[exc.start:exc.start + 4]!r}") from None
+    try:
+        return json.loads(decoded)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
 
 
 def _json_object(obj: dict[str, Any]) -> str:
