@@ -79,6 +79,9 @@ REPOS = {r.name: r for r in [
     Repo("UniversalDependencies/UD_English-EWT", "15d613d8447b3478787d4c278730a1e48a945efb", "CC-BY-SA-4.0"),
     Repo("UniversalDependencies/UD_Chinese-HK", "77ecd3ca188a59e53385f9fffd13219952187d03", "CC-BY-SA-4.0"),
     Repo("UniversalDependencies/UD_Chinese-CFL", "c699eaa4603390a6a24314b1952177517cad0546", "CC-BY-SA-4.0"),
+    Repo("google-deepmind/xquad", "7d30520c717524000f0d9d2f9c10a069acd9d285", "CC-BY-SA-4.0"),
+    Repo("math-eval/TAL-SCQ5K", "8a66d6e14c65ba002beda39747e6b7c43bd2d472", "MIT (README)"),
+    Repo("Snailclimb/JavaGuide", "fd4c37ab8f58a3c5520535d401adaf1adf72ed85", "Apache-2.0"),
 ]}
 
 
@@ -341,6 +344,62 @@ def cmrc2018(ex: Exclusions) -> Iterator[Doc]:
                         yield key, qa["question"], "zh", "general", "question"
 
 
+def xquad_zh(ex: Exclusions) -> Iterator[Doc]:
+    """XQuAD's human Chinese translation of SQuAD v1.1 dev paragraphs (Wikipedia) and their
+    questions: scores, counts, years, ages ("黑豹队的防守丢了多少分？"), i.e. Chinese questions
+    with numbers that are not math, the kind a model trained on word problems calls math."""
+    repo = REPOS["google-deepmind/xquad"]
+    for path, blob in repo_files(repo, lambda p: p == "xquad.zh.json"):
+        for article in json.loads(blob)["data"]:
+            for para in article["paragraphs"]:
+                key = f"{repo.name}:{path}#{para['qas'][0]['id']}"  # a paragraph and its questions share a split
+                if not ex.has_text(para["context"]):
+                    yield key, para["context"], "zh", "general", "wiki"
+                for qa in para["qas"]:
+                    if not ex.has_text(qa["question"]):
+                        yield key, qa["question"], "zh", "general", "question"
+
+
+_TEX_SPAN = re.compile(r"\$\$(.*?)\$\$", re.S)
+# TeX that web pages without MathJax write as plain text: numbers, percentages, ratios, single
+# letters, simple arithmetic.
+_PLAIN_TEX = re.compile(r"(?:[0-9.,:%+\-=()<>\s]|\\%|\\times|\\div|\\cdot|\\cdots|[A-Za-z](?![A-Za-z]))*")
+_PLAIN_OPS = (("\\%", "%"), ("\\times", "×"), ("\\div", "÷"), ("\\cdots", "…"), ("\\cdot", "·"))
+
+
+def plain_tex(text: str) -> str:
+    """``$$4$$吨`` -> ``4吨``: simple TeX spans written as plain text (other TeX stays)."""
+    def unwrap(m: re.Match) -> str:
+        body = m.group(1)
+        if not _PLAIN_TEX.fullmatch(body):
+            return m.group(0)
+        for tex, plain in _PLAIN_OPS:
+            body = body.replace(tex, plain)
+        return "".join(body.split())
+    return _TEX_SPAN.sub(unwrap, text)
+
+
+def tal_scq_zh(ex: Exclusions) -> Iterator[Doc]:
+    """TAL-SCQ5K-CN: Chinese primary to high school math problems (single choice) with worked
+    solutions, all math in TeX. Half of the records (by a hash of the id) are kept as written
+    (problem, options, solution); the other half as a plain-text page would show the problem:
+    numbers, percentages and simple arithmetic unwrapped from ``$$...$$``, then the answer
+    (the form of Chinese word problems on most sites, and of CMATH)."""
+    repo = REPOS["math-eval/TAL-SCQ5K"]
+    for path, blob in repo_files(repo, lambda p: p.startswith("ch_single_choice_constructed_5K/") and p.endswith(".jsonl")):
+        for line in blob.decode("utf-8").splitlines():
+            row = json.loads(line)
+            key = f"{repo.name}:{path}#{row['queId']}"
+            options = {o[0]["aoVal"]: o[0]["content"].strip() for o in row["answer_option_list"] if o}
+            if split_key_hash(key, "tal-form") % 2:
+                text = f"{plain_tex(row['problem']).strip()}\n答案：{plain_tex(options.get(row['answer_value'], ''))}"
+            else:
+                text = (f"{row['problem'].strip()}\n" + "  ".join(f"{k}. {v}" for k, v in options.items())
+                        + "\n\n解析：" + "\n".join(a.strip() for a in row["answer_analysis"]))
+            if not ex.has_text(text):
+                yield key, text[:4 * CHUNK], "zh", "math", "word-problem"
+
+
 def webquestions(ex: Exclusions) -> Iterator[Doc]:
     repo = REPOS["brmson/dataset-factoid-webquestions"]
     for path, blob in repo_files(repo, lambda p: p in ("main/val.json", "main/devtest.json")):
@@ -418,13 +477,17 @@ FETCHED: list[tuple[str, str, Callable[[Exclusions], Iterator[Doc]], int]] = [
     ("wangdoc_js", "wangdoc/javascript-tutorial", pages("wangdoc/javascript-tutorial", "zh", _md("docs/"), "tutorial"), 2500),
     ("wangdoc_bash", "wangdoc/bash-tutorial", pages("wangdoc/bash-tutorial", "zh", _md("docs/"), "tutorial"), 1500),
     ("advanced_java", "doocs/advanced-java", pages("doocs/advanced-java", "zh", _md("docs/"), "tech-article"), 1500),
+    ("javaguide", "Snailclimb/JavaGuide", pages("Snailclimb/JavaGuide", "zh", _md("docs/"), "tech-article", ("code", "general")),
+     2500),
     # problem statements carry constraint LaTeX ($1 \le n \le 10^5$): only their code and prose are used
     ("leetcode_zh", "doocs/leetcode", pages("doocs/leetcode", "zh", _md("solution/", "README.md"), "tutorial", ("code", "general")), 2000),
     ("leetcode_en", "doocs/leetcode", pages("doocs/leetcode", "en", _md("solution/", "README_EN.md"), "tutorial", ("code", "general")),
      2000),
     ("sdp_zh_tw", "donnemartin/system-design-primer", pages("donnemartin/system-design-primer", "zh", lambda p: p == "README-zh-TW.md", "tech-article"),
      500),
+    ("tal_scq_zh", "math-eval/TAL-SCQ5K", tal_scq_zh, 1500),
     ("cmrc2018", "ymcui/cmrc2018", cmrc2018, 8000),
+    ("xquad_zh", "google-deepmind/xquad", xquad_zh, 3000),
     ("crosswoz", "thu-coai/CrossWOZ", crosswoz, 2500),
     ("crosswoz_turns", "thu-coai/CrossWOZ", crosswoz_turns, 3000),
     ("webquestions", "brmson/dataset-factoid-webquestions", webquestions, 3000),

@@ -4,7 +4,7 @@
 Usage:
     python benchmarks/classify_speed.py [--docs 2000] [--repeats 3] [--batch-size 1000] [--zh-only]
                                         [--texts heldout|crawl] [--long-docs share|chunks|crop|head]
-                                        [--no-prefilter]
+                                        [--max-chunks N] [--no-prefilter]
 
 Documents (``--texts``): ``heldout`` (default), the held-out test documents of
 classifier_sources (dev web test rows, clean dev rows, machine text: code files, man
@@ -13,15 +13,21 @@ WARC reader extracts from ../shared/data/crawl (real crawl samples: spam, homepa
 redirect pages; what a crawl mostly is). Cycled to ``--docs``. Both shipped models, one
 thread, medians of ``--repeats`` runs:
 
-  raw predict      model.predict(list) on every document's pieces (the stage's
-                   ``long_docs`` cut: up to 8 pieces of 2000 chars), newlines replaced
-                   by spaces, no tokenization, no prefilter: what fastText alone costs
-  predict on toks  model.predict(list) on all pre-tokenized pieces (model cost only)
-  tokenize         classifier_tokens on all pieces (regex only)
-  prefilter        the vectorized gates (Arrow regex counts) on the documents
+  raw predict      model.predict(list) on every document cut into up to 8 pieces of
+                   2000 chars (16,000 chars of text at most: the stage's default cut),
+                   newlines replaced by spaces, no tokenization, no prefilter: what
+                   fastText alone costs on the documents
+  raw on pieces    the same on the stage's own pieces (``--long-docs``/``--max-chunks``)
+  predict on toks  model.predict(list) on the stage's pieces, tokenized (model cost only)
+  tokenize         tokenize_many on the stage's pieces
+  prefilter        the vectorized gates (Arrow regex matches) on the documents
   stage            ClassifyStage()(table), Arrow in and out, batches of --batch-size
                    (prefilter, tokenization of gated documents only, predict, share,
                    calibration)
+
+Two ratios are printed: the stage against raw predict on the documents (the issue's
+figure: what fastText alone costs on the same texts), and against raw predict on the
+stage's own pieces (how much the stage adds to fastText on exactly what it scores).
 """
 
 from __future__ import annotations
@@ -42,19 +48,24 @@ import classifier_sources as cs  # noqa: E402
 
 from filters.classify.prefilter import gates  # noqa: E402
 from filters.classify.tokens import tokenize_many  # noqa: E402
-from filters.classify.stage import ClassifyStage, document_pieces  # noqa: E402
+from filters.classify.stage import PREFILTER_CHARS, ClassifyStage, document_pieces  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
+RAW_CHUNKS = 8  # raw predict reads each document as up to 8 pieces of chunk_chars
 
-def timed_round_robin(fns: dict, repeats: int) -> dict[str, float]:
+
+def timed_round_robin(fns: dict, repeats: int, clock=time.perf_counter) -> dict[str, float]:
     """Median seconds of each function, run in turns (a b c a b c ...), so that a load
-    spike on a shared machine hits every variant alike and the ratios stay meaningful."""
+    spike on a shared machine hits every variant alike and the ratios stay meaningful.
+    ``clock=time.process_time`` counts this process's CPU time instead of wall time
+    (``--clock cpu``: on a machine shared with other jobs, waiting for a core is not
+    counted, so the ratios vary less between runs)."""
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t = time.perf_counter()
+            t = clock()
             fn()
-            times[name].append(time.perf_counter() - t)
+            times[name].append(clock() - t)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -66,6 +77,9 @@ def main(argv=None) -> int:
     ap.add_argument("--zh-only", action="store_true", help="only documents with Han characters")
     ap.add_argument("--long-docs", choices=["share", "chunks", "crop", "head"], default="share")
     ap.add_argument("--no-prefilter", action="store_true")
+    ap.add_argument("--max-chunks", type=int, default=None, help="pieces per document (default: the stage's)")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall time, or this process's CPU time (steadier on a shared machine)")
     ap.add_argument("--texts", choices=["heldout", "crawl"], default="heldout")
     args = ap.parse_args(argv)
 
@@ -78,39 +92,48 @@ def main(argv=None) -> int:
     if args.zh_only:
         texts = [t for t in texts if regex.search(r"\p{Han}", t)]
     texts = (texts * (args.docs // len(texts) + 1))[: args.docs]
-    stage = ClassifyStage(long_docs=args.long_docs, prefilter=not args.no_prefilter)
+    stage = ClassifyStage(long_docs=args.long_docs, prefilter=not args.no_prefilter,
+                          **({} if args.max_chunks is None else {"max_chunks": args.max_chunks}))
     stage.setup()
     math_model, code_model = stage._models
+    doc_pieces, _ = document_pieces(texts, "share", stage.chunk_chars, RAW_CHUNKS)
+    raw_flat = [p.replace("\n", " ") for p in doc_pieces]
     pieces, _ = document_pieces(texts, stage.long_docs, stage.chunk_chars, stage.max_chunks)
     flat = [p.replace("\n", " ") for p in pieces]
     toks = tokenize_many(pieces)
     n_chars = sum(len(p) for p in pieces)
-    print(f"{len(texts)} docs, {len(pieces)} pieces, {n_chars / 1e6:.1f} M chars scored, {args.repeats} repeats")
+    n_doc_chars = sum(len(p) for p in doc_pieces)
+    print(f"{len(texts)} docs; raw predict reads {len(doc_pieces)} pieces, {n_doc_chars / 1e6:.1f} M chars; the stage "
+          f"({stage.long_docs}, at most {stage.max_chunks} pieces) {len(pieces)} pieces, {n_chars / 1e6:.1f} M chars; "
+          f"{args.repeats} repeats, {args.clock} clock")
 
     batches = [make_batch(texts[i:i + args.batch_size], ids=[str(j) for j in range(i, min(i + args.batch_size, len(texts)))],
                           source="bench") for i in range(0, len(texts), args.batch_size)]
     arrow = pa.array(texts, pa.large_string())
-    cap = stage.chunk_chars * stage.max_chunks
+    cap = max(PREFILTER_CHARS, stage.chunk_chars * stage.max_chunks)
     t = timed_round_robin({
-        "raw": lambda: (math_model.predict(flat, k=1), code_model.predict(flat, k=1)),
+        "raw": lambda: (math_model.predict(raw_flat, k=1), code_model.predict(raw_flat, k=1)),
+        "raw_pieces": lambda: (math_model.predict(flat, k=1), code_model.predict(flat, k=1)),
         "model_only": lambda: (math_model.predict(toks, k=1), code_model.predict(toks, k=1)),
         "tok": lambda: tokenize_many(pieces),
         "pre": lambda: gates(arrow, max_chars=cap),
         "full": lambda: [stage(b) for b in batches],
-    }, args.repeats)
-    raw, model_only, tok, pre, full = t["raw"], t["model_only"], t["tok"], t["pre"], t["full"]
+    }, args.repeats, clock=time.process_time if args.clock == "cpu" else time.perf_counter)
+    raw, raw_pieces, model_only, tok, pre, full = (t["raw"], t["raw_pieces"], t["model_only"], t["tok"], t["pre"],
+                                                   t["full"])
     g = gates(arrow, max_chars=cap)
 
-    def line(name: str, seconds: float) -> str:
-        return f"{name:18s} {seconds:8.3f} s {len(texts) / seconds:10.0f} docs/s {n_chars / seconds / 1e6:7.2f} M chars/s"
+    def line(name: str, seconds: float, chars: int = n_chars) -> str:
+        return f"{name:18s} {seconds:8.3f} s {len(texts) / seconds:10.0f} docs/s {chars / seconds / 1e6:7.2f} M chars/s"
 
-    print(line("raw predict", raw))
+    print(line("raw predict", raw, n_doc_chars))
+    print(line("raw on pieces", raw_pieces))
     print(line("predict on toks", model_only))
     print(line("tokenize", tok))
     print(line("prefilter", pre) + f"   (gates open: math {g.math.mean():.0%}, code {g.code.mean():.0%}, "
           f"either {g.any.mean():.0%})")
     print(line("stage", full))
-    print(f"stage / raw predict docs/s ratio: {raw / full:.2f}")
+    print(f"stage / raw predict docs/s ratio: {raw / full:.2f} (on the stage's own pieces: {raw_pieces / full:.2f})")
     return 0
 
 

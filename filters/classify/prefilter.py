@@ -80,12 +80,60 @@ def signal_counts(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int 
     }
 
 
+def _matches(arr: pa.Array, pattern: str) -> np.ndarray:
+    return pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
+
+
+def _subset(arr: pa.Array, mask: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    idx = np.flatnonzero(mask)
+    return idx, arr.take(pa.array(idx, pa.int64()))
+
+
+# The gates as matches, not counts: "at least k signals" is one pattern (``A.*A.*A``), so
+# RE2 runs a DFA that stops at the first hit instead of finding every occurrence, and
+# each later test runs only on the documents still undecided. Numbers here are digit
+# runs separated by any non-digit ("1.5" is two), which opens a gate a little more often
+# than counting NUMBER would, never less.
+_MATH_ANY = f"{TEX}|{MATH_SYMBOL}"
+_DIGIT = r"[0-9]"
+_TWO_NUMBERS = r"(?s)[0-9].*[^0-9][0-9]"
+_THREE_NUMBERS = r"(?s)[0-9].*[^0-9][0-9].*[^0-9][0-9]"
+_CODE_ANY = "|".join([CODE_FENCE, f"(?s:{INDENTED_LINE}.*{INDENTED_LINE})",
+                      f"(?s:(?:{CODE_PUNCT}).*(?:{CODE_PUNCT}).*(?:{CODE_PUNCT}))",
+                      f"(?s:{CODE_WORD}.*{CODE_WORD})"])
+_ASSIGN = ASSIGNMENT_LINE.removeprefix("(?m)")
+_THREE_ASSIGNMENTS = f"(?ms){_ASSIGN}.*{_ASSIGN}.*{_ASSIGN}"
+
+
 def gates(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int = 0) -> Gates:
-    """The math and code gates of every document (see the module docstring for the rules)."""
-    c = signal_counts(texts, max_chars)
-    math = (c["tex"] > 0) | (c["math_symbol"] > 0) | (
-        (c["number"] >= 1) & (c["math_word"] > 0)) | ((c["number"] >= 2) & (c["operator"] > 0)) | (c["number"] >= 3)
-    code = (c["fence"] > 0) | (c["indented"] >= 2) | (c["code_punct"] >= 3) | (c["code_word"] >= 2) | (
-        c["assignment"] >= 3) | (
-        (c["code_punct"] >= 1) & (c["code_word"] >= 1))
+    """The math and code gates of every document (see the module docstring for the rules).
+
+    ``max_chars`` > 0 looks at the first ``max_chars`` code units of each document only.
+    Same rules as :func:`signal_counts` gives (``tex`` or ``math_symbol`` > 0, three
+    numbers, two numbers and an operator, a number and a math word; a fence, two indented
+    lines, three code punctuation marks, two code words, three assignment lines, or a
+    punctuation mark and a code word), evaluated as early-exit matches.
+    """
+    arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if max_chars > 0 and len(arr):
+        arr = pc.utf8_slice_codeunits(arr, 0, max_chars)
+    if len(arr) == 0:
+        return Gates(math=np.zeros(0, dtype=bool), code=np.zeros(0, dtype=bool))
+    math = _matches(arr, _MATH_ANY)
+    idx, rest = _subset(arr, ~math)
+    if len(idx):
+        with_digit, rest = _subset(rest, _matches(rest, _DIGIT))
+        if len(with_digit):
+            opened = _matches(rest, _THREE_NUMBERS)
+            undecided, rest = _subset(rest, ~opened)
+            if len(undecided):
+                opened[undecided] = ((_matches(rest, _TWO_NUMBERS) & _matches(rest, ASCII_OPERATOR))
+                                     | _matches(rest, MATH_WORD))
+            math[idx[with_digit[opened]]] = True
+    code = _matches(arr, _CODE_ANY)
+    idx, rest = _subset(arr, ~code)
+    if len(idx):
+        code[idx] = _matches(rest, _THREE_ASSIGNMENTS) | (_matches(rest, CODE_PUNCT) & _matches(rest, CODE_WORD))
     return Gates(math=math, code=code)

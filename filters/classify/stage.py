@@ -9,15 +9,17 @@ Pipeline per batch (only rows not yet dropped are scored; dropped rows get nulls
    cascade);
 2. each remaining text is cut into the pieces that are scored (``long_docs``):
    ``share`` (default) cuts it at line breaks into pieces of about ``chunk_chars``
-   (at most ``max_chunks``, spread over the document) and the document's score is
+   (at most ``max_chunks``, 8 by default, spread over the document: a bounded sample,
+   so a 400 KB file costs what 16 KB do; 4 reads less of long pages, about 25% faster
+   on the held-out mix, with a coarser share) and the document's score is
    the length-weighted mean of its pieces' scores, i.e. how much of the document is
    math or code: one formula in a news page does not make a math page, and a
    tutorial whose pieces are code with prose between is code; ``chunks`` takes the
    maximum over the pieces instead (a long page with one listing counts); ``crop``
    scores one sampled crop of ``chunk_chars`` characters; ``head`` the first
    ``chunk_chars`` characters;
-3. every piece goes through :func:`filters.classify.tokens.classifier_tokens`, the
-   same function the trainer used, once for both models;
+3. the pieces go through :func:`filters.classify.tokens.tokenize_many`, the same
+   function the trainer used (vectorized over the batch), once for both models;
 4. one fastText ``predict`` call per model over its gated pieces; the document score
    is mapped through the calibration stored in the model's card
    (:mod:`filters.classify.calibrate`), so a score is P(math) at an equal prior;
@@ -48,9 +50,10 @@ from filters.classify.tokens import tokenize_many
 from pipeline.schema import active_mask, drop_rows, set_column
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-DEFAULT_MATH_MODEL = str(MODELS_DIR / "math_classifier.ftz")
-DEFAULT_CODE_MODEL = str(MODELS_DIR / "code_classifier.ftz")
+DEFAULT_MATH_MODEL = str(MODELS_DIR / "math_classifier.bin")
+DEFAULT_CODE_MODEL = str(MODELS_DIR / "code_classifier.bin")
 DOMAINS = ("math", "code", "general")
+PREFILTER_CHARS = 16_000  # the gates read at least this much of each document's head
 
 
 def positive_probability(model, lines: Sequence[str], label: str) -> np.ndarray:
@@ -191,7 +194,7 @@ class ClassifyStage:
         n = len(texts)
         if self.prefilter:
             g = gates(texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else list(texts),
-                      max_chars=self.chunk_chars * self.max_chunks)
+                      max_chars=max(PREFILTER_CHARS, self.chunk_chars * self.max_chunks))
             math_gate, code_gate = g.math, g.code
         else:
             math_gate = code_gate = np.ones(n, dtype=bool)

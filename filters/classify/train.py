@@ -9,7 +9,7 @@ Parquet files::
 
 Steps: read the files; hold out a fraction of rows by a hash of their id (or
 text); cut long rows into the pieces the ``classify`` stage scores; tokenize them
-with :func:`filters.classify.tokens.classifier_tokens` (the one function the
+with :func:`filters.classify.tokens.tokenize_many` (the one function the
 stage also uses); repeat the smaller class so the classes are balanced (fastText
 has no class weights); train; optionally quantize to ``.ftz``; score the held-out
 rows; print precision/recall/F1 at ``--threshold`` and a threshold table; write the
@@ -64,8 +64,8 @@ def prepare_lines(examples: Sequence[LabeledText], label: str, params: TrainPara
     """fastText training lines: chunked, tokenized, balanced and shuffled (seeded)."""
     pieces = list(chunk_examples(examples, params.chunk_chars, params.max_chunks))
     tokens = tokenize_many([p.text for p in pieces])
-    pos = [label_line(label, t) for p, t in zip(pieces, tokens) if p.positive and t]
-    neg = [label_line(NEGATIVE_LABEL, t) for p, t in zip(pieces, tokens) if not p.positive and t]
+    pos = [label_line(label, t) for p, t in zip(pieces, tokens) if p.positive and not t.isspace() and t]
+    neg = [label_line(NEGATIVE_LABEL, t) for p, t in zip(pieces, tokens) if not p.positive and not t.isspace() and t]
     if not pos or not neg:
         raise ValueError(f"need both classes to train: {len(pos)} positive and {len(neg)} negative pieces")
     if params.balance:
@@ -181,7 +181,7 @@ def train_and_evaluate(train: Sequence[LabeledText], evaluation: Sequence[Labele
     model.save_model(str(out))
     metrics: dict = {}
     if evaluation:
-        scores = score_examples(model, evaluation, label, params.chunk_chars, 8)
+        scores = score_examples(model, evaluation, label, params.chunk_chars, 8)  # the stage default
         truth = np.array([e.positive for e in evaluation])
         metrics = {"heldout_rows": len(evaluation), "heldout_positive": int(truth.sum()),
                    "at_threshold": binary_metrics(scores, truth, threshold),
@@ -189,7 +189,7 @@ def train_and_evaluate(train: Sequence[LabeledText], evaluation: Sequence[Labele
     card = {
         "model": out.name, "label": label, "negative_label": NEGATIVE_LABEL, "format": "fastText supervised",
         "quantized": params.quantize, "size_bytes": out.stat().st_size, "sha256": sha256_file(out),
-        "tokenization": "filters.classify.tokens.classifier_tokens (one token per Han character, lowercased Latin tokens)",
+        "tokenization": "filters.classify.tokens.tokenize_many (one token per Han character, lowercased Latin tokens)",
         "hyperparameters": asdict(params), "lr_used": getattr(model, "lr_used", params.lr), "training_lines": n_lines,
         "train_rows": {"positive": sum(e.positive for e in train), "negative": sum(not e.positive for e in train)},
         "sources": sources or [], "metrics": metrics, "train_seconds": round(time.perf_counter() - started, 1),

@@ -43,3 +43,20 @@ def test_counts_are_per_document_and_accept_arrow_arrays():
     g = gates(arr)
     assert g.math.tolist() == [True, False, False] and g.code.tolist() == [False, False, True]
     assert gates([]).any.shape == (0,) and isinstance(gates([]).math, np.ndarray)
+
+
+def test_match_gates_open_wherever_the_counted_rules_do(dev_data):
+    """gates() evaluates the rules as early-exit matches; it never closes a gate that the
+    counts (signal_counts) open, and differs only where a number has a decimal point."""
+    texts = [t for name in ("math_pos_zh", "neg_zh", "neg_en", "code_pos", "langid") for t in _texts(dev_data, name)]
+    texts += ["1.5 x", "3.14", "x = 1\ny = 2\nz = 3", "if (a) { b; }", "def f():\n    return 1\n    pass"]
+    c = signal_counts(texts)
+    math = ((c["tex"] > 0) | (c["math_symbol"] > 0) | ((c["number"] >= 1) & (c["math_word"] > 0))
+            | ((c["number"] >= 2) & (c["operator"] > 0)) | (c["number"] >= 3))
+    code = ((c["fence"] > 0) | (c["indented"] >= 2) | (c["code_punct"] >= 3) | (c["code_word"] >= 2)
+            | (c["assignment"] >= 3) | ((c["code_punct"] >= 1) & (c["code_word"] >= 1)))
+    g = gates(texts)
+    assert not (math & ~g.math).any() and not (code & ~g.code).any()
+    assert (g.code == code).all()
+    extra = [t for t, m, n in zip(texts, math, g.math) if n and not m]
+    assert all("." in t for t in extra) and len(extra) <= 0.02 * len(texts)

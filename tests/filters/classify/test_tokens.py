@@ -24,7 +24,7 @@ def test_chinese_is_one_token_per_character(dev_data):
 
 def test_latin_is_lowercased_and_symbols_are_tokens():
     out = classifier_tokens("Solve $X^2 = \\frac{A}{B}$ now.\n    return a->b;  id 1234567")
-    assert out.split(" ") == ["solve", "$", "x", "^", "2", "=", "\\frac", "{", "a", "}", "{", "b", "}", "$", "now",
+    assert out.split() == ["solve", "$", "x", "^", "2", "=", "\\frac", "{", "a", "}", "{", "b", "}", "$", "now",
                               ".", NEWLINE, INDENT, "return", "a", "-", ">", "b", ";", "id", LONG_NUMBER]
 
 
@@ -34,8 +34,25 @@ def test_mixed_script_words_split_at_han_boundary():
 
 def test_output_is_one_fasttext_line():
     out = classifier_tokens("line one\r\n\n\nline two\t\x0bend")
-    assert "\n" not in out and "\r" not in out
-    assert out.split(" ").count(NEWLINE) == 1
+    assert "\n" not in out and "\r" not in out and "\x0b" not in out
+    assert out.split().count(NEWLINE) == 1
+
+
+def test_words_digits_and_markers():
+    # letters and digits are separate runs; a TeX word keeps its letters; A-Z never survive
+    # lowercasing, so the line markers cannot collide with a word
+    assert classifier_tokens("x2 2x \\eta_t 3.14 N I").split() == ["x", "2", "2", "x", "\\eta_t", "3", ".", "14",
+                                                                     "n", "i"]
+    assert classifier_tokens("a\n\tb\n\n  c").split() == ["a", NEWLINE, INDENT, "b", NEWLINE, INDENT, "c"]
+    # unicode spaces become spaces (fastText splits on ASCII whitespace only); emoji stay whole
+    assert classifier_tokens("价格\u3000100元 \U0001F600ok").split() == ["价", "格", "100", "元", "\U0001F600", "ok"]
+    assert classifier_tokens("") == ""
+
+
+def test_batch_equals_one_by_one():
+    texts = ["第一行\n    缩进 x=1;", "", "abc\ufdd3def", "12345 and 1234", "$\\sum_{i=1}^n i$"] * 3
+    assert tokenize_many(texts) == [classifier_tokens(t) for t in texts]
+    assert classifier_tokens("abc\ufdd3def") == "abcdef"
 
 
 def test_train_and_inference_call_the_same_function(dev_data):
