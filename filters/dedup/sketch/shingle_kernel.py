@@ -81,13 +81,9 @@ def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero):  # prag
     return out[:o], out_off
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _span_hash(buf, s, e, prime):  # pragma: no cover - compiled
-    h = np.uint64(0)
-    p = np.uint64(1)
-    for j in range(s, e):
-        h += (np.uint64(buf[j]) + np.uint64(1)) * p
-        p *= prime
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _prefix_hash(prefix, inv_pow, s, e):  # pragma: no cover - compiled
+    h = (prefix[e] - prefix[s]) * inv_pow[s]
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)
@@ -103,9 +99,31 @@ def shingle_buffer(norm, offsets, classes, n_cjk, n_word, prime):  # pragma: no 
     tok_s = np.empty(norm.shape[0] + 1, dtype=np.int64)
     tok_e = np.empty(norm.shape[0] + 1, dtype=np.int64)
     tok_c = np.empty(norm.shape[0] + 1, dtype=np.bool_)
+    # span hashes from prefix sums: H[j] = sum of (b + 1) * p^k for k < j (k counted from the
+    # document's start), so a span's hash, sum (b + 1) * p^(k - s) over [s, e), is
+    # (H[e] - H[s]) * p^-s mod 2^64 (p is odd, so invertible): O(1) per shingle instead of
+    # re-hashing every byte of every overlapping n-gram. Same values as
+    # shingles.span_hash64 (the tests compare them).
+    pinv = prime
+    for _ in range(6):  # Newton: each step doubles the correct low bits (3 -> 192 >= 64)
+        pinv *= np.uint64(2) - prime * pinv
+    prefix = np.empty(norm.shape[0] + 1, dtype=np.uint64)
+    inv_pow = np.empty(norm.shape[0] + 1, dtype=np.uint64)
     m = 0
     for d in range(n_docs):
         m0 = m
+        base = offsets[d]
+        h = np.uint64(0)
+        pw = np.uint64(1)
+        iw = np.uint64(1)
+        for j in range(base, offsets[d + 1]):
+            prefix[j - base] = h
+            inv_pow[j - base] = iw
+            h += (np.uint64(norm[j]) + np.uint64(1)) * pw
+            pw *= prime
+            iw *= pinv
+        prefix[offsets[d + 1] - base] = h
+        inv_pow[offsets[d + 1] - base] = iw
         # tokens of this document
         nt = 0
         i = offsets[d]
@@ -131,11 +149,11 @@ def shingle_buffer(norm, offsets, classes, n_cjk, n_word, prime):  # pragma: no 
                 r += 1
             n = n_cjk if tok_c[t] else n_word
             if r - t <= n:
-                hashes[m] = _span_hash(norm, tok_s[t], tok_e[r - 1], prime)
+                hashes[m] = _prefix_hash(prefix, inv_pow, tok_s[t] - base, tok_e[r - 1] - base)
                 m += 1
             else:
                 for k in range(t, r - n + 1):
-                    hashes[m] = _span_hash(norm, tok_s[k], tok_e[k + n - 1], prime)
+                    hashes[m] = _prefix_hash(prefix, inv_pow, tok_s[k] - base, tok_e[k + n - 1] - base)
                     m += 1
             t = r
         counts[d] = m - m0
