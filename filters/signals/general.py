@@ -197,15 +197,14 @@ def text_word_signals(texts: pa.Array | pa.ChunkedArray, joined: np.ndarray | No
     tokens without a letter or number are left out. Same columns and values as
     ``word_signals`` on the same words (tested)."""
     from filters.signals.script_detect import utf8_buffers
-    from filters.signals.word_kernel import word_tokens
+    from filters.signals.word_kernel import doc_sums, word_tokens
 
     data, offsets = utf8_buffers(texts)
     n_docs = len(offsets) - 1
     sep = np.zeros(n_docs, dtype=np.bool_) if joined is None else np.asarray(joined, dtype=np.bool_)
     doc_offsets, hashes, lengths, alpha = word_tokens(data, offsets, sep, char_flags())
     count = np.diff(doc_offsets)
-    word_chars = _segment_sums(lengths, doc_offsets)
-    alpha_words = _segment_sums(alpha.astype(np.int64), doc_offsets)
+    word_chars, alpha_words = doc_sums(doc_offsets, lengths, alpha)
     has = count > 0
     safe = np.maximum(count, 1)
     out = {
@@ -219,13 +218,6 @@ def text_word_signals(texts: pa.Array | pa.ChunkedArray, joined: np.ndarray | No
         covered = kernel(doc_offsets, hashes, lengths, n, np.uint64(_MIX))
         out[f"quality_top_{n}gram_frac"] = np.where(has, covered / chars, 0.0)
     return pl.DataFrame(out)
-
-
-def _segment_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sum of ``values[offsets[i]:offsets[i + 1]]`` per i (0 for an empty range)."""
-    csum = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(values, out=csum[1:])
-    return csum[offsets[1:]] - csum[offsets[:-1]]
 
 
 @lru_cache(maxsize=1)

@@ -89,6 +89,19 @@ def _scan(data, offsets, sep_mode, flags, fill, doc_offsets, hashes, lengths, al
     return m
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def doc_sums(doc_offsets: np.ndarray, lengths: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per text: the characters of its tokens and how many of them hold a letter."""
+    n = len(doc_offsets) - 1
+    chars = np.zeros(n, dtype=np.int64)
+    letters = np.zeros(n, dtype=np.int64)
+    for d in range(n):
+        for t in range(doc_offsets[d], doc_offsets[d + 1]):
+            chars[d] += lengths[t]
+            letters[d] += alpha[t]
+    return chars, letters
+
+
 @numba.njit(cache=True, nogil=True)
 def word_tokens(data: np.ndarray, offsets: np.ndarray, sep_mode: np.ndarray, flags: np.ndarray):
     """``(doc_offsets, hashes, lengths, alpha)`` of the kept tokens of every text: the tokens
