@@ -42,7 +42,7 @@ from generators.tasks.prompts import PromptLibrary, load_topics
 from generators.llm.cache import RequestCache
 from generators.tasks.samples import build_rows, first_request, plan_round, repair_request, vote_requests, vote_rows
 from generators.tasks.seeds import load_code_tasks, load_corpus_documents, load_problems
-from generators.llm.server import Endpoint
+from generators.llm.server import Endpoint, ServerCrashed, ServerStartError
 from generators.llm.usage import RoundUsage, sample_key_of
 from generators.verification import CandidatesStage, Verifier, funnel_of, repairable_failures, replace_rows
 from pipeline import (ConfigError, FileEntry, InputConfig, PipelineConfig, Progress, RunConfig, RunError, RunStats,
@@ -179,7 +179,10 @@ class GenerateLoop:
                 plan = plan_round(gen.tasks, gen.languages, library, round_index=r, base_seed=gen.seed,
                                   documents=documents, problems=problems, topics=topics, model=endpoint.model,
                                   code_tasks=code_tasks)
-                info = self._round(r, plan, generate, library, verifier, endpoint, rounds)
+                try:
+                    info = self._round(r, plan, generate, library, verifier, endpoint, rounds)
+                except (ServerCrashed, ServerStartError) as exc:
+                    raise RunError(f"[generate round {r}] {exc}") from exc
                 self._save_cache(cache)
                 fsutil.write_json_atomic(self.fs, marker, info)  # a round is done only when its marker is whole
                 rounds.append(info)
@@ -209,6 +212,7 @@ class GenerateLoop:
         ask = lambda requests, label: usage.run(generate, requests, label)  # noqa: E731 - booked per task/lang
         self.progress(f"{tag} {len(plan)} samples ({plan_summary(plan)}): requesting {endpoint.model}")
         results = ask([first_request(s) for s in plan], f"{tag} answers")
+        endpoint.check_alive()  # a crashed server turns every answer into a dead letter: say so instead
         table = self._verify(build_rows(plan, results, model=endpoint.model, round_index=r), plan, ask,
                              library, verifier, tag)
         self.progress(f"{tag} verified: {verify_summary(table)}")

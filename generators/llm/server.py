@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,10 @@ from pipeline import ConfigError
 
 class ServerStartError(RuntimeError):
     pass
+
+
+class ServerCrashed(RuntimeError):
+    """The managed server died on its own after it had started answering."""
 
 
 def free_port() -> int:
@@ -80,6 +85,11 @@ class ManagedServer:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def crashed_with(self) -> int | None:
+        """The exit code of a started server that has since died on its own (None while it runs)."""
+        return None if self._proc is None else self._proc.poll()
 
     def start(self) -> str:
         """Start the process and block until it answers; returns the API base URL."""
@@ -198,6 +208,22 @@ class Endpoint:
         if self.server is not None:
             return {"kind": "managed llama.cpp", "model": self.model, "log": str(self.server.log_path)}
         return {"kind": "external", "model": self.model, "base_url": self.base_url}
+
+    def check_alive(self) -> None:
+        """Raise ``ServerCrashed`` if the managed server died while answering: its requests would
+        otherwise all end as dead letters and the round would look merely unlucky."""
+        code = self.server.crashed_with if self.server is not None else None
+        if code is None:
+            return
+        why = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else f"code {code}"
+        hint = ""
+        if code < 0 and -code in (signal.SIGSEGV, signal.SIGILL, signal.SIGBUS):
+            hint = ("\nA native crash of llama.cpp: a llama-cpp-python built with -march=native can use CPU "
+                    "instructions (e.g. AMX) that this machine or VM advertises but does not enable. Rebuild it "
+                    "portable: CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install --force-reinstall --no-cache-dir "
+                    "--no-deps llama-cpp-python (README, Troubleshooting).")
+        raise ServerCrashed(f"the llama.cpp server died with {why} while answering; log: {self.server.log_path}; "
+                            f"log tail:\n{self.server.log_tail(1500)}{hint}")
 
     def close(self) -> None:
         if self.server is not None:

@@ -83,3 +83,35 @@ def test_real_smollm2_server_answers_chat_completions(tmp_path):
     assert result.finish_reason in ("stop", "length") and result.content
     assert result.completion_tokens > 0 and result.prompt_tokens > 0
     assert (tmp_path / "llama.log").stat().st_size > 0
+
+
+_CRASH_ON_POST = """
+import http.server, os, signal, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b'{"data": []}')
+    def do_POST(self):
+        print('native crash in libggml-cpu', flush=True)
+        os.kill(os.getpid(), signal.SIGSEGV)
+http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def test_a_server_that_crashes_while_answering_is_named_with_its_signal_and_a_fix(tmp_path):
+    """A llama.cpp build that dies on its first completion must stop the round with the
+    signal, the log and the rebuild hint, not end as a round of dead letters."""
+    from generators.config import GenerateConfig
+    from generators.llm.server import Endpoint, ServerCrashed
+
+    endpoint = Endpoint(GenerateConfig(client=ClientConfig(base_url="http://127.0.0.1:1/v1", model="m")), tmp_path)
+    endpoint.check_alive()  # an external endpoint: nothing to check
+    endpoint.server = ManagedServer([sys.executable, "-c", _CRASH_ON_POST, "{port}"], log_path=tmp_path / "s.log",
+                                    startup_timeout_s=30)
+    url = endpoint.server.start()
+    endpoint.check_alive()  # running: fine
+    with pytest.raises(httpx.HTTPError):
+        httpx.post(url + "/chat/completions", json={}, timeout=10)
+    endpoint.server._proc.wait(timeout=10)
+    with pytest.raises(ServerCrashed, match=r"SIGSEGV(.|\n)*libggml-cpu(.|\n)*GGML_NATIVE=OFF"):
+        endpoint.check_alive()
+    endpoint.close()
