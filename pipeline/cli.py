@@ -53,15 +53,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         config.run.ray_address = args.ray_address
     progress = None if args.quiet else _progress
     _progress(f"taosha {__version__}: {config_path} -> {config.output.dir} (engine {config.run.engine})")
-    if config.run.engine == "ray":
-        from pipeline.run.ray.runner import run_ray
-
-        result = run_ray(config, progress=progress, overwrite=args.overwrite)
-    else:
-        from pipeline.run.local import run_local
-
-        result = run_local(config, progress=progress, overwrite=args.overwrite)
+    from pipeline import run_config
     from pipeline.report import funnel
+
+    result = run_config(config, progress=progress, overwrite=args.overwrite)
 
     print(funnel(result.stats.to_dict()))
     written = [f"{kind}/" for kind in ("data", "rejects", "errors") if any(f.kind == kind for f in result.files)]
