@@ -6,7 +6,7 @@ output lives.
 
 Two completion rules, the same on every filesystem:
 
-* a file is written under a temporary name and moved into place (``fsutil.tmp_name``),
+* a file is written under a temporary name and moved into place (``fsutil.AtomicOutput``),
   so a file that exists is complete;
 * a directory (``marks/``, a Ray phase's output, ``index/dedup/``) is done when its
   ``_SUCCESS`` marker exists, written after every other file. Object stores cannot
@@ -78,13 +78,11 @@ class Store:
         """Write Parquet under a temp name, then move it to ``parts``; returns the inner path."""
         path = self.path(*parts)
         self._parent_for(path)
-        tmp = fsutil.tmp_name(path)
-        with self.fs.open_output_stream(tmp) as f:
+        with fsutil.AtomicOutput(self.fs, path) as f:
             if isinstance(table, pl.DataFrame):
                 table.write_parquet(f)
             else:
                 pq.write_table(table, f)
-        self.fs.move(tmp, path)
         return path
 
     def read_table(self, path: str, columns: list[str] | None = None) -> pa.Table:

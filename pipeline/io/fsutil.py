@@ -1,7 +1,7 @@
 """Filesystem helpers over pyarrow filesystems, so outputs work locally and on ``s3://``.
 
-Every file taosha writes goes to a temporary name first and is renamed when complete:
-a crash never leaves a half file that looks finished.
+Every file taosha writes goes through :class:`AtomicOutput`: a temporary name first,
+renamed when complete, so a crash never leaves a half file that looks finished.
 """
 
 from __future__ import annotations
@@ -59,11 +59,40 @@ def tmp_name(path: str) -> str:
     return f"{path}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}"
 
 
+class AtomicOutput:
+    """An output stream for ``path`` whose bytes appear there only on :meth:`commit`.
+
+    The one place of the temp-then-rename idiom. As a context manager it commits when the
+    block ends normally and removes the temporary file when it raises; writers that keep a
+    file open across calls (the shard writer) call ``commit``/``abort`` themselves."""
+
+    def __init__(self, fs: pafs.FileSystem, path: str):
+        self.fs, self.path, self.tmp = fs, path, tmp_name(path)
+        self.stream = fs.open_output_stream(self.tmp)
+
+    def commit(self) -> None:
+        self.stream.close()
+        self.fs.move(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if not self.stream.closed:
+            self.stream.close()
+        if exists(self.fs, self.tmp):
+            self.fs.delete_file(self.tmp)
+
+    def __enter__(self):
+        return self.stream
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
 def write_bytes_atomic(fs: pafs.FileSystem, path: str, data: bytes) -> None:
-    tmp = tmp_name(path)
-    with fs.open_output_stream(tmp) as f:
+    with AtomicOutput(fs, path) as f:
         f.write(data)
-    fs.move(tmp, path)
 
 
 def write_json_atomic(fs: pafs.FileSystem, path: str, obj: Any) -> None:

@@ -80,8 +80,8 @@ class ShardWriter:
         self.directory = fsutil.join(out_dir, sub_dir)
         self.entries: list[FileEntry] = []
         self._writer: pq.ParquetWriter | None = None
-        self._stream = None
-        self._tmp = self._final = ""
+        self._out: fsutil.AtomicOutput | None = None
+        self._final = ""
         self._rows = 0
         self._seq = 0
         self._target_bytes = int(config.target_shard_mb * 1024 * 1024)
@@ -100,16 +100,15 @@ class ShardWriter:
             self._open_shard(table.schema)
         self._writer.write_table(table, row_group_size=self.config.row_group_rows)
         self._rows += table.num_rows
-        if self._stream.tell() >= self._target_bytes:
+        if self._out.stream.tell() >= self._target_bytes:
             self._close_shard()
 
     def _open_shard(self, schema: pa.Schema) -> None:
         fsutil.makedirs(self.fs, self.directory)
         self._final = fsutil.join(self.directory, f"{self.part}-{self._seq:04d}.parquet")
-        self._tmp = fsutil.tmp_name(self._final)
-        self._stream = self.fs.open_output_stream(self._tmp)
+        self._out = fsutil.AtomicOutput(self.fs, self._final)
         self._writer = pq.ParquetWriter(
-            self._stream,
+            self._out.stream,
             schema,
             compression=self.config.compression,
             compression_level=self.config.compression_level if self.config.compression == "zstd" else None,
@@ -121,14 +120,13 @@ class ShardWriter:
         if self._writer is None:
             return
         self._writer.close()
-        self._stream.close()
-        self.fs.move(self._tmp, self._final)
+        self._out.commit()
         rel = f"{self.sub_dir}/{self._final.rsplit('/', 1)[-1]}"
         self.entries.append(
             FileEntry(rel, self.sub_dir, self._rows, fsutil.file_size(self.fs, self._final),
                       fsutil.sha256_of(self.fs, self._final) if self.checksum else "")
         )
-        self._writer = self._stream = None
+        self._writer = self._out = None
 
     def close(self) -> list[FileEntry]:
         self._close_shard()
@@ -139,11 +137,9 @@ class ShardWriter:
         if self._writer is not None:
             try:
                 self._writer.close()
-                self._stream.close()
             finally:
-                if fsutil.exists(self.fs, self._tmp):
-                    self.fs.delete_file(self._tmp)
-            self._writer = self._stream = None
+                self._out.abort()
+            self._writer = self._out = None
 
 
 def unified_schema(schemas: list[pa.Schema]) -> pa.Schema:
@@ -225,19 +221,13 @@ class SpillWriter:
             with self.fs.open_input_file(path) as f:
                 schemas.append(pq.read_schema(f))
         schema = unified_schema(schemas)
-        tmp = fsutil.tmp_name(final)
-        try:
-            with self.fs.open_output_stream(tmp) as stream, pq.ParquetWriter(
-                    stream, schema, compression=self.config.compression) as writer:
+        with fsutil.AtomicOutput(self.fs, final) as stream:
+            with pq.ParquetWriter(stream, schema, compression=self.config.compression) as writer:
                 for path in paths:
                     with self.fs.open_input_file(path) as f:
                         for rb in pq.ParquetFile(f).iter_batches(batch_size=self.config.row_group_rows):
                             writer.write_table(_cast_to(pa.Table.from_batches([rb]), schema),
                                                row_group_size=self.config.row_group_rows)
-            self.fs.move(tmp, final)
-        finally:
-            if fsutil.exists(self.fs, tmp):
-                self.fs.delete_file(tmp)
         for path in paths:
             self.fs.delete_file(path)
 

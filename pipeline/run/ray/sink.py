@@ -100,11 +100,9 @@ def write_staged(batch: pa.Table, fs, staging: str) -> pa.Table:
         piece = data.slice(run.start, run.end - run.start)
         directory = part_dir(staging, run.part)
         final = fsutil.join(directory, piece_name(run.chunk, run.row0))
-        tmp = fsutil.tmp_name(final)
         fsutil.makedirs(fs, directory)
-        with fs.open_output_stream(tmp) as out:
+        with fsutil.AtomicOutput(fs, final) as out:
             pq.write_table(piece, out, compression="lz4")
-        fs.move(tmp, final)
         parts.append(run.part)
         chunks.append(run.chunk)
         row0s.append(run.row0)

@@ -53,29 +53,26 @@ def _read_input(item: PartInput, input_config: InputConfig, fs, staging: str) ->
     directory = part_dir(staging, item.part)
     fsutil.makedirs(fs, directory)
     errors_final = fsutil.join(directory, ERRORS_FILE)
-    errors_tmp = fsutil.tmp_name(errors_final)
-    errors: list = []  # [writer, stream] once the part has an error row
+    errors: list = []  # [AtomicOutput, writer] once the part has an error row
 
     def on_errors(table: pa.Table) -> None:
         if not errors:
-            stream = fs.open_output_stream(errors_tmp)
-            errors.extend([pq.ParquetWriter(stream, table.schema), stream])
-        errors[0].write_table(table)
+            out = fsutil.AtomicOutput(fs, errors_final)
+            errors.extend([out, pq.ParquetWriter(out.stream, table.schema)])
+        errors[1].write_table(table)
 
     try:
         for records in read_part(item.path, input_config, tally, on_errors):
             chunks.append(records.num_rows)
             yield tag_chunk(records, item.part, len(chunks) - 1)
         if errors:
-            errors[0].close()
             errors[1].close()
+            errors[0].commit()
             errors.clear()
-            fs.move(errors_tmp, errors_final)
     finally:
         if errors:  # an exception: leave no half file
-            errors[0].close()
             errors[1].close()
-            fs.delete_file(errors_tmp)
+            errors[0].abort()
     fsutil.write_json_atomic(fs, fsutil.join(directory, READ_INFO), {
         "chunks": chunks, "records_in": tally.records_in, "errored": tally.errored, "read": tally.read.to_dict(),
         "errors": tally.errored > 0,
