@@ -10,7 +10,7 @@ Pipeline per batch (only rows not yet dropped are scored; dropped rows get nulls
 2. each remaining text is cut into the pieces that are scored (``long_docs``):
    ``share`` (default) cuts it at line breaks into pieces of about ``chunk_chars``
    (at most ``max_chunks``, 8 by default, spread over the document: a bounded sample,
-   so a 400 KB file costs what 16 KB do; 4 reads less of long pages, about 25% faster
+   so a 400 KB file costs what 16 KB do; 4 reads less of long pages, about 20-25% faster
    on the held-out mix, with a coarser share) and the document's score is
    the length-weighted mean of its pieces' scores, i.e. how much of the document is
    math or code: one formula in a news page does not make a math page, and a

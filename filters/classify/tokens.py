@@ -80,11 +80,14 @@ def _class_table() -> np.ndarray:
 
 
 def _lower_table() -> np.ndarray:
-    """Each code unit's lowercase where that is one code unit (``str.lower`` per character)."""
+    """Each code unit's lowercase where that is one code unit (``str.lower`` per character);
+    whitespace other than the line breaks (``\n \v \f \r``, marked later) -> a space."""
     table = np.arange(0x10000, dtype=np.uint16)
     for c in range(0x10000):
         low = chr(c).lower()
-        if len(low) == 1 and not 0xD800 <= c < 0xE000:
+        if chr(c).isspace() and not 0x0A <= c <= 0x0D:
+            table[c] = 0x20
+        elif len(low) == 1 and not 0xD800 <= c < 0xE000:
             table[c] = ord(low)
     return table
 
@@ -111,13 +114,14 @@ def _mark_lines(units: np.ndarray, cls: np.ndarray) -> None:
     pos = np.flatnonzero((units <= 0x0D) & (units >= 0x0A))  # \n \v \f \r
     if not len(pos):
         return
+    nl = np.flatnonzero(units[pos] == 0x0A)  # indexes into pos of the \n units
+    units[pos] = 0x20
+    if not len(nl):
+        return
     first = np.empty(len(pos), dtype=bool)
     first[0] = True
     first[1:] = pos[1:] != pos[:-1] + 1
     run = np.cumsum(first) - 1
-    nl = np.flatnonzero(units[pos] == 0x0A)  # indexes into pos of the \n units
-    if not len(nl):
-        return
     nl_run = run[nl]
     first_nl = np.empty(len(nl), dtype=bool)
     first_nl[0] = True
@@ -130,7 +134,7 @@ def _mark_lines(units: np.ndarray, cls: np.ndarray) -> None:
     last[:-1] = first[1:]
     after = pos[last][nl_run[first_nl]] + 1
     after = after[after < len(units)]
-    indent = after[(units[after] == 0x20) | (units[after] == 0x09)]
+    indent = after[units[after] == 0x20]  # a space or a tab (tabs are spaces by now)
     units[indent] = ord(INDENT)
     cls[indent] = SYMBOL
 
@@ -164,7 +168,6 @@ def _tokenize_joined(joined: str) -> str:
             drop[first[:, None] + np.arange(3)] = False
             keep = np.ones(n, dtype=bool)
             keep[digits[drop]] = False
-    units[cls == SPACE] = 0x20
     if keep is not None:  # a dropped digit never has a space before it (it follows a digit)
         units, space_before = units[keep], space_before[keep]
     out = np.insert(units, np.flatnonzero(space_before), np.uint16(0x20))
