@@ -47,7 +47,8 @@ from filters.classify.calibrate import apply_calibration
 from filters.classify.data import text_chunks
 from filters.classify.prefilter import gates
 from filters.classify.tokens import tokenize_many
-from pipeline.schema import active_mask, drop_rows, set_column
+from pipeline.active_rows import ActiveRows
+from pipeline.stage import stage_reason
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MATH_MODEL = str(MODELS_DIR / "math_classifier.bin")
@@ -234,24 +235,12 @@ class ClassifyStage:
         return math_s, code_s
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        active = active_mask(batch)
-        idx = np.flatnonzero(active)
-        texts = batch["text"].take(pa.array(idx, pa.int64())) if len(idx) else pa.array([], pa.large_string())
-        math_s, code_s = self.score(texts)
+        rows = ActiveRows.of(batch)
+        math_s, code_s = self.score(rows.column("text"))
         domain = assign_domain(math_s, code_s, self.math_threshold, self.code_threshold)
-        n = batch.num_rows
-        out = batch
-        for col, values, typ in (("math_score", math_s, pa.float32()), ("code_score", code_s, pa.float32()),
-                                 ("domain", domain, pa.string())):
-            full = np.empty(n, dtype=object)
-            full[idx] = values.tolist() if len(idx) else []
-            out = set_column(out, col, pa.array(full.tolist(), typ))
-        drop = np.zeros(n, dtype=bool)
-        reasons = np.full(n, None, dtype=object)
-        if len(idx):
-            unwanted = ~np.isin(domain, self.keep_domains)
-            drop[idx[unwanted]] = True
-            reasons[idx[unwanted]] = [f"{self.name}:{d}" for d in domain[unwanted]]
-        if drop.any():
-            out = drop_rows(out, drop, reasons.tolist())
-        return out
+        unwanted = ~np.isin(domain, self.keep_domains)
+        return rows.scatter(batch, {
+            "math_score": (math_s, pa.float32()),
+            "code_score": (code_s, pa.float32()),
+            "domain": (domain, pa.string()),
+        }, reasons={stage_reason(self.name, d): unwanted & (domain == d) for d in DOMAINS})
