@@ -2,9 +2,9 @@
 
 Web crawls are mostly neither (math is ~1% of pages or less), and the fastText
 models are the expensive part of the ``classify`` stage. Like OpenWebMath's and
-FineMath's cascades, a few regex counts done by Arrow's C++ kernels
-(``pyarrow.compute.count_substring_regex``, one pass per signal over the whole
-column) decide which documents are worth scoring; the others get a score of 0.
+FineMath's cascades, a few regex matches done by Arrow's C++ kernels
+(``pyarrow.compute.match_substring_regex``, early-exit, each on the documents still
+undecided) decide which documents are worth scoring; the others get a score of 0.
 
 The rules are recall-first: a document passes the math gate with any TeX
 (``\\frac``, ``$``), any math symbol, a number with a math word (word problems are
@@ -53,33 +53,6 @@ class Gates:
         return self.math | self.code
 
 
-def _count(arr: pa.Array, pattern: str) -> np.ndarray:
-    return pc.count_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
-
-
-def signal_counts(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int = 0) -> dict[str, np.ndarray]:
-    """Per-document counts of each math and code signal (vectorized, no Python loop).
-
-    ``max_chars`` > 0 counts in the first ``max_chars`` code units of each document only
-    (the stage passes what it would score at most), so a 400 KB file costs what 16 KB do.
-    """
-    arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if max_chars > 0 and len(arr):
-        arr = pc.utf8_slice_codeunits(arr, 0, max_chars)
-    if len(arr) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return {k: empty for k in ("tex", "math_symbol", "operator", "number", "math_word", "fence", "indented",
-                                   "code_punct", "code_word", "assignment")}
-    return {
-        "tex": _count(arr, TEX), "math_symbol": _count(arr, MATH_SYMBOL), "operator": _count(arr, ASCII_OPERATOR),
-        "number": _count(arr, NUMBER), "math_word": _count(arr, MATH_WORD), "fence": _count(arr, CODE_FENCE),
-        "indented": _count(arr, INDENTED_LINE), "code_punct": _count(arr, CODE_PUNCT),
-        "code_word": _count(arr, CODE_WORD), "assignment": _count(arr, ASSIGNMENT_LINE),
-    }
-
-
 def _matches(arr: pa.Array, pattern: str) -> np.ndarray:
     return pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
 
@@ -109,10 +82,11 @@ def gates(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int = 0) -> 
     """The math and code gates of every document (see the module docstring for the rules).
 
     ``max_chars`` > 0 looks at the first ``max_chars`` code units of each document only.
-    Same rules as :func:`signal_counts` gives (``tex`` or ``math_symbol`` > 0, three
+    The rules, as counts of the signals above: ``tex`` or ``math_symbol`` > 0, three
     numbers, two numbers and an operator, a number and a math word; a fence, two indented
     lines, three code punctuation marks, two code words, three assignment lines, or a
-    punctuation mark and a code word), evaluated as early-exit matches.
+    punctuation mark and a code word; evaluated as early-exit matches (the tests check them
+    against a counting reference).
     """
     arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
     if isinstance(arr, pa.ChunkedArray):

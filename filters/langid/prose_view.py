@@ -96,12 +96,6 @@ def prose_view(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     return out if out.type == texts.type else out.cast(texts.type)
 
 
-def prose_view_re2(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The reference: the same mask with Arrow's RE2 (one compile per call)."""
-    out = pc.replace_substring_regex(texts, MASK_PATTERN_RE2, " ")
-    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
-
-
 @dataclass(frozen=True)
 class Segments:
     """Flattened pieces of many documents: ``text[i]`` belongs to document ``doc[i]``."""

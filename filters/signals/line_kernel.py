@@ -32,6 +32,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from filters.utf8_kernel import decode_utf8 as _decode
+
 # per-text output columns of ``line_counts``
 (LINES, BULLET, ELLIPSIS, TERMINAL, SHORT, BOILER, DUP_LINES, LINE_CHARS, DUP_LINE_CHARS, PARAS, DUP_PARAS,
  PARA_CHARS, DUP_PARA_CHARS, MAX_LINE_LEN, NEWLINES, CHARS, DATA_LINES, BASE64_RUNS, STOPWORDS, SYMBOLS,
@@ -45,19 +47,6 @@ SPACE_CHARS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _decode(data: np.ndarray, i: int) -> tuple[int, int]:
-    b0 = np.int64(data[i])
-    if b0 < 0x80:
-        return b0, 1
-    if b0 < 0xE0:
-        return ((b0 & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
-    if b0 < 0xF0:
-        return ((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F), 3
-    return (((b0 & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12) | ((np.int64(data[i + 2]) & 0x3F) << 6)
-            | (np.int64(data[i + 3]) & 0x3F)), 4
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -21,24 +21,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from filters.utf8_kernel import decode_utf8 as _decode
+
 LETTER, NUMBER, SPACE = 1, 2, 4
 SEP = "\x00"
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _decode(data: np.ndarray, i: int) -> tuple[int, int]:
-    """(code point, byte length) of the valid UTF-8 character at ``data[i]``."""
-    b0 = np.int64(data[i])
-    if b0 < 0x80:
-        return b0, 1
-    if b0 < 0xE0:
-        return ((b0 & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
-    if b0 < 0xF0:
-        return ((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F), 3
-    return (((b0 & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12) | ((np.int64(data[i + 2]) & 0x3F) << 6)
-            | (np.int64(data[i + 3]) & 0x3F)), 4
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -20,20 +20,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from filters.utf8_kernel import decode_utf8 as _decode
+
 SEP, WORD, DIGIT, CJK, PUNCT, UNDERSCORE = 0, 1, 2, 3, 4, 5
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _decode(data, i):  # pragma: no cover - compiled
-    b0 = np.int64(data[i])
-    if b0 < 0x80:
-        return b0, 1
-    if b0 < 0xE0:
-        return ((b0 & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
-    if b0 < 0xF0:
-        return ((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F), 3
-    return (((b0 & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12)
-            | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F)), 4
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
