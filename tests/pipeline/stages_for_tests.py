@@ -65,7 +65,7 @@ class ExactDupStage:
             raise RuntimeError("run_global first")
         ids = pl.read_parquet(path, columns=["id"])["id"]
         losers = pl.read_parquet(self._decisions)["id"]
-        self._bound = (ids.to_arrow(), losers.filter(losers.is_in(ids)).to_arrow())
+        self._bound = (ids.to_arrow(), losers.filter(losers.is_in(ids.implode())).to_arrow())
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         if getattr(self, "_bound", None) is None:
