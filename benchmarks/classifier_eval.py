@@ -130,7 +130,7 @@ def main(argv=None) -> int:
 
     pages = crawl_pages()
     pm, pc_ = stage.score([t for _, _, t in pages])
-    print(f"\n== crawl WARCs ({CRAWL}): {len(pages)} pages")
+    print(f"\n== crawl WARCs (the shared Common Crawl sample, data/crawl): {len(pages)} pages")
     per_file: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for (f, _, _), m, c in zip(pages, pm, pc_):
         per_file[f][0] += 1
