@@ -53,6 +53,16 @@ class Gates:
         return self.math | self.code
 
 
+def text_heads(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int = 0) -> pa.Array:
+    """``texts`` as one contiguous Arrow array, cut to their first ``max_chars`` code units when > 0."""
+    arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if max_chars > 0 and len(arr):
+        arr = pc.utf8_slice_codeunits(arr, 0, max_chars)
+    return arr
+
+
 def _matches(arr: pa.Array, pattern: str) -> np.ndarray:
     return pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
 
@@ -88,11 +98,7 @@ def gates(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int = 0) -> 
     punctuation mark and a code word; evaluated as early-exit matches (the tests check them
     against a counting reference).
     """
-    arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if max_chars > 0 and len(arr):
-        arr = pc.utf8_slice_codeunits(arr, 0, max_chars)
+    arr = text_heads(texts, max_chars)
     if len(arr) == 0:
         return Gates(math=np.zeros(0, dtype=bool), code=np.zeros(0, dtype=bool))
     math = _matches(arr, _MATH_ANY)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filters.classify.prefilter import (ASCII_OPERATOR, ASSIGNMENT_LINE, CODE_FENCE, CODE_PUNCT, CODE_WORD,
-                                       INDENTED_LINE, MATH_SYMBOL, MATH_WORD, NUMBER, TEX, gates)
+                                       INDENTED_LINE, MATH_SYMBOL, MATH_WORD, NUMBER, TEX, gates, text_heads)
 
 
 def _count(arr: pa.Array, pattern: str) -> np.ndarray:
@@ -22,11 +22,7 @@ def signal_counts(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int 
     ``max_chars`` > 0 counts in the first ``max_chars`` code units of each document only
     (the stage passes what it would score at most), so a 400 KB file costs what 16 KB do.
     """
-    arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if max_chars > 0 and len(arr):
-        arr = pc.utf8_slice_codeunits(arr, 0, max_chars)
+    arr = text_heads(texts, max_chars)
     if len(arr) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return {k: empty for k in ("tex", "math_symbol", "operator", "number", "math_word", "fence", "indented",
