@@ -2,9 +2,10 @@
 
 StarCoder's cleaning drops files with very long lines (minified or data), a low
 alphanumeric fraction (binary-ish or tables of symbols), auto-generated markers, and
-data files dressed as code (JSON/CSV dumps, base64 blobs). These expressions compute
-the signals; ``filters.heuristics.stage`` applies the thresholds, and ``filters.signals.doc_kind``
-uses ``code_line_frac`` to route a document to the code rules.
+data files dressed as code (JSON/CSV dumps, base64 blobs). These patterns define the
+signals: ``filters.signals.general.text_line_signals`` computes the code columns in one
+compiled pass, ``filters.heuristics.stage`` applies the thresholds, and
+``filters.signals.doc_kind`` uses ``code_line_count`` to route a document to the code rules.
 """
 
 from __future__ import annotations
@@ -99,22 +100,3 @@ def nonblank_lines(text: pl.Expr) -> pl.Expr:
     return text.str.count_matches(NONBLANK_LINE)
 
 
-def head_lines(text: pl.Expr, n: int) -> pl.Expr:
-    """The first ``n`` lines of every text."""
-    return text.str.extract(r"\A((?:[^\n]*\n){0,%d}[^\n]*)" % max(n - 1, 0), 1)
-
-
-def code_signals(text: pl.Expr, autogen_head_lines: int = AUTOGEN_HEAD_LINES) -> list[pl.Expr]:
-    """StarCoder-style columns. ``quality_alnum_frac`` is computed from character
-    counts in ``filters.heuristics.stage`` (it needs the per-class counts)."""
-    lines = n_lines(text)
-    line_lens = text.str.split("\n").list.eval(pl.element().str.len_chars())
-    return [
-        line_lens.list.max().fill_null(0).cast(pl.Int64).alias("quality_max_line_len"),
-        (text.str.len_chars() / lines).alias("quality_mean_line_len"),
-        head_lines(text, autogen_head_lines).str.contains(AUTOGEN).fill_null(False).alias("quality_autogen"),
-        (
-            (text.str.count_matches(DATA_LINE) / lines >= 0.6)
-            | (text.str.count_matches(BASE64_RUN) * 120 >= text.str.len_chars() * 0.3)
-        ).alias("quality_data_file"),
-    ]

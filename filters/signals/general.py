@@ -1,10 +1,12 @@
-"""General text-quality signals (Gopher, C4, FineWeb), vectorized with polars.
+"""General text-quality signals (Gopher, C4, FineWeb), computed over a whole batch.
 
-Line signals, duplicate lines/paragraphs and top n-gram repetition explode the batch
-into one row per line or word and aggregate per document: one polars pass for the whole
-batch, no per-document Python. Whole-text signals are regex counts over a ``text`` column.
-Words are whitespace tokens for alphabetic text and jieba tokens for Chinese (see
-``filters.signals.zh``); they arrive as a list column so both share this code.
+Line signals, duplicate lines/paragraphs, stop words and symbols come from one compiled
+pass per text (:func:`text_line_signals`, ``filters.signals.line_kernel``); word counts,
+lengths and top n-gram repetition from another (:func:`text_word_signals`,
+``filters.signals.word_kernel``); no Python string per line or word. Words are whitespace
+tokens for alphabetic text and jieba tokens for Chinese (see ``filters.signals.zh``). The
+regexes below define the rules; the polars implementations written with them, which the
+kernels replaced, are the tests' reference (``tests/filters/signals/polars_reference.py``).
 """
 
 from __future__ import annotations
@@ -31,88 +33,12 @@ _MIX_DOC = 0xC2B2AE3D27D4EB4F
 
 
 def text_flag_signals(text: pl.Expr) -> list[pl.Expr]:
-    """C4's lorem ipsum and curly bracket (the part of :func:`text_signals` that
-    :func:`text_line_signals` leaves to polars)."""
+    """C4's lorem ipsum and curly bracket (the whole-text flags :func:`text_line_signals`
+    leaves to polars)."""
     return [
         text.str.contains(LOREM).alias("quality_lorem_ipsum"),
         text.str.contains("{", literal=True).alias("quality_curly_bracket"),
     ]
-
-
-def text_signals(text: pl.Expr) -> list[pl.Expr]:
-    """Whole-text signals: C4's lorem ipsum and curly bracket, Gopher's stop words and
-    the '#'/ellipsis count behind the symbol-to-word ratio."""
-    return [
-        *text_flag_signals(text),
-        text.str.count_matches(STOPWORDS_EN).cast(pl.Int64).alias("quality_stopwords_en"),
-        text.str.count_matches(SYMBOL_HASH_ELLIPSIS).cast(pl.Int64).alias("_symbols"),
-    ]
-
-
-def line_signals(texts: pl.Series, cjk: pl.Series, short_line_chars: int = 30, short_line_chars_cjk: int = 10) -> pl.DataFrame:
-    """Per-document line fractions over non-blank lines, from one exploded frame of
-    stripped lines: bullets, ellipses, terminal punctuation, short lines (``cjk`` picks
-    the length: a 10-character Chinese line says as much as a 30-character English one),
-    boilerplate, and Gopher's duplicate lines (a line equal to an earlier line of the
-    same document, found with a hash set rather than a string group-by)."""
-    n_docs = len(texts)
-    df = pl.DataFrame({"text": texts, "cjk": cjk}).with_row_index("doc")
-    ex = (
-        df.select("doc", "cjk", pl.col("text").str.split("\n").alias("line"))
-        .explode("line")
-        .select("doc", "cjk", pl.col("line").str.strip_chars())
-        .filter(pl.col("line").str.len_bytes() > 0)
-    )
-    line = pl.col("line")
-    chars = line.str.len_chars()
-    key = line.hash(seed=11) ^ (pl.col("doc").cast(pl.UInt64) * pl.lit(_MIX_DOC, pl.UInt64))
-    dup = ~key.is_first_distinct()
-    per_doc = ex.group_by("doc").agg(
-        pl.len().alias("_lines"),
-        line.str.contains(BULLET_START).sum().alias("_bullet"),
-        line.str.contains(ELLIPSIS_END).sum().alias("_ellipsis"),
-        line.str.contains(TERMINAL_END).sum().alias("_terminal"),
-        pl.when(pl.col("cjk")).then(chars < short_line_chars_cjk).otherwise(chars < short_line_chars).sum().alias("_short"),
-        line.str.contains(BOILERPLATE).sum().alias("_boiler"),
-        dup.sum().alias("_dup"),
-        chars.sum().alias("_chars"),
-        chars.filter(dup).sum().alias("_dup_chars"),
-    )
-    out = pl.DataFrame({"doc": pl.arange(0, n_docs, eager=True).cast(pl.UInt32)}).join(per_doc, on="doc", how="left").sort("doc")
-    lines = pl.max_horizontal(pl.col("_lines").fill_null(0), 1)
-    frac = lambda c: (pl.col(c).fill_null(0) / lines)  # noqa: E731
-    return out.select(
-        frac("_bullet").alias("quality_bullet_lines_frac"),
-        frac("_ellipsis").alias("quality_ellipsis_lines_frac"),
-        frac("_terminal").alias("quality_terminal_punct_frac"),
-        frac("_short").alias("quality_short_line_frac"),
-        frac("_boiler").alias("quality_boilerplate_lines_frac"),
-        frac("_dup").alias("quality_dup_line_frac"),
-        (pl.col("_dup_chars").fill_null(0) / pl.max_horizontal(pl.col("_chars").fill_null(0), 1)).alias("quality_dup_line_char_frac"),
-    )
-
-
-def duplicate_fracs(texts: pl.Series, unit: str) -> pl.DataFrame:
-    """Gopher's repetition of lines (``unit="line"``) or paragraphs (``"para"``): the
-    share of items, and of their characters, that repeat an earlier item of the same
-    document. Returns ``quality_dup_<unit>_frac`` and ``quality_dup_<unit>_char_frac``."""
-    df = pl.DataFrame({"text": texts}).with_row_index("doc")
-    col = pl.col("text")
-    items = col.str.replace_all(r"\n[ \t]*\n\s*", "\x00").str.split("\x00") if unit == "para" else col.str.split("\n")
-    ex = df.select("doc", items.alias("item")).explode("item").with_columns(pl.col("item").str.strip_chars())
-    ex = ex.filter(pl.col("item").str.len_bytes() > 0)
-    g = ex.group_by(["doc", "item"]).agg(pl.len().alias("n")).with_columns(pl.col("item").str.len_chars().alias("chars"))
-    per_doc = g.group_by("doc").agg(
-        pl.col("n").sum().alias("total"),
-        (pl.col("n") - 1).sum().alias("dups"),
-        (pl.col("n") * pl.col("chars")).sum().alias("total_chars"),
-        ((pl.col("n") - 1) * pl.col("chars")).sum().alias("dup_chars"),
-    )
-    out = df.select("doc").join(per_doc, on="doc", how="left").sort("doc")
-    return out.select(
-        (pl.col("dups") / pl.col("total")).fill_null(0.0).fill_nan(0.0).alias(f"quality_dup_{unit}_frac"),
-        (pl.col("dup_chars") / pl.col("total_chars")).fill_null(0.0).fill_nan(0.0).alias(f"quality_dup_{unit}_char_frac"),
-    )
 
 
 @lru_cache(maxsize=1)
@@ -125,77 +51,15 @@ def _ngram_kernel():
     return top_ngram_covered
 
 
-def word_signals(words: pl.Series, ngrams: tuple[int, ...] = (2, 3, 4), *, compiled: bool = True) -> pl.DataFrame:
-    """From a list[str] column of tokens: ``quality_word_count``,
-    ``quality_mean_word_len``, ``quality_alpha_word_frac`` and, per n in ``ngrams``,
-    ``quality_top_<n>gram_frac``: the characters covered by the most frequent word
-    n-gram over all word characters (Gopher). The n-grams are counted per document by a
-    numba kernel over the word hashes (``compiled=False``: the polars group-by path, the
-    reference; both give the same figures)."""
-    n_docs = len(words)
-    df = pl.DataFrame({"w": words}).with_row_index("doc")
-    ex = df.explode("w").drop_nulls("w").select(
-        "doc", pl.col("w").str.len_chars().alias("len"), pl.col("w").hash(seed=7).alias("h"), pl.col("w").str.contains(r"\pL").alias("alpha")
-    )
-    base = ex.group_by("doc").agg(
-        pl.len().alias("quality_word_count"),
-        pl.col("len").sum().alias("_word_chars"),
-        pl.col("alpha").mean().alias("quality_alpha_word_frac"),
-    )
-    out = pl.DataFrame({"doc": pl.arange(0, n_docs, eager=True).cast(pl.UInt32)}).join(base, on="doc", how="left")
-    kernel = _ngram_kernel() if compiled else None
-    if kernel is not None:
-        # the words of a document are contiguous in ``ex`` (explode keeps order)
-        doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(ex["doc"].to_numpy(), minlength=n_docs), out=doc_offsets[1:])
-        hashes = ex["h"].to_numpy().astype(np.uint64, copy=False)
-        lengths = ex["len"].to_numpy().astype(np.int64, copy=False)
-        covered = {n: kernel(doc_offsets, hashes, lengths, n, np.uint64(_MIX)) for n in ngrams}
-        out = out.sort("doc").with_columns(
-            pl.Series(f"_top{n}", covered[n], dtype=pl.Int64).replace(0, None) for n in ngrams)
-    for n in (() if kernel is not None else ngrams):
-        # n-grams as a 64-bit hash of word hashes (wrapping multiply-add): an integer
-        # group-by instead of concatenated strings, ~10x less work; collisions negligible
-        same_doc = pl.all_horizontal([pl.col("doc").shift(-i) == pl.col("doc") for i in range(1, n)])
-        key = pl.col("h")
-        for i in range(1, n):
-            key = key * pl.lit(_MIX, pl.UInt64) + pl.col("h").shift(-i)
-        length = pl.sum_horizontal([pl.col("len").shift(-i) for i in range(n)])
-        key = key ^ (pl.col("doc").cast(pl.UInt64) * pl.lit(_MIX_DOC, pl.UInt64))  # one integer key per (doc, n-gram)
-        grams = ex.select("doc", key.alias("g"), length.alias("glen"), same_doc.alias("ok")).filter(pl.col("ok"))
-        counts = grams.group_by("g").agg(pl.len().alias("cnt"), pl.col("doc").first(), pl.col("glen").first())
-        top = (
-            counts.filter(pl.col("cnt") > 1)
-            .with_columns((pl.col("cnt") * pl.col("glen")).alias("covered"))
-            .sort(["doc", "cnt", "covered"], descending=[False, True, True])
-            .group_by("doc", maintain_order=True)
-            .first()
-            .select("doc", pl.col("covered").alias(f"_top{n}"))
-        )
-        out = out.join(top, on="doc", how="left")
-    out = out.sort("doc").with_columns(
-        pl.col("quality_word_count").fill_null(0).cast(pl.Int64),
-        (pl.col("_word_chars") / pl.col("quality_word_count")).fill_null(0.0).alias("quality_mean_word_len"),
-        pl.col("quality_alpha_word_frac").fill_null(0.0),
-        *[
-            (pl.col(f"_top{n}").fill_null(0) / pl.col("_word_chars")).fill_null(0.0).fill_nan(0.0).alias(f"quality_top_{n}gram_frac")
-            for n in ngrams
-        ],
-    )
-    return out.select(
-        "quality_word_count", "quality_mean_word_len", "quality_alpha_word_frac", *[f"quality_top_{n}gram_frac" for n in ngrams]
-    )
-
-
 def text_word_signals(texts: pa.Array | pa.ChunkedArray, joined: np.ndarray | None = None,
                       ngrams: tuple[int, ...] = (2, 3, 4)) -> pl.DataFrame:
-    """:func:`word_signals` straight from the texts, without a Python or polars string per
+    """Gopher's word signals straight from the texts, without a Python or polars string per
     word: one compiled pass (:mod:`filters.signals.word_kernel`) cuts every text into word
     hashes and lengths, and the top n-grams are counted by the same kernel as
-    :func:`word_signals`. A text is cut at whitespace (:func:`whitespace_words`' words), or,
+    :func:`word_signals`. A text is cut at whitespace, or,
     where ``joined`` is true, it holds tokens joined by ``word_kernel.SEP`` (jieba's) and the
     tokens without a letter or number are left out. Same columns and values as
-    ``word_signals`` on the same words (tested)."""
+    the polars reference on the same words (tested)."""
     from filters.signals.script_detect import utf8_buffers
     from filters.signals.word_kernel import doc_sums, word_tokens
 
@@ -259,10 +123,9 @@ STOPWORDS = ("the", "be", "to", "of", "and", "that", "have", "with")  # STOPWORD
 
 def text_line_signals(texts: pl.Series, cjk: np.ndarray, short_line_chars: int = 30, short_line_chars_cjk: int = 10,
                       autogen_head_lines: int | None = None) -> pl.DataFrame:
-    """What :func:`line_signals`, :func:`duplicate_fracs` (``"para"``), the stop-word and
-    symbol counts of :func:`text_signals` and :func:`filters.signals.code.code_signals`
-    compute, from one compiled pass per text (:mod:`filters.signals.line_kernel`) instead
-    of exploded frames and a dozen regex passes. Columns (same names, types and values as
+    """Line fractions, duplicate lines and paragraphs (Gopher), the stop-word and symbol
+    counts and the StarCoder code columns, from one compiled pass per text
+    (:mod:`filters.signals.line_kernel`) instead of exploded frames and a dozen regex passes. Columns (same names, types and values as
     the reference, tested on the dev sets): ``quality_stopwords_en``, ``_symbols``, the four
     code columns, the seven line fractions and the two paragraph fractions. Only the
     auto-generated marker still runs a regex, on each text's first lines."""
@@ -336,6 +199,3 @@ BASE64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
 ASCII_WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"  # (?-u)\w
 
 
-def whitespace_words(texts: pl.Series) -> pl.Series:
-    """Whitespace tokens (Gopher's words for alphabetic languages)."""
-    return texts.str.extract_all(r"[^\s]+")

@@ -1,9 +1,9 @@
 """Compiled line, paragraph and whole-text counts for :func:`filters.signals.general.text_line_signals`.
 
-One pass per text over its UTF-8 bytes counts what the polars reference expressions of
-``filters.signals.general`` (``line_signals``, ``duplicate_fracs(..., "para")``,
-``text_signals``) and ``filters.signals.code`` (``code_signals``) compute with regexes and
-exploded frames, so that no line or paragraph becomes a string. The rules, each as its
+One pass per text over its UTF-8 bytes counts what the polars reference expressions
+(``tests/filters/signals/polars_reference.py``: ``line_signals``, ``duplicate_fracs(..., "para")``,
+``text_signals``, ``code_signals``, written with the regexes of ``filters.signals.general``
+and ``filters.signals.code``) compute with regexes and exploded frames, so that no line or paragraph becomes a string. The rules, each as its
 reference regex reads:
 
 * lines are the pieces between ``\\n``; a line's stripped form drops Unicode ``White_Space``

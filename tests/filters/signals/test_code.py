@@ -6,7 +6,8 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from filters.signals.code import code_line_count, code_signals, nonblank_lines
+from filters.signals.code import code_line_count, nonblank_lines
+from tests.filters.signals.polars_reference import code_signals
 from filters.signals.doc_kind import doc_kind
 from filters.signals.math import math_signals
 

@@ -2,7 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from filters.signals.general import duplicate_fracs, line_signals, text_signals, whitespace_words, word_signals
+from tests.filters.signals.polars_reference import duplicate_fracs, line_signals, text_signals, whitespace_words, word_signals
 
 
 def test_duplicate_lines_and_paragraphs_count_repeats_of_earlier_items():
@@ -108,7 +108,7 @@ TRICKY_LINES = [
 
 @pytest.mark.parametrize("batch", [1000, 97])
 def test_text_line_signals_equal_the_regex_reference_on_the_dev_sets(batch):
-    from filters.signals.code import code_signals
+    from tests.filters.signals.polars_reference import code_signals
     from filters.signals.general import text_line_signals
     from filters.signals.script_detect import char_stats
 
