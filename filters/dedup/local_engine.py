@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from filters.dedup.components import components_polars
 from filters.dedup.marks import best_first, empty_marks, marks_from, write_marks
+from filters.dedup.sketch.minhash import jaccard_estimate
 from filters.dedup.signatures import (ROW_KEY_COLUMNS, ROW_KEY_VERSION, SCORE_COLUMNS, SignatureConfig, band_keys,
                                       sig_matrix, signature_table)
 from filters.dedup.storage import Store
@@ -145,7 +146,7 @@ def verify_edges(edges: pl.DataFrame, nodes: np.ndarray, sig: np.ndarray, thresh
     ra, rb = e["ra"].to_numpy(), e["rb"].to_numpy()
     jac = np.zeros(len(ra), dtype=np.float32)
     for s in range(0, len(ra), 65536):
-        jac[s : s + 65536] = np.mean(sig[ra[s : s + 65536]] == sig[rb[s : s + 65536]], axis=1)
+        jac[s : s + 65536] = jaccard_estimate(sig[ra[s : s + 65536]], sig[rb[s : s + 65536]])
     e = e.select("a", "b").with_columns(pl.Series("jaccard", jac))
     return e if threshold is None else e.filter(pl.col("jaccard") >= threshold)
 

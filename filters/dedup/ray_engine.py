@@ -44,6 +44,7 @@ from filters.dedup.components import both_ways, by_larger, large_star, small_sta
 from filters.dedup.local_engine import DedupPlan, band_rows, exact_groups, input_columns, run_phases_local, star_edges
 from filters.dedup.marks import component_best, component_rows, empty_marks, mark_rows
 from filters.dedup.signatures import band_keys, sig_matrix, signature_table
+from filters.dedup.sketch.minhash import jaccard_estimate
 from filters.dedup.storage import Store
 from pipeline.io import fsutil
 
@@ -85,7 +86,7 @@ def _explode_bands(batch: pa.Table, plan: DedupPlan) -> pa.Table:
 
 def _jaccard(batch: pa.Table, num_perm: int, threshold: float | None) -> pa.Table:
     sa, sb = sig_matrix(batch["sig_a"], num_perm), sig_matrix(batch["sig_b"], num_perm)
-    jac = np.mean(sa == sb, axis=1).astype(np.float32) if len(sa) else np.zeros(0, np.float32)
+    jac = jaccard_estimate(sa, sb).astype(np.float32) if len(sa) else np.zeros(0, np.float32)
     out = pa.table({"a": batch["a"], "b": batch["b"], "jaccard": jac})
     return out if threshold is None else out.filter(pc.greater_equal(out["jaccard"], threshold))
 
