@@ -90,10 +90,6 @@ class GenerateLoop:
     def _work(self, *parts: str) -> str:
         return self._path("_work", "generate", *parts)
 
-    def _makedirs(self, path: str) -> None:
-        if not self._remote:  # object stores have no directories to make (no marker objects)
-            fsutil.makedirs(self.fs, path)
-
     @property
     def _remote(self) -> bool:
         return not isinstance(self.fs, pafs.LocalFileSystem)
@@ -260,7 +256,7 @@ class GenerateLoop:
     def _write_candidates(self, round_dir: tuple[str, ...], r: int, table: pa.Table, dead) -> str:
         """The round's candidates (``OUT/_work/generate/round-NNN/round-NNN.parquet``) and its
         dead letters (``OUT/dead_letters/round-NNN.parquet``); returns the candidates' URI."""
-        self._makedirs(self._path(*round_dir))
+        fsutil.makedirs(self.fs, self._path(*round_dir))
         name = f"round-{r:03d}.parquet"
         fsutil.write_bytes_atomic(self.fs, self._path(*round_dir, name), _parquet_bytes(table, compression="zstd"))
         if dead:
@@ -268,7 +264,7 @@ class GenerateLoop:
                 "sample_id": [s.sample_id for s, _ in dead], "request_key": [x.key for _, x in dead],
                 "attempts": pa.array([x.attempts for _, x in dead], pa.int32()), "error": [x.error for _, x in dead],
                 "messages": [json.dumps(s.messages, ensure_ascii=False) for s, _ in dead]})
-            self._makedirs(self._path("dead_letters"))
+            fsutil.makedirs(self.fs, self._path("dead_letters"))
             fsutil.write_bytes_atomic(self.fs, self._path("dead_letters", name), _parquet_bytes(letters))
         return self._uri(*round_dir, name)
 
@@ -297,7 +293,7 @@ class GenerateLoop:
         """Hard-link (or copy) the round's outputs into OUT/data, OUT/rejects, OUT/errors."""
         for f in files:
             dst = self._path(f.path)
-            self._makedirs(dst.rsplit("/", 1)[0])
+            fsutil.makedirs(self.fs, dst.rsplit("/", 1)[0])
             fsutil.copy_file(self.fs, fsutil.join(round_out, f.path), dst)
         return list(files)
 
@@ -329,7 +325,7 @@ class GenerateLoop:
                     _delete_dir(self.fs, entry.path)
             if fsutil.exists(self.fs, run_file):  # the request cache is kept: it is keyed by content
                 self.fs.delete_file(run_file)
-        self._makedirs(self._work())
+        fsutil.makedirs(self.fs, self._work())
         digest = self.config.config_hash()
         if fsutil.exists(self.fs, run_file):
             previous = fsutil.read_json(self.fs, run_file).get("config_hash")

@@ -71,8 +71,7 @@ class Store:
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
 
     def _parent_for(self, path: str) -> None:
-        if isinstance(self.fs, pafs.LocalFileSystem):  # object stores have no directories to make
-            fsutil.makedirs(self.fs, path.rsplit("/", 1)[0])
+        fsutil.makedirs(self.fs, path.rsplit("/", 1)[0])  # nothing to make on an object store
 
     def write_table(self, table: pa.Table | pl.DataFrame, *parts: str) -> str:
         """Write Parquet under a temp name, then move it to ``parts``; returns the inner path."""
@@ -120,8 +119,7 @@ class Store:
         make it; returns its inner path, to be written and then :meth:`mark_done`."""
         self.clear(*parts)
         path = self.path(*parts)
-        if isinstance(self.fs, pafs.LocalFileSystem):
-            fsutil.makedirs(self.fs, path)
+        fsutil.makedirs(self.fs, path)
         return path
 
     def mark_done(self, *parts: str) -> None:

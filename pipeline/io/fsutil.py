@@ -39,7 +39,11 @@ def join(base: str, *parts: str) -> str:
 
 
 def makedirs(fs: pafs.FileSystem, path: str) -> None:
-    fs.create_dir(path, recursive=True)
+    """Make ``path`` a directory on a local filesystem. Object stores have no directories (a
+    key's prefix is one as soon as a file is written under it), so nothing is created there:
+    pyarrow would otherwise write an empty marker object per level."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        fs.create_dir(path, recursive=True)
 
 
 def exists(fs: pafs.FileSystem, path: str) -> bool:
