@@ -25,12 +25,12 @@ columns) or ``drop``.
 from __future__ import annotations
 
 import json
-import zlib
 from typing import Any, BinaryIO, Iterator
 
 import pyarrow as pa
 import zstandard
 
+from pipeline.io import inflate
 from pipeline.io.readers.base import ReadChunk
 from pipeline.io.readers.inputs import open_input
 from pipeline.io.readers.json_columns import ColumnTypes
@@ -105,7 +105,7 @@ def _zstd_blocks(raw: BinaryIO) -> Iterator[bytes]:
 
 
 def _gzip_blocks(raw: BinaryIO) -> Iterator[bytes]:
-    return _decompressed_blocks(raw, lambda: zlib.decompressobj(31), zlib.error, "gzip")
+    return _decompressed_blocks(raw, inflate.gzip_decompressor, inflate.error, "gzip")
 
 
 def _plain_blocks(raw: BinaryIO) -> Iterator[bytes]:

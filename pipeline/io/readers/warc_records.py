@@ -26,9 +26,10 @@ HTTP headers to FastWARC (``WarcRecord.from_bytes``) in :mod:`pipeline.io.reader
 from __future__ import annotations
 
 import re
-import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
+
+from pipeline.io import inflate
 
 READ = 1 << 20
 FEED = 1 << 16
@@ -142,7 +143,7 @@ def split_records(data: bytes, offset: int, *, at_member_end: bool = True) -> It
 
 def _inflate_member(win: _Window, start: int, max_bytes: int) -> tuple[int, bytes | None, str | None, bool]:
     """Decompress the gzip member at ``start``: (end offset, data, error, too_large)."""
-    d = zlib.decompressobj(31)
+    d = inflate.gzip_decompressor()
     parts: list[bytes] = []
     size, too_large, pos = 0, False, start
     while not d.eof:
@@ -151,7 +152,7 @@ def _inflate_member(win: _Window, start: int, max_bytes: int) -> tuple[int, byte
         chunk = win.get(pos, min(pos + FEED, win.base + len(win.buf)))
         try:
             out = d.decompress(chunk)
-        except zlib.error as exc:
+        except inflate.error as exc:
             return pos, None, f"corrupt gzip member: {exc}", False
         pos += len(chunk) - len(d.unused_data)
         if not too_large:
@@ -171,8 +172,8 @@ def _resync_gzip(win: _Window, after: int) -> int:
         if cand < 0:
             return -1
         try:
-            head = zlib.decompressobj(31).decompress(win.get(cand, cand + 4096), 8)
-        except zlib.error:
+            head = inflate.gzip_decompressor().decompress(win.get(cand, cand + 4096), 8)
+        except inflate.error:
             head = b""
         if head.startswith(b"WARC/"):
             return cand
