@@ -4,14 +4,16 @@ Same semantics as the polars/numpy reference in ``filters.dedup.sketch.shingles`
 them on real text), in two passes over the bytes instead of five regex passes and
 a dozen numpy passes:
 
-* :func:`normalize_buffer`: decode UTF-8, look each code point up in a class table
+* :func:`normalize_buffer`: decode UTF-8, fold each code point through a character map
+  (Traditional -> Simplified, one character to one), look it up in a class table
   (separator / word / digit / CJK / punctuation / underscore), and write the
   normalized bytes: tokens separated by one space, CJK characters (and in code mode
   punctuation) as one-character tokens, digits optionally as ``0``;
 * :func:`shingle_buffer`: tokens -> runs -> n-gram spans -> ``span_hash64`` of each
   span, written straight into the output array.
 
-Lower-casing and Traditional -> Simplified stay in polars (fast Rust passes) before.
+Lower-casing stays in polars before (Unicode's full lower-case mapping, final sigma
+included, is Rust's to keep).
 Compiled on first use and cached on disk (``cache=True``).
 """
 
@@ -25,9 +27,35 @@ from filters.utf8_kernel import decode_utf8 as _decode
 SEP, WORD, DIGIT, CJK, PUNCT, UNDERSCORE = 0, 1, 2, 3, 4, 5
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put_utf8(out, o, cp):  # pragma: no cover - compiled
+    """Write ``cp`` as UTF-8 at ``out[o]``; the position after it."""
+    if cp < 0x80:
+        out[o] = cp
+        return o + 1
+    if cp < 0x800:
+        out[o] = 0xC0 | (cp >> 6)
+        out[o + 1] = 0x80 | (cp & 0x3F)
+        return o + 2
+    if cp < 0x10000:
+        out[o] = 0xE0 | (cp >> 12)
+        out[o + 1] = 0x80 | ((cp >> 6) & 0x3F)
+        out[o + 2] = 0x80 | (cp & 0x3F)
+        return o + 3
+    out[o] = 0xF0 | (cp >> 18)
+    out[o + 1] = 0x80 | ((cp >> 12) & 0x3F)
+    out[o + 2] = 0x80 | ((cp >> 6) & 0x3F)
+    out[o + 3] = 0x80 | (cp & 0x3F)
+    return o + 4
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero):  # pragma: no cover - compiled
+def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero, fold):  # pragma: no cover - compiled
+    """``fold[cp]`` is the code point ``cp`` becomes (itself where it stays; code points
+    past the end of ``fold`` stay). Output room: a 3-byte character may fold to a 4-byte
+    one and take a separator, 5 bytes for 3, within the 2x allotted."""
     n_docs = offsets.shape[0] - 1
+    n_fold = fold.shape[0]
     out = np.empty(2 * data.shape[0] + 1, dtype=np.uint8)
     out_off = np.zeros(n_docs + 1, dtype=np.int64)
     o = 0
@@ -38,6 +66,9 @@ def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero):  # prag
         in_word = False  # the last written byte belongs to a multi-char word token
         while i < end:
             cp, ln = _decode(data, i)
+            folded = cp < n_fold and fold[cp] != cp
+            if folded:
+                cp = fold[cp]
             c = classes[cp]
             if c == UNDERSCORE:
                 c = WORD if code_mode else SEP
@@ -52,6 +83,8 @@ def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero):  # prag
                 if c == DIGIT and digits_to_zero:
                     out[o] = 48
                     o += 1
+                elif folded:
+                    o = _put_utf8(out, o, cp)
                 else:
                     for k in range(ln):
                         out[o] = data[i + k]
@@ -61,9 +94,12 @@ def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero):  # prag
                 if o > doc_start:
                     out[o] = 32
                     o += 1
-                for k in range(ln):
-                    out[o] = data[i + k]
-                    o += 1
+                if folded:
+                    o = _put_utf8(out, o, cp)
+                else:
+                    for k in range(ln):
+                        out[o] = data[i + k]
+                        o += 1
                 in_word = False
             i += ln
         out_off[d + 1] = o

@@ -196,19 +196,22 @@ def fmix64(h: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _t2s_patterns() -> tuple[pl.Series, pl.Series]:
-    """:func:`t2s_char_table` as one-element list Series, built once: passing the 4k-string
-    Python lists to ``replace_many`` converted them on every call (a third of its cost)."""
+def t2s_fold() -> np.ndarray:
+    """:func:`t2s_char_table` as a code point map for the kernel: ``fold[cp]`` is what ``cp``
+    becomes (itself for every character the table leaves alone)."""
     src, dst = t2s_char_table()
-    return pl.Series([src]), pl.Series([dst])
+    fold = np.arange(max(map(ord, src), default=-1) + 1, dtype=np.int32)
+    fold[[ord(c) for c in src]] = [ord(c) for c in dst]
+    return fold
+
+
+_NO_FOLD = np.zeros(0, dtype=np.int32)
 
 
 def prepare_texts(texts: pl.Series, config: ShingleConfig = ShingleConfig()) -> pl.Series:
-    """The polars part of normalization: Traditional -> Simplified and lower case."""
+    """The polars part of normalization: lower case (Traditional -> Simplified is folded in
+    the kernel, character by character, see :func:`t2s_fold`)."""
     e = pl.col("t").fill_null("")
-    if config.traditional_to_simplified:
-        src, dst = _t2s_patterns()
-        e = e.str.replace_many(pl.lit(src), pl.lit(dst))
     if config.lowercase:
         e = e.str.to_lowercase()
     return pl.DataFrame({"t": texts.cast(pl.String)}).select(e.alias("text")).to_series()
@@ -234,8 +237,9 @@ def fast_shingle_hashes(
 
     data, offsets = _arrow_buffers(prepare_texts(texts, config))
     classes = char_classes()
+    fold = t2s_fold() if config.traditional_to_simplified else _NO_FOLD
     norm, norm_off = normalize_buffer(data, offsets - offsets[0] if len(offsets) else offsets, classes,
-                                      config.mode == "code", config.digits_to_zero) if len(offsets) > 1 else (
+                                      config.mode == "code", config.digits_to_zero, fold) if len(offsets) > 1 else (
         np.zeros(0, np.uint8), np.zeros(1, np.int64))
     hashes, counts = shingle_buffer(norm, norm_off, classes, config.n_cjk, config.n_word, _P)
     doc_offsets = np.zeros(len(counts) + 1, dtype=np.int64)

@@ -67,7 +67,11 @@ def test_compiled_path_equals_reference_on_real_text():
     for name in ("math_pos_en.jsonl", "math_pos_zh.jsonl", "code_pos.jsonl", "langid.jsonl", "neardup_clusters.jsonl"):
         texts += _texts(name, 150)
     texts += ["", "  ", "a_b c_d", "x\u3099y ・ー", "①②〇 ５６ ٣", "\x1c\x1dz", "Ünïcödé ΣΑΣ"]
-    for cfg in (ShingleConfig(), ShingleConfig(mode="code", digits_to_zero=True), ShingleConfig(n_cjk=3, n_word=1, lowercase=False)):
+    # Traditional characters the kernel folds, including 3-byte ones that become 4-byte
+    # ones (\u346e -> U+2B748) and back (U+205E3 -> \u34c6), inside words and alone
+    texts += ["自1960年代以後塞維亞實力每況愈下", "\u346e\u3493\u34c4 x\u346ey \U000205e3\U000217b5 \U00021839", "體a體"]
+    for cfg in (ShingleConfig(), ShingleConfig(mode="code", digits_to_zero=True), ShingleConfig(n_cjk=3, n_word=1, lowercase=False),
+                ShingleConfig(traditional_to_simplified=False)):
         norm, norm_off, hashes, offsets = fast_shingle_hashes(pl.Series(texts), cfg)
         ref = shingle_normal_form(texts, cfg)
         got = [bytes(norm[norm_off[i] : norm_off[i + 1]]).decode() for i in range(len(texts))]
