@@ -27,12 +27,13 @@ that turns a document into a fastText input line, and both
 * Unicode spaces (``\\u3000``, no-break space...) become plain spaces: fastText only
   splits on ASCII whitespace.
 
-How: a whole batch is one string (pieces joined by a separator noncharacter), lowercased
-by ``str.lower`` and tokenized by NumPy over its UTF-16 code units: a lookup table gives
-each code unit its class (space, letter, digit, Han, symbol), a space goes wherever two
-visible classes meet or a Han character/symbol stands, and the result is decoded and
-split back into pieces. No Python work per token: about 2x faster than one stdlib ``re``
-scan per piece (which replaced jieba), so the stage's cost is fastText's own.
+How: a whole batch is one string (pieces joined by a separator noncharacter), encoded
+to UTF-16 and tokenized in one compiled pass over its code units
+(:mod:`filters.classify.token_kernel`): lookup tables give each code unit its lowercase
+(``str.lower`` per character) and its class (space, letter, digit, Han, symbol), a space
+goes wherever two visible classes meet or a Han character/symbol stands, and the result
+is decoded and split back into pieces. No Python work per token; the NumPy version this
+replaced (``tests/filters/classify/tokens_reference.py``) is the tests' reference.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
+
+from filters.classify.token_kernel import tokenize_units
 
 NEWLINE = "N"
 INDENT = "I"
@@ -57,7 +60,7 @@ SPACE, BREAK, LETTER, DIGIT, HAN, SYMBOL, TEX, HIGH, LOW = range(9)
 # pairs here: each is one token, like a symbol.
 HAN_RANGES = ((0x2E80, 0x2FDF), (0x3005, 0x3005), (0x3007, 0x3007), (0x3021, 0x3029), (0x3038, 0x303B),
               (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
-# Most code units tokenized in one NumPy pass (bounds the temporaries to ~100 MB).
+# Most code units tokenized in one pass (bounds the encoded input and the output buffer).
 _BATCH_UNITS = 1 << 22
 
 
@@ -105,72 +108,13 @@ def _space_table() -> np.ndarray:
 _CLASS = _class_table()
 _LOWER = _lower_table()
 _SPACE_BETWEEN = _space_table()
-_NUM = np.frombuffer(LONG_NUMBER.encode("utf-16-le"), dtype=np.uint16)
-
-
-def _mark_lines(units: np.ndarray, cls: np.ndarray) -> None:
-    """Each run of line-break units holding a ``\\n`` -> NEWLINE at its first ``\\n``; a space
-    or tab right after the run -> INDENT (in place)."""
-    pos = np.flatnonzero((units <= 0x0D) & (units >= 0x0A))  # \n \v \f \r
-    if not len(pos):
-        return
-    nl = np.flatnonzero(units[pos] == 0x0A)  # indexes into pos of the \n units
-    units[pos] = 0x20
-    if not len(nl):
-        return
-    first = np.empty(len(pos), dtype=bool)
-    first[0] = True
-    first[1:] = pos[1:] != pos[:-1] + 1
-    run = np.cumsum(first) - 1
-    nl_run = run[nl]
-    first_nl = np.empty(len(nl), dtype=bool)
-    first_nl[0] = True
-    first_nl[1:] = nl_run[1:] != nl_run[:-1]
-    marks = pos[nl[first_nl]]
-    units[marks] = ord(NEWLINE)
-    cls[marks] = SYMBOL
-    last = np.empty(len(pos), dtype=bool)
-    last[-1] = True
-    last[:-1] = first[1:]
-    after = pos[last][nl_run[first_nl]] + 1
-    after = after[after < len(units)]
-    indent = after[units[after] == 0x20]  # a space or a tab (tabs are spaces by now)
-    units[indent] = ord(INDENT)
-    cls[indent] = SYMBOL
 
 
 def _tokenize_joined(joined: str) -> str:
-    units = _LOWER[np.frombuffer(joined.encode("utf-16-le", "replace"), dtype=np.uint16)]
-    n = len(units)
-    if n == 0:
+    raw = np.frombuffer(joined.encode("utf-16-le", "replace"), dtype=np.uint16)
+    if len(raw) == 0:
         return ""
-    cls = _CLASS[units]
-    _mark_lines(units, cls)
-    slash = np.flatnonzero(units[:-1] == 0x5C)
-    if len(slash):
-        nxt = units[slash + 1]
-        cls[slash[(nxt >= 0x61) & (nxt <= 0x7A)]] = TEX
-    space_before = np.zeros(n, dtype=bool)
-    space_before[1:] = _SPACE_BETWEEN[cls[:-1] * np.uint8(9) + cls[1:]]
-    keep = None
-    digits = np.flatnonzero(cls == DIGIT)
-    if len(digits) >= 5:
-        starts = np.empty(len(digits), dtype=bool)
-        starts[0] = True
-        starts[1:] = digits[1:] != digits[:-1] + 1
-        run = np.cumsum(starts) - 1
-        in_long = np.bincount(run)[run] >= 5
-        if in_long.any():
-            first = np.flatnonzero(in_long & starts)
-            at = digits[first]
-            units[at], units[at + 1], units[at + 2] = _NUM  # "NUM" over the run's first 3 digits
-            drop = in_long.copy()
-            drop[first[:, None] + np.arange(3)] = False
-            keep = np.ones(n, dtype=bool)
-            keep[digits[drop]] = False
-    if keep is not None:  # a dropped digit never has a space before it (it follows a digit)
-        units, space_before = units[keep], space_before[keep]
-    out = np.insert(units, np.flatnonzero(space_before), np.uint16(0x20))
+    out = tokenize_units(raw, _LOWER, _CLASS, _SPACE_BETWEEN, SYMBOL, TEX, DIGIT)
     return out.tobytes().decode("utf-16-le", "replace")
 
 
@@ -178,7 +122,7 @@ def tokenize_many(texts: Iterable[str]) -> list[str]:
     """Each text as one fastText input line (space-separated tokens, no newline).
 
     The batch form the stage and the trainer use: texts are tokenized together, a few
-    million characters per NumPy pass.
+    million characters per pass.
     """
     texts = [t.replace(_SEPARATOR, "") if _SEPARATOR in t else t for t in texts]
     out: list[str] = []

@@ -1,0 +1,99 @@
+"""Compiled tokenization of a joined batch for :func:`filters.classify.tokens.tokenize_many`.
+
+The rules are the NumPy tokenizer's (``tests/filters/classify/tokens_reference.py`` keeps
+it as the reference; a test compares the two on the dev sets and on random text), done in
+one pass over the batch's UTF-16 code units instead of a dozen whole-array NumPy
+temporaries and an ``np.insert``: each unit is lowercased and classed by the tables of
+:mod:`filters.classify.tokens`; a run of ``\\n \\v \\f \\r`` units becomes spaces, its
+first ``\\n`` (if any) ``N`` and a space or tab right after such a run ``I``; a backslash
+before ``a``-``z`` takes the TeX class (one token with the letters after it); a space goes
+before each unit whose (previous class, class) pair asks for one; a run of five or more
+digits is written ``NUM``.
+
+Compiled on first use and cached on disk (``cache=True``), like the other kernels.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def tokenize_units(raw: np.ndarray, lower: np.ndarray, classes: np.ndarray, space_between: np.ndarray,
+                   symbol: int, tex: int, digit: int) -> np.ndarray:  # pragma: no cover - compiled
+    """The tokenized code units of ``raw`` (UTF-16 code units of the joined batch).
+
+    ``lower`` and ``classes`` are the tables of :mod:`filters.classify.tokens` (``classes``
+    indexed by the lowercased unit); ``space_between`` is the flattened (9 x 9) table of
+    :func:`filters.classify.tokens._space_table`; ``symbol``, ``tex`` and ``digit`` are class
+    numbers; class 0 (space) is one after which no space ever goes. One pass: a run of line
+    breaks and a run of digits are read ahead when they start."""
+    n = len(raw)
+    out = np.empty(2 * n, dtype=np.uint16)  # at most a space before every unit
+    k = 0
+    prev = 0  # class of the previous unit (at the start: SPACE, after which no space goes)
+    i = 0
+    while i < n:
+        u = lower[raw[i]]
+        c = np.int64(classes[u])
+        if 0x0A <= u <= 0x0D:  # a run of line breaks: spaces, its first \n -> N, then a space/tab -> I
+            j = i
+            first_nl = -1
+            while j < n:
+                v = lower[raw[j]]
+                if v < 0x0A or v > 0x0D:
+                    break
+                if first_nl < 0 and v == 0x0A:
+                    first_nl = j
+                j += 1
+            for m in range(i, j):
+                if m == first_nl:
+                    cm = np.int64(symbol)
+                    um = 0x4E  # N
+                else:
+                    cm = np.int64(classes[lower[raw[m]]])
+                    um = 0x20
+                if space_between[prev * 9 + cm]:
+                    out[k] = 0x20
+                    k += 1
+                out[k] = um
+                k += 1
+                prev = cm
+            i = j
+            if first_nl >= 0 and j < n and lower[raw[j]] == 0x20:
+                cm = np.int64(symbol)
+                if space_between[prev * 9 + cm]:
+                    out[k] = 0x20
+                    k += 1
+                out[k] = 0x49  # I
+                k += 1
+                prev = cm
+                i = j + 1
+            continue
+        if u == 0x5C and i + 1 < n:  # a TeX control word: backslash + a-z
+            v = lower[raw[i + 1]]
+            if 0x61 <= v <= 0x7A:
+                c = np.int64(tex)
+        out[k] = 0x20  # kept only where a space goes (branch-free: the common path)
+        k += np.int64(space_between[prev * 9 + c])
+        prev = c
+        if c == digit:
+            j = i + 1
+            while j < n and classes[lower[raw[j]]] == digit:
+                j += 1
+            if j - i >= 5:  # NUM for a long digit run
+                out[k] = 0x4E
+                out[k + 1] = 0x55
+                out[k + 2] = 0x4D
+                k += 3
+            else:  # a short run: no spaces inside it
+                for m in range(i, j):
+                    out[k] = lower[raw[m]]
+                    k += 1
+            i = j
+            continue
+        out[k] = u
+        k += 1
+        i += 1
+    return out[:k]

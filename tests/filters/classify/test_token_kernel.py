@@ -1,0 +1,32 @@
+"""The compiled tokenizer against the NumPy one it replaced (``tokens_reference.py``)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from filters.classify.tokens import _SEPARATOR, _tokenize_joined, tokenize_many
+from tests.filters.classify.tokens_reference import tokenize_joined_reference
+
+# every branch of the rules: line-break runs (with and without \n, with indentation after),
+# TeX words, digit runs around five, Han, surrogates (paired, lone, out of order), Unicode
+# spaces, characters whose lowercase is ASCII (K, KELVIN SIGN) or two units (İ), the separator
+ALPHABET = (list("ab Z\n\n\r\t\v\f\\\\x1234567890 {};=$^_.")
+            + ["\u3000", "\u00a0", "中", "文", "\u3007", "\U00020000", "\U0001F600", "\ud800", "\udc00", "\ufdd3",
+               "K", "\u212a", "\u0130", "ß", "\x85", "\u2028", "\u0661", "²", "\x1c", "Σ"])
+
+
+def test_random_text_matches_reference():
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 48)))
+        assert _tokenize_joined(text) == tokenize_joined_reference(text), repr(text)
+
+
+def test_dev_sets_match_reference(dev_data):
+    texts = [json.loads(line)["text"] for path in sorted(dev_data.glob("*.jsonl"))
+             for line in path.open(encoding="utf-8")]
+    texts = [t for t in texts if isinstance(t, str)]
+    assert len(texts) > 100
+    expected = tokenize_joined_reference(_SEPARATOR.join(texts)).split(_SEPARATOR)
+    assert tokenize_many(texts) == expected
