@@ -19,7 +19,8 @@ Pipeline per batch (only rows not yet dropped are scored; dropped rows get nulls
    scores one sampled crop of ``chunk_chars`` characters; ``head`` the first
    ``chunk_chars`` characters;
 3. the pieces go through :func:`filters.classify.tokens.tokenize_many`, the same
-   function the trainer used (vectorized over the batch), once for both models;
+   function the trainer used (vectorized over the batch), once for both models, as the
+   UTF-8 bytes fastText reads (no Python string per line);
 4. one fastText ``predict`` call per model over its gated pieces; the document score
    is mapped through the calibration stored in the model's card
    (:mod:`filters.classify.calibrate`), so a score is P(math) at an equal prior;
@@ -57,16 +58,24 @@ DOMAINS = ("math", "code", "general")
 PREFILTER_CHARS = 16_000  # the gates read at least this much of each document's head
 
 
-def positive_probability(model, lines: Sequence[str], label: str) -> np.ndarray:
+def positive_probability(model, lines: Sequence[str] | Sequence[bytes], label: str) -> np.ndarray:
     """P(``label``) for each tokenized line, from one batched fastText predict call.
+
+    ``lines`` are ``str`` lines, or the bytes of :func:`tokenize_many` with ``encoded=True``
+    (UTF-8, each ending in a newline: exactly what fastText's ``predict`` makes of a ``str``
+    line), which go to fastText's batch predict as they are, without its per-line check and
+    copy or a UTF-8 encoding per line.
 
     The shipped models are binary (``__label__<label>`` vs ``__label__other``); the
     probability of the positive label is the top probability when it wins and one
     minus it otherwise.
     """
-    if not lines:
+    if not len(lines):
         return np.zeros(0, dtype=np.float32)
-    labels, probs = model.predict(list(lines), k=1)
+    if isinstance(lines[0], bytes):
+        labels, probs = model.f.multilinePredict(list(lines), 1, 0.0, "strict")
+    else:
+        labels, probs = model.predict(list(lines), k=1)
     target = f"__label__{label}"
     top = np.fromiter((p[0] if len(p) else 0.0 for p in probs), dtype=np.float64, count=len(lines))
     is_pos = np.fromiter((bool(ls) and ls[0] == target for ls in labels), dtype=bool, count=len(lines))
@@ -206,7 +215,7 @@ class ClassifyStage:
             cand_texts = [texts[i] for i in cand]
         out = []
         pieces, offsets = document_pieces(cand_texts, self.long_docs, self.chunk_chars, self.max_chunks)
-        lines = tokenize_many(pieces)
+        lines = tokenize_many(pieces, encoded=True)
         piece_doc = np.repeat(cand, np.diff(offsets))
         lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
         for model, label, gate in ((self._models[0], self.math_label, math_gate),  # type: ignore[index]

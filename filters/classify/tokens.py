@@ -38,11 +38,12 @@ replaced (``tests/filters/classify/tokens_reference.py``) is the tests' referenc
 
 from __future__ import annotations
 
+import codecs
 from typing import Iterable
 
 import numpy as np
 
-from filters.classify.token_kernel import tokenize_units
+from filters.classify.token_kernel import tokenize_units, utf8_lines
 
 NEWLINE = "N"
 INDENT = "I"
@@ -110,29 +111,44 @@ _LOWER = _lower_table()
 _SPACE_BETWEEN = _space_table()
 
 
-def _tokenize_joined(joined: str) -> str:
+def _tokenize_units(joined: str) -> np.ndarray:
     raw = np.frombuffer(joined.encode("utf-16-le", "replace"), dtype=np.uint16)
-    if len(raw) == 0:
+    return tokenize_units(raw, _LOWER, _CLASS, _SPACE_BETWEEN, SYMBOL, TEX, DIGIT)
+
+
+def _tokenize_joined(joined: str) -> str:
+    if not joined:
         return ""
-    out = tokenize_units(raw, _LOWER, _CLASS, _SPACE_BETWEEN, SYMBOL, TEX, DIGIT)
-    return out.tobytes().decode("utf-16-le", "replace")
+    return codecs.utf_16_le_decode(_tokenize_units(joined), "replace")[0]
 
 
-def tokenize_many(texts: Iterable[str]) -> list[str]:
+def _tokenize_joined_utf8(joined: str) -> list[bytes]:
+    """The joined batch's lines as UTF-8 bytes, each ending in ``\\n``."""
+    buf, ends = utf8_lines(_tokenize_units(joined), ord(_SEPARATOR))
+    data = buf.tobytes()
+    starts = [0, *ends[:-1].tolist()]
+    return [data[s:e] for s, e in zip(starts, ends.tolist())]
+
+
+def tokenize_many(texts: Iterable[str], encoded: bool = False) -> list[str] | list[bytes]:
     """Each text as one fastText input line (space-separated tokens, no newline).
 
     The batch form the stage and the trainer use: texts are tokenized together, a few
-    million characters per pass.
+    million characters per pass. ``encoded=True`` gives each line as the bytes fastText
+    reads instead: its UTF-8 encoding followed by ``\\n`` (what fastText's own ``predict``
+    sends for a ``str`` line), made without a Python string per line; the stage passes
+    them to fastText's batch predict as they are.
     """
     texts = [t.replace(_SEPARATOR, "") if _SEPARATOR in t else t for t in texts]
-    out: list[str] = []
+    out: list = []
     i = 0
     while i < len(texts):
         j, units = i, 0
         while j < len(texts) and (j == i or units + len(texts[j]) <= _BATCH_UNITS):
             units += len(texts[j]) + 1
             j += 1
-        out.extend(_tokenize_joined(_SEPARATOR.join(texts[i:j])).split(_SEPARATOR))
+        joined = _SEPARATOR.join(texts[i:j])
+        out.extend(_tokenize_joined_utf8(joined) if encoded else _tokenize_joined(joined).split(_SEPARATOR))
         i = j
     return out
 

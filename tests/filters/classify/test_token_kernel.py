@@ -30,3 +30,26 @@ def test_dev_sets_match_reference(dev_data):
     assert len(texts) > 100
     expected = tokenize_joined_reference(_SEPARATOR.join(texts)).split(_SEPARATOR)
     assert tokenize_many(texts) == expected
+
+
+def test_encoded_lines_are_the_utf8_fasttext_reads(dev_data):
+    rng = random.Random(11)
+    texts = ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 48))) for _ in range(5000)]
+    texts += [json.loads(line)["text"] for line in (dev_data / "math_pos_zh.jsonl").open(encoding="utf-8")]
+    texts += ["", ""]
+    lines = tokenize_many(texts)
+    assert tokenize_many(texts, encoded=True) == [line.encode("utf-8") + b"\n" for line in lines]
+    assert tokenize_many([], encoded=True) == []
+
+
+def test_encoded_lines_score_as_str_lines(dev_data):
+    from filters.classify.stage import ClassifyStage, positive_probability
+
+    stage = ClassifyStage()
+    stage.setup()
+    texts = [json.loads(line)["text"] for name in ("math_pos_zh", "neg_zh")
+             for line in (dev_data / f"{name}.jsonl").open(encoding="utf-8")]
+    for model, label in zip(stage._models, ("math", "code")):
+        as_str = positive_probability(model, tokenize_many(texts), label)
+        as_bytes = positive_probability(model, tokenize_many(texts, encoded=True), label)
+        assert as_str.tobytes() == as_bytes.tobytes()
