@@ -81,9 +81,8 @@ _MATH_ANY = f"{TEX}|{MATH_SYMBOL}"
 _DIGIT = r"[0-9]"
 _TWO_NUMBERS = r"(?s)[0-9].*[^0-9][0-9]"
 _THREE_NUMBERS = r"(?s)[0-9].*[^0-9][0-9].*[^0-9][0-9]"
-_CODE_ANY = "|".join([CODE_FENCE, f"(?s:{INDENTED_LINE}.*{INDENTED_LINE})",
-                      f"(?s:(?:{CODE_PUNCT}).*(?:{CODE_PUNCT}).*(?:{CODE_PUNCT}))",
-                      f"(?s:{CODE_WORD}.*{CODE_WORD})"])
+_THREE_PUNCT = f"(?s:(?:{CODE_PUNCT}).*(?:{CODE_PUNCT}).*(?:{CODE_PUNCT}))"
+_CODE_OTHER = "|".join([CODE_FENCE, f"(?s:{INDENTED_LINE}.*{INDENTED_LINE})", f"(?s:{CODE_WORD}.*{CODE_WORD})"])
 _ASSIGN = ASSIGNMENT_LINE.removeprefix("(?m)")
 _THREE_ASSIGNMENTS = f"(?ms){_ASSIGN}.*{_ASSIGN}.*{_ASSIGN}"
 
@@ -109,11 +108,25 @@ def gates(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int = 0) -> 
             opened = _matches(rest, _THREE_NUMBERS)
             undecided, rest = _subset(rest, ~opened)
             if len(undecided):
-                opened[undecided] = ((_matches(rest, _TWO_NUMBERS) & _matches(rest, ASCII_OPERATOR))
-                                     | _matches(rest, MATH_WORD))
+                two = _matches(rest, _TWO_NUMBERS)
+                if two.any():
+                    two[two] = _matches(rest.filter(pa.array(two)), ASCII_OPERATOR)
+                word = np.flatnonzero(~two)
+                if len(word):
+                    two[word] = _matches(rest.take(pa.array(word, pa.int64())), MATH_WORD)
+                opened[undecided] = two
             math[idx[with_digit[opened]]] = True
-    code = _matches(arr, _CODE_ANY)
+    code = _matches(arr, _THREE_PUNCT)  # the cheapest rule that opens most code gates, then the others
     idx, rest = _subset(arr, ~code)
     if len(idx):
-        code[idx] = _matches(rest, _THREE_ASSIGNMENTS) | (_matches(rest, CODE_PUNCT) & _matches(rest, CODE_WORD))
+        code[idx] = _matches(rest, _CODE_OTHER)
+        idx, rest = _subset(arr, ~code)
+    if len(idx):
+        opened = _matches(rest, _THREE_ASSIGNMENTS)
+        undecided, rest = _subset(rest, ~opened)
+        if len(undecided):
+            with_punct, rest = _subset(rest, _matches(rest, CODE_PUNCT))
+            if len(with_punct):
+                opened[undecided[with_punct[_matches(rest, CODE_WORD)]]] = True
+        code[idx] = opened
     return Gates(math=math, code=code)
