@@ -85,23 +85,57 @@ class ShardWriter:
         self._rows = 0
         self._seq = 0
         self._target_bytes = int(config.target_shard_mb * 1024 * 1024)
+        self._schema: pa.Schema | None = None  # of the open shard and the rows waiting for it
+        self._pending: list[pa.Table] = []
+        self._pending_rows = self._pending_bytes = 0
 
     def write(self, table: pa.Table) -> None:
+        """Add ``table``'s rows. Rows are held until ``row_group_rows`` of them are waiting
+        and then written as one row group: batches are smaller than row groups (1,000 rows
+        against 8,192 by default), and a row group per batch made files of many small row
+        groups, slower to write and to scan. Nothing is visible before the shard's rename,
+        so holding rows changes no guarantee."""
         if table.num_rows == 0:
             return
         table = _storable(table)
-        if self._writer is not None:
-            conformed = _conform(table, self._writer.schema)
+        if self._schema is not None:
+            conformed = _conform(table, self._schema)
             if conformed is None:  # a new column or type: start a new shard with it
                 self._close_shard()
             else:
                 table = conformed
+        if self._schema is None:
+            self._schema = table.schema
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        self._pending_bytes += table.nbytes
+        written = self._out.stream.tell() if self._out is not None else 0
+        if self._pending_rows >= self.config.row_group_rows:
+            self._flush(whole_groups_only=True)
+        elif self._pending_bytes >= self._target_bytes - written:  # the shard may be full: write to see
+            self._flush()
+
+    def _flush(self, whole_groups_only: bool = False) -> None:
+        """Write the waiting rows in row groups of ``row_group_rows`` (with
+        ``whole_groups_only``, a remainder keeps waiting); roll the shard over at its
+        target size, measured on the bytes written."""
+        if not self._pending:
+            return
+        table = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
+        rows = table.num_rows
+        if whole_groups_only:
+            rows -= rows % self.config.row_group_rows
+        rest = table.slice(rows)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows, self._pending_bytes = rest.num_rows, rest.nbytes if rest.num_rows else 0
+        if rows == 0:
+            return
         if self._writer is None:
-            self._open_shard(table.schema)
-        self._writer.write_table(table, row_group_size=self.config.row_group_rows)
-        self._rows += table.num_rows
+            self._open_shard(self._schema)
+        self._writer.write_table(table.slice(0, rows), row_group_size=self.config.row_group_rows)
+        self._rows += rows
         if self._out.stream.tell() >= self._target_bytes:
-            self._close_shard()
+            self._finish_shard()  # rows still waiting go to the next shard
 
     def _open_shard(self, schema: pa.Schema) -> None:
         fsutil.makedirs(self.fs, self.directory)
@@ -117,6 +151,12 @@ class ShardWriter:
         self._seq += 1
 
     def _close_shard(self) -> None:
+        """Write the waiting rows, then close and rename the open shard."""
+        self._flush()
+        self._schema = None
+        self._finish_shard()
+
+    def _finish_shard(self) -> None:
         if self._writer is None:
             return
         self._writer.close()
@@ -133,7 +173,8 @@ class ShardWriter:
         return self.entries
 
     def abort(self) -> None:
-        """Drop the open shard (its temp file) without renaming it."""
+        """Drop the open shard (its temp file) and the waiting rows without renaming anything."""
+        self._pending, self._pending_rows, self._pending_bytes, self._schema = [], 0, 0, None
         if self._writer is not None:
             try:
                 self._writer.close()

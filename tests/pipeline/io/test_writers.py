@@ -19,7 +19,7 @@ def batch(n: int, start: int = 0) -> pa.Table:
 
 
 def test_split_and_rename(tmp_path):
-    w = OutputWriter(str(tmp_path), OutputConfig(), "part-a")
+    w = OutputWriter(str(tmp_path), OutputConfig(row_group_rows=8), "part-a")
     w.write(batch(30))
     assert list(tmp_path.rglob("*.tmp"))  # open shards are temp files until closed
     entries = w.close()
@@ -31,6 +31,19 @@ def test_split_and_rename(tmp_path):
     assert "drop_reason" not in data.column_names and "text" in data.column_names
     assert "text" not in rejects.column_names and set(rejects["drop_reason"].to_pylist()) == {"test:third"}
     assert pq.ParquetFile(tmp_path / kinds["data"].path).metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_small_batches_are_written_as_whole_row_groups(tmp_path):
+    """Batches smaller than a row group wait for the next ones: the file has row groups of
+    ``row_group_rows`` (and one remainder), not one per batch."""
+    w = OutputWriter(str(tmp_path), OutputConfig(row_group_rows=50), "p")
+    for k in range(10):
+        w.write(batch(30, 30 * k))  # 20 kept rows each
+    entries = w.close()
+    data = [e for e in entries if e.kind == "data"][0]
+    meta = pq.ParquetFile(tmp_path / data.path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [50, 50, 50, 50]
+    assert pq.read_table(tmp_path / data.path)["id"].to_pylist() == [str(i) for i in range(300) if i % 3]
 
 
 def test_rejects_text_when_configured(tmp_path):
