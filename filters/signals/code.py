@@ -5,7 +5,8 @@ alphanumeric fraction (binary-ish or tables of symbols), auto-generated markers,
 data files dressed as code (JSON/CSV dumps, base64 blobs). These patterns define the
 signals: ``filters.signals.general.text_line_signals`` computes the code columns in one
 compiled pass, ``filters.heuristics.stage`` applies the thresholds, and
-``filters.signals.doc_kind`` uses ``code_line_count`` to route a document to the code rules.
+``filters.signals.doc_kind`` counts ``code_line_count``'s lines (``CODE_LINE`` by regex, the
+others in ``filters.signals.kind_kernel``) to route a document to the code rules.
 """
 
 from __future__ import annotations

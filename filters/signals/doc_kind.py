@@ -16,18 +16,22 @@ Rules (thresholds in :class:`DocKindConfig`, defaults measured on tests/data/dev
   thresholds, with a digit, a LaTeX token or two math words as evidence (a word problem
   has numbers); a LaTeX-rich page with some code lines (Asymptote figures) stays math;
 * prose: everything else.
+
+The signals are the regexes' counts (``filters.signals.code``, ``filters.signals.math``):
+``CODE_LINE`` runs as a polars regex, everything else comes from one compiled pass over the
+UTF-8 bytes (``filters.signals.kind_kernel``, tested equal to the regexes).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from filters.signals.code import code_line_count, nonblank_lines
-from filters.signals.math import math_signals
+from filters.signals.code import CODE_LINE
 
 KINDS = ("prose", "math", "code")
 
@@ -54,11 +58,14 @@ def doc_kind_frame(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig = Do
 
     ``langid`` and ``heuristics`` both need this frame for the same texts (heuristics for
     the rows langid kept), so the last batch's frame is remembered per process, keyed by
-    each row's 64-bit text hash: when every text of a call was in the previous call, its
-    rows are gathered instead of recomputed (a hash lookup instead of ~8 regex passes).
-    The function stays pure: the same texts give the same frame either way."""
-    head = pc.utf8_slice_codeunits(texts, 0, config.head_chars) if config.head_chars > 0 else texts
-    keys = pl.Series("h", head).fill_null("").hash(seed=0)
+    each row's 64-bit head hash: when every text of a call was in the previous call, its
+    rows are gathered instead of recomputed (a hash lookup instead of a compiled pass and
+    a regex pass). The function stays pure: the same texts give the same frame either way."""
+    series = pl.Series("text", texts)
+    if series.null_count():
+        series = series.fill_null("")
+    head = series.str.slice(0, config.head_chars) if config.head_chars > 0 else series  # views: no copy
+    keys = head.hash(seed=0)
     last = _LAST.get(config)
     if last is not None and len(keys):
         row = pl.DataFrame({"h": keys}).join(
@@ -67,38 +74,66 @@ def doc_kind_frame(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig = Do
             on="h", how="left", maintain_order="left")["row"]
         if row.null_count() == 0:
             return last[1].select(pl.all().gather(row))
-    frame = _doc_kind_frame(head, config)
+    frame = _doc_kind_frame(texts, config, head)
     _LAST.clear()
     _LAST[config] = (keys, frame)
     return frame
 
 
-def _doc_kind_frame(head: pa.Array | pa.ChunkedArray, config: DocKindConfig) -> pl.DataFrame:
-    df = pl.from_arrow(pa.table({"text": head})).with_columns(pl.col("text").fill_null(""))
-    text = pl.col("text")
-    lines = pl.max_horizontal(nonblank_lines(text), 1)
-    df = df.select(
-        (code_line_count(text) / lines).alias("quality_code_line_frac"),
-        lines.alias("_lines"),
-        text.str.len_chars().alias("_chars"),
-        text.str.contains(r"\d").alias("_digit"),
-        *math_signals(text),
-    )
-    per_1k = 1000.0 / pl.max_horizontal(pl.col("_chars"), 1)
-    latex_math = pl.col("quality_latex_density") >= config.math_latex_per_1k
+@lru_cache(maxsize=1)
+def _kernel_tables() -> tuple[np.ndarray, ...]:
+    """The character tables and math word lists as ``kind_kernel.kind_counts`` reads them."""
+    from filters.signals.kind_kernel import byte_table, char_table, grouped_words, prefix_bits
+    from filters.signals.math import MATH_WORDS_EN_WORDS, MATH_WORDS_ZH_WORDS
+
+    en_words = tuple(w.lower() for w in MATH_WORDS_EN_WORDS)
+    en = grouped_words(en_words, lambda w: ord(w[0]))
+    zh = grouped_words(MATH_WORDS_ZH_WORDS, lambda w: ord(w[0]))
+    return (char_table(), byte_table(), *en, prefix_bits(en_words), *zh)
+
+
+def _doc_kind_frame(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig, head: pl.Series | None = None) -> pl.DataFrame:
+    """The frame of :func:`doc_kind_frame`, computed. Everything but ``CODE_LINE`` comes from one
+    compiled pass over the bytes (``filters.signals.kind_kernel``: the same counts as the
+    regexes of ``filters.signals.code`` and ``filters.signals.math``, tested); ``head``: the
+    texts' heads as a polars Series, when the caller has them."""
+    from filters.signals import kind_kernel as k
+    from filters.signals.script_detect import utf8_buffers
+
+    data, offsets = utf8_buffers(texts)
+    c = k.kind_counts(data, offsets, config.head_chars, *_kernel_tables())
+    if head is None:
+        head = pl.Series("text", texts).fill_null("")
+        head = head.str.slice(0, config.head_chars) if config.head_chars > 0 else head
+    code_lines = pl.DataFrame({"text": head}).select(pl.col("text").str.count_matches(CODE_LINE)).to_series().to_numpy()
+    code_lines = code_lines.astype(np.int64) + c[:, k.STARS] * c[:, k.C_COMMENT]  # code.code_line_count
+    lines = np.maximum(c[:, k.NONBLANK], 1)
+    code_frac = code_lines / lines
+    chars = np.maximum(c[:, k.CHARS], 1)
+    latex_density = c[:, k.LATEX] * 1000.0 / chars
+    equation_lines = c[:, k.EQ_LINES]
+    keywords = c[:, k.MW_EN] + c[:, k.MW_ZH]
+    per_1k = 1000.0 / chars
+    latex_math = latex_density >= config.math_latex_per_1k
     is_code = (
-        (pl.col("_lines") >= config.code_min_lines)
-        & (pl.col("quality_code_line_frac") >= config.code_line_frac)
-        & ~(latex_math & (pl.col("quality_code_line_frac") < config.code_over_math_frac))
+        (lines >= config.code_min_lines)
+        & (code_frac >= config.code_line_frac)
+        & ~(latex_math & (code_frac < config.code_over_math_frac))
     )
-    evidence = pl.col("_digit") | (pl.col("quality_latex_density") > 0) | (pl.col("quality_math_keywords") >= 2)
+    evidence = (c[:, k.DIGIT] > 0) | (latex_density > 0) | (keywords >= 2)
     is_math = evidence & (
-        (pl.col("quality_latex_density") >= config.math_latex_per_1k)
-        | (pl.col("quality_equation_lines") / pl.col("_lines") >= config.math_equation_line_frac)
-        | (pl.col("quality_math_keywords") * per_1k >= config.math_keywords_per_1k)
+        (latex_density >= config.math_latex_per_1k)
+        | (equation_lines / lines >= config.math_equation_line_frac)
+        | (keywords * per_1k >= config.math_keywords_per_1k)
     )
-    kind = pl.when(is_code).then(pl.lit("code")).when(is_math).then(pl.lit("math")).otherwise(pl.lit("prose"))
-    return df.select(kind.alias("doc_kind"), "quality_code_line_frac", "quality_latex_density", "quality_equation_lines", "quality_math_keywords")
+    kind = np.where(is_code, KINDS.index("code"), np.where(is_math, KINDS.index("math"), KINDS.index("prose")))
+    return pl.DataFrame({
+        "doc_kind": pl.Series(KINDS, dtype=pl.String).gather(kind),
+        "quality_code_line_frac": code_frac,
+        "quality_latex_density": latex_density,
+        "quality_equation_lines": equation_lines,
+        "quality_math_keywords": keywords,
+    })
 
 
 def doc_kind(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig = DocKindConfig()) -> pa.Array:
