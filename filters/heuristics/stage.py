@@ -95,6 +95,7 @@ class HeuristicsStage:
             self._jieba = JiebaWords(hmm=self.jieba_hmm)
             self._spam_pattern = keyword_pattern(load_keywords(self.spam_words_path, self.spam_words))
             char_stats(pa.array(["预热 warm-up"]))  # build the character tables now, not in the first batch
+            doc_kind_frame(pa.array(["预热 warm-up"]), DocKindConfig())
             text_word_signals(pa.array(["预热 warm-up"]))
             text_line_signals(pl.Series(["预热 warm-up"]), np.zeros(1, bool))
 

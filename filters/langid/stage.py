@@ -78,6 +78,7 @@ class LangIdStage:
             import fasttext  # heavy import: only when the stage runs
 
             self._model = fasttext.load_model(self.model_path)
+            doc_kind(pa.array(["预热 warm-up"]), DocKindConfig())  # load (or compile) its kernel now, not in the first batch
 
     def _predict_samples(self, samples: list[str]) -> tuple[list[str], np.ndarray]:
         """fastText's top label and probability per segment sample, each distinct sample
