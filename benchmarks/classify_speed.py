@@ -18,8 +18,9 @@ thread, medians of ``--repeats`` runs:
                    newlines replaced by spaces, no tokenization, no prefilter: what
                    fastText alone costs on the documents
   raw on pieces    the same on the stage's own pieces (``--long-docs``/``--max-chunks``)
-  predict on toks  model.predict(list) on the stage's pieces, tokenized (model cost only)
-  tokenize         tokenize_many on the stage's pieces
+  predict on toks  fastText's batch predict on the stage's pieces, tokenized as the stage sends
+                   them (UTF-8 bytes lines; model cost only)
+  tokenize         tokenize_many(..., encoded=True) on the stage's pieces (the stage's call)
   prefilter        the vectorized gates (Arrow regex matches) on the documents
   stage            ClassifyStage()(table), Arrow in and out, batches of --batch-size
                    (prefilter, tokenization of gated documents only, predict, share,
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
     raw_flat = [p.replace("\n", " ") for p in doc_pieces]
     pieces, _ = document_pieces(texts, stage.long_docs, stage.chunk_chars, stage.max_chunks)
     flat = [p.replace("\n", " ") for p in pieces]
-    toks = tokenize_many(pieces)
+    toks = tokenize_many(pieces, encoded=True)
     n_chars = sum(len(p) for p in pieces)
     n_doc_chars = sum(len(p) for p in doc_pieces)
     print(f"{len(texts)} docs; raw predict reads {len(doc_pieces)} pieces, {n_doc_chars / 1e6:.1f} M chars; the stage "
@@ -114,8 +115,9 @@ def main(argv=None) -> int:
     t = timed_round_robin({
         "raw": lambda: (math_model.predict(raw_flat, k=1), code_model.predict(raw_flat, k=1)),
         "raw_pieces": lambda: (math_model.predict(flat, k=1), code_model.predict(flat, k=1)),
-        "model_only": lambda: (math_model.predict(toks, k=1), code_model.predict(toks, k=1)),
-        "tok": lambda: tokenize_many(pieces),
+        "model_only": lambda: (math_model.f.multilinePredict(toks, 1, 0.0, "strict"),
+                               code_model.f.multilinePredict(toks, 1, 0.0, "strict")),
+        "tok": lambda: tokenize_many(pieces, encoded=True),
         "pre": lambda: gates(arrow, max_chars=cap),
         "full": lambda: [stage(b) for b in batches],
     }, args.repeats, clock=time.process_time if args.clock == "cpu" else time.perf_counter)
