@@ -187,6 +187,7 @@ class ClassifyStage:
 
         fasttext.FastText.eprint = lambda *a, **k: None  # silence the load_model warning
         self._models = (fasttext.load_model(self.math_model), fasttext.load_model(self.code_model))
+        tokenize_many(["x"], encoded=True)  # load (or compile, once per cache) the tokenizer kernels before the first batch
 
     def __getstate__(self) -> dict:
         """Pickle the config only (Ray ships stages to workers); models reload in setup()."""
