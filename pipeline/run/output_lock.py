@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Callable
@@ -60,7 +61,7 @@ class RunLock:
         for _ in range(2):
             if self._create(owner):
                 return self
-            held = self._read()
+            held = self._read_settled()
             if held is None:
                 continue  # released between our attempt and the read: try once more
             if held.get("host") == owner["host"] and not _pid_alive(int(held.get("pid", -1))):
@@ -94,6 +95,21 @@ class RunLock:
         fsutil.write_bytes_atomic(self.fs, self.path, data)
         held = self._read()
         return held is not None and held.get("token") == owner["token"]
+
+    def _read_settled(self, wait_s: float = 2.0) -> dict | None:
+        """The owner in a lock that exists, None once it is gone. A run creates the lock
+        (``O_EXCL``) and writes its owner just after, so a lock read in between is empty:
+        that is a lock being taken, not one released, and is read again until it holds its
+        owner. One that stays empty or unreadable for ``wait_s`` (its run died in between)
+        counts as held by an unknown run."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            held = self._read()
+            if held is not None or not fsutil.exists(self.fs, self.path):
+                return held
+            if time.monotonic() >= deadline:
+                return {"pid": "unknown", "host": "unknown (the lock is empty or unreadable)", "started": "unknown"}
+            time.sleep(0.01)
 
     def _read(self) -> dict | None:
         try:

@@ -165,3 +165,31 @@ def test_a_failed_run_says_so_in_its_marker(tmp_path, monkeypatch):
     assert not (out / "manifest.json").exists()
     assert not (out / LOCK_FILE).exists()
     assert os.listdir(out)  # the marker is there, so a rerun resumes rather than refusing the dir
+
+
+def test_a_lock_being_written_is_read_once_it_holds_its_owner(tmp_path):
+    """A run creates its lock and writes its owner just after: another run that reads the
+    lock in between sees it empty. That is a lock being taken (refused as in use, naming
+    its owner), never one released; one that stays empty is held by an unknown run."""
+    import time
+
+    import pyarrow.fs as pafs
+
+    from pipeline.run.output_lock import LockedError, RunLock
+
+    lock_path = tmp_path / LOCK_FILE
+    lock_path.write_bytes(b"")
+
+    def write_owner() -> None:
+        time.sleep(0.1)
+        lock_path.write_text(json.dumps({"pid": os.getpid(), "host": "elsewhere", "token": "t", "started": "now"}))
+
+    writer = threading.Thread(target=write_owner)
+    writer.start()
+    with pytest.raises(LockedError, match="in use by another run .pid \\d+ on elsewhere"):
+        RunLock(pafs.LocalFileSystem(), str(tmp_path)).acquire()
+    writer.join()
+
+    lock_path.write_bytes(b"")
+    with pytest.raises(LockedError, match="in use by another run .*the lock is empty or unreadable"):
+        RunLock(pafs.LocalFileSystem(), str(tmp_path)).acquire()
