@@ -39,6 +39,7 @@ MAX_HEADER = 1 << 16
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
 _WARC_LINE = re.compile(rb"(?:^|\n)WARC/1\.[01]\r\n")
+_NOT_PADDING = re.compile(rb"[^\x00\r\n\t ]")
 
 
 @dataclass
@@ -94,11 +95,12 @@ class _Window:
             pos = max(start, end - 16)  # overlap so a pattern split across reads is found
 
     def at_end(self, pos: int) -> bool:
-        """True if only padding (NULs, whitespace) is left from ``pos``."""
+        """True if only padding (NULs, whitespace) is left from ``pos``. Searches the window
+        in place for the first other byte (usually at ``pos`` itself): copying the rest of
+        the window on every record cost more than inflating the record."""
         while True:
             self.fill(pos + READ)
-            tail = bytes(self.buf[pos - self.base:])
-            if tail.strip(b"\x00\r\n\t "):
+            if _NOT_PADDING.search(self.buf, pos - self.base):
                 return False
             if self.eof:
                 return True
