@@ -265,15 +265,7 @@ def kind_counts(data: np.ndarray, offsets: np.ndarray, head_chars: int, flags: n
                 j += 1
             if j < e and data[j] != 10:
                 c0 = np.int64(data[j])
-                if c0 < 0x80:
-                    cp = c0
-                elif c0 < 0xE0:
-                    cp = ((c0 & 0x1F) << 6) | (np.int64(data[j + 1]) & 0x3F)
-                elif c0 < 0xF0:
-                    cp = ((c0 & 0x0F) << 12) | ((np.int64(data[j + 1]) & 0x3F) << 6) | (np.int64(data[j + 2]) & 0x3F)
-                else:
-                    cp = (((c0 & 0x07) << 18) | ((np.int64(data[j + 1]) & 0x3F) << 12)
-                          | ((np.int64(data[j + 2]) & 0x3F) << 6) | (np.int64(data[j + 3]) & 0x3F))
+                cp, _ = _decode(data, j)
                 if (flags[cp] & F_SPACE) == 0:
                     nonblank += 1
                 if c0 == 42:  # *
@@ -321,15 +313,7 @@ def kind_counts(data: np.ndarray, offsets: np.ndarray, head_chars: int, flags: n
                             tex_next = end
                     i += 1
                     continue
-                if b < 0xE0:
-                    cp, size = ((b & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
-                elif b < 0xF0:
-                    cp = ((b & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F)
-                    size = 3
-                else:
-                    cp = (((b & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12)
-                          | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F))
-                    size = 4
+                cp, size = _decode(data, i)
                 extra += size - 1
                 if (flags[cp] & F_DIGIT) != 0:
                     digit = 1
