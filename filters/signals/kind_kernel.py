@@ -238,7 +238,7 @@ def kind_counts(data: np.ndarray, offsets: np.ndarray, head_chars: int, flags: n
     head's length in bytes. ``flags``: :func:`char_table`; ``bytes_``: :func:`byte_table`;
     the English alternatives (lower case) and the Chinese ones as :func:`grouped_words`
     gives them, grouped by first character. The hot loop calls no function that takes an
-    array (numba would count references to it at every call)."""
+    array unless it is inlined (numba would count references to it at every call)."""
     n = len(offsets) - 1
     out = np.zeros((n, N_COUNTS), dtype=np.int64)
     for d in range(n):
