@@ -5,8 +5,9 @@ runner builds one Ray Data plan over the parts not yet marked done::
 
     read_datasource(PartsDatasource)            one read task per input file (or spill)
       -> map_batches(StageActor, compute=ActorPoolStrategy)   one actor pool per stage;
-                                                each also writes its stats files beside the data
-      -> map_batches(write_staged)              tasks: idempotent staged pieces
+                                                each also writes its stats files beside the data,
+                                                and the last stage's actors write the rows as
+                                                idempotent staged pieces (``write_staged``)
 
 and, while it streams, finalizes every part whose pieces are all staged: a Ray task
 checks the part's pieces and every stage's stats files cover its rows exactly once,
@@ -100,15 +101,20 @@ class RayEngine:
         self.progress(f"[{name}] global phase done in {time.perf_counter() - t0:.1f} s")
 
     def _plan(self, segment: Segment, work: WorkDir, items: list):
-        """Read, every stage, then the staged write (whose output says what was staged)."""
+        """Read, every stage, and the staged write (whose output says what was staged): done by
+        the last stage's workers, or by a write task in a segment without stages."""
+        ds = self._stages_plan(segment, work, items, write=True)
+        if segment.stages:
+            return ds
         from pipeline.run.ray.sink import write_staged
 
-        return self._stages_plan(segment, work, items).map_batches(
+        return ds.map_batches(
             write_staged, fn_kwargs={"fs": work.fs, "staging": staging_root(work, segment.index)},
             batch_format="pyarrow", batch_size=None, num_cpus=self.options.write_cpus)
 
-    def _stages_plan(self, segment: Segment, work: WorkDir, items: list):
-        """Read and every stage of ``segment``: the rows as the write step gets them."""
+    def _stages_plan(self, segment: Segment, work: WorkDir, items: list, write: bool = False):
+        """Read and every stage of ``segment``: the rows as the write step gets them, or with
+        ``write`` what the last stage's workers staged."""
         handle = self.handle
         import ray.data
         from ray.data import ActorPoolStrategy, TaskPoolStrategy
@@ -136,12 +142,13 @@ class RayEngine:
             if k == 0 and segment.global_stage is not None:
                 spec["inputs"] = {item.part: item.path for item in items}
             common = dict(batch_format="pyarrow", batch_size=None, zero_copy_batch=True, **remote)
+            sink = {**side, "write": write and k == n_stages - 1}
             pool = so.max_actors or max_actors(handle.cpus, reserve, cpus, n_stages)
             if so.compute == "tasks":
-                ds = ds.map_batches(stage_task, fn_kwargs={"spec": spec, **side}, compute=TaskPoolStrategy(size=pool),
+                ds = ds.map_batches(stage_task, fn_kwargs={"spec": spec, **sink}, compute=TaskPoolStrategy(size=pool),
                                     **common)
             else:
-                ds = ds.map_batches(StageActor, fn_constructor_kwargs={"spec": spec, **side},
+                ds = ds.map_batches(StageActor, fn_constructor_kwargs={"spec": spec, **sink},
                                     compute=ActorPoolStrategy(min_size=min(so.min_actors, pool), max_size=pool),
                                     **common)
         return ds

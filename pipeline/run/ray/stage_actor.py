@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.run.ray.internal import PART, Run, runs, split_internal
-from pipeline.run.ray.sink import write_stage_stats
+from pipeline.run.ray.sink import write_stage_stats, write_staged
 from pipeline.stage import bind_input
 from pipeline.stats import StageStats, newly_dropped, timed_stage
 
@@ -100,25 +100,34 @@ def run_stage_on_batch(stage: object, spec: dict[str, Any],
     return out, _per_run(spec["stat"], stats, core["drop_reason"], out["drop_reason"], runs(internal))
 
 
-class StageActor:
-    """``map_batches(StageActor, fn_constructor_kwargs={"spec": ..., "fs": ..., "staging": ...},
-    compute=ActorPoolStrategy(...))``; ``fs`` and ``staging`` say where the stats go."""
+def _finish(out: pa.Table, run_stats: list[tuple[Run, StageStats]], spec: dict[str, Any], fs, staging: str,
+            write: bool) -> pa.Table:
+    """Write the batch's stats; the last stage of a segment (``write``) also stages the rows
+    themselves and returns only what it staged (``pipeline.run.ray.sink.write_staged``): the
+    rows then never cross the object store to a separate write task."""
+    write_stage_stats(fs, staging, spec["index"], run_stats)
+    return write_staged(out, fs, staging) if write else out
 
-    def __init__(self, spec: dict[str, Any], fs, staging: str):
-        self.spec, self.fs, self.staging = spec, fs, staging
+
+class StageActor:
+    """``map_batches(StageActor, fn_constructor_kwargs={"spec": ..., "fs": ..., "staging": ...,
+    "write": ...}, compute=ActorPoolStrategy(...))``; ``fs`` and ``staging`` say where the stats
+    (and, with ``write``, the staged rows) go."""
+
+    def __init__(self, spec: dict[str, Any], fs, staging: str, write: bool = False):
+        self.spec, self.fs, self.staging, self.write = spec, fs, staging, write
         self.stage = build_from_spec(spec)
         self.stage.setup()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         out, run_stats = run_stage_on_batch(self.stage, self.spec, batch)
-        write_stage_stats(self.fs, self.staging, self.spec["index"], run_stats)
-        return out
+        return _finish(out, run_stats, self.spec, self.fs, self.staging, self.write)
 
 
 _TASK_STAGES: dict[str, object] = {}
 
 
-def stage_task(batch: pa.Table, spec: dict[str, Any], fs, staging: str) -> pa.Table:
+def stage_task(batch: pa.Table, spec: dict[str, Any], fs, staging: str, write: bool = False) -> pa.Table:
     """The same for ``TaskPoolStrategy``: the stage is built and set up once per worker process."""
     key = json.dumps([spec["module"], spec["cls"], spec["params"]], sort_keys=True, default=str)
     stage = _TASK_STAGES.get(key)
@@ -127,5 +136,4 @@ def stage_task(batch: pa.Table, spec: dict[str, Any], fs, staging: str) -> pa.Ta
         stage.setup()
         _TASK_STAGES[key] = stage
     out, run_stats = run_stage_on_batch(stage, spec, batch)
-    write_stage_stats(fs, staging, spec["index"], run_stats)
-    return out
+    return _finish(out, run_stats, spec, fs, staging, write)

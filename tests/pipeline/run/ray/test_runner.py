@@ -99,6 +99,18 @@ def test_global_stage_between_segments(ray_local, tmp_path):
     assert stats["errored"] == 3
 
 
+def test_global_stage_first(ray_local, tmp_path):
+    """exact_dup first: segment 0 has no stage, so a write task (not a stage's workers) stages
+    the rows it reads; the outputs equal the local runner's."""
+    inputs = make_inputs(tmp_path, files=2)
+    stages = ["exact_dup", {"min_length": {"min_chars": 200}}]
+    run_local(config_for(inputs, tmp_path / "local", stages), progress=None)
+    run_ray(config_for(inputs, tmp_path / "ray", stages), progress=None)
+    assert_same_outputs(tmp_path / "ray", tmp_path / "local")
+    stats = json.loads((tmp_path / "ray" / "stats.json").read_text())
+    assert [s["stage"] for s in stats["stages"]] == ["read", "exact_dup", "min_length"]
+
+
 @pytest.mark.slow
 def test_resume_skips_finished_files(ray_local, tmp_path):
     """A run that finished two of three files (the third's marker and outputs gone) resumes on Ray."""
