@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from filters.signals.doc_kind import DocKindConfig, doc_kind
 from filters.langid.vote import DocVote, label_segments, settled_by_script, vote
@@ -80,23 +81,23 @@ class LangIdStage:
             self._model = fasttext.load_model(self.model_path)
             doc_kind(pa.array(["预热 warm-up"]), DocKindConfig())  # load (or compile) its kernel now, not in the first batch
 
-    def _predict_samples(self, samples: list[str]) -> tuple[list[str], np.ndarray]:
-        """fastText's top label and probability per segment sample, each distinct sample
-        predicted once: a per-worker cache keyed by the sample's 64-bit hash remembers
-        recent answers (boilerplate lines, repeated and near-duplicate pages: ~19% of the
-        segments of the benchmark corpus), so the labels are exactly what fastText says
-        for that text (a 64-bit hash collision between two samples is the one way to get
-        another text's answer: ~1e-9 per full cache). Bounded by ``prediction_cache``
-        entries (~160 bytes each; cleared when full; 0 = off)."""
+    def _predict_samples(self, lines: list[bytes]) -> tuple[list[str], np.ndarray]:
+        """fastText's top label and probability per segment sample (``lines``: see
+        :func:`sample_lines`), each distinct sample predicted once: a per-worker cache keyed
+        by the sample's 64-bit hash remembers recent answers (boilerplate lines, repeated and
+        near-duplicate pages: ~19% of the segments of the benchmark corpus), so the labels
+        are exactly what fastText says for that text (a 64-bit hash collision between two
+        samples is the one way to get another text's answer: ~1e-9 per full cache). Bounded
+        by ``prediction_cache`` entries (~160 bytes each; cleared when full; 0 = off)."""
         cache = self._cache
-        keys = [hash(t) for t in samples]
-        todo: dict[int, str] = {}
-        for key, text in zip(keys, samples):
+        keys = [hash(t) for t in lines]
+        todo: dict[int, bytes] = {}
+        for key, line in zip(keys, lines):
             if key not in cache and key not in todo:
-                todo[key] = text
+                todo[key] = line
         fresh: dict[int, tuple[str, float]] = {}
         if todo:
-            labels, probs = self._model.predict(list(todo.values()), k=1)
+            labels, probs = self._model.f.multilinePredict(list(todo.values()), 1, 0.0, "strict")
             for key, lab, prob in zip(todo, labels, probs):
                 fresh[key] = (sys.intern(lab[0]) if lab else "__label__und", float(prob[0]) if len(prob) else 0.0)
         hits = [fresh[k] if k in fresh else cache[k] for k in keys]
@@ -117,13 +118,13 @@ class LangIdStage:
         settled = settled_by_script(stats, self.min_han_share)
         if settled.any():
             ask = np.flatnonzero(~settled)
-            labels, probs = self._predict_samples(sample.take(pa.array(ask, pa.int64())).to_pylist())
+            labels, probs = self._predict_samples(sample_lines(sample.take(pa.array(ask, pa.int64()))))
             ft_labels = np.full(len(sample), "__label__zh", dtype=object)
             ft_labels[ask] = labels
             ft_probs = np.ones(len(sample))
             ft_probs[ask] = probs
         else:
-            ft_labels, ft_probs = self._predict_samples(sample.to_pylist())
+            ft_labels, ft_probs = self._predict_samples(sample_lines(sample))
         seg_labels = label_segments(ft_labels, ft_probs, stats, self.label_aliases, self.min_han_share)
         share_langs = sorted({"zh", "en", *self.keep_languages})
         result = vote(seg_labels, segs.doc, segs.weight, len(texts), stats, share_langs)
@@ -143,6 +144,15 @@ class LangIdStage:
             "lang_mixed": (decision["mixed"], pa.bool_()),
             "doc_kind": (kinds, pa.string()),
         }, reasons=decision["reason"])
+
+
+def sample_lines(sample: pa.Array) -> list[bytes]:
+    """Each segment sample as the line fastText's ``predict`` makes of a ``str``: its UTF-8
+    bytes and a newline, built in Arrow. fastText's batch predict takes these as they are,
+    without the wrapper's per-line newline check and copy; a segment never holds a newline
+    (the segment kernel turns them into spaces), which is all that check guards."""
+    tail, newline = pa.scalar("", sample.type), pa.scalar("\n", sample.type)
+    return pc.binary_join_element_wise(sample, tail, newline).cast(pa.large_binary()).to_pylist()
 
 
 def decide(result: DocVote, kinds: np.ndarray, cfg: LangIdStage) -> dict[str, np.ndarray]:
