@@ -107,3 +107,24 @@ def test_dev_math_code_and_chinese_rows_pass_langid(stage, dev_data, name):
     texts = [json.loads(x)["text"] for x in open(dev_data / f"{name}.jsonl", encoding="utf-8")]
     out = stage(_batch(texts))
     assert out["drop_reason"].null_count / len(texts) >= 0.98
+
+
+def test_sample_lines_are_what_fasttexts_predict_reads(stage, dev_data):
+    """The bytes handed to fastText's batch predict are each sample's UTF-8 and a newline
+    (what its ``predict`` makes of a ``str``), and its answers equal ``predict``'s."""
+    from filters.langid.prose_view import prose_view, segment
+    from filters.langid.stage import sample_lines
+
+    rows = [json.loads(line) for name in ("langid.jsonl", "code_pos.jsonl", "math_pos_zh.jsonl")
+            for line in (dev_data / name).read_text(encoding="utf-8").splitlines()[:100]]
+    texts = pa.array([row["text"] for row in rows], pa.large_string())
+    sample = segment(prose_view(texts), stage.long_doc_bytes, stage.chunk_bytes).sample(stage.segment_chars)
+    strings = sample.to_pylist()
+    lines = sample_lines(sample)
+    assert len(lines) > len(rows)  # long documents are cut into several segments
+    assert lines == [(s + "\n").encode() for s in strings] and not any("\n" in s for s in strings)
+    stage.setup()
+    labels, probs = stage._model.f.multilinePredict(lines, 1, 0.0, "strict")
+    want_labels, want_probs = stage._model.predict(strings, k=1)
+    assert [list(x) for x in labels] == [list(x) for x in want_labels]
+    assert [list(p) for p in probs] == [list(p) for p in want_probs]
