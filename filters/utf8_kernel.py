@@ -23,3 +23,18 @@ def decode_utf8(data: np.ndarray, i: int) -> tuple[int, int]:  # pragma: no cove
         return ((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F), 3
     return (((b0 & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12) | ((np.int64(data[i + 2]) & 0x3F) << 6)
             | (np.int64(data[i + 3]) & 0x3F)), 4
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def bytes_equal(data: np.ndarray, p: int, words: np.ndarray, ws: int, n: int, start: int,
+                fold_ascii: bool) -> bool:  # pragma: no cover - compiled
+    """True if ``data[p + q] == words[ws + q]`` for ``q`` in ``[start, n)``: a word of a packed
+    word list (stored lower-case) compared in place, ASCII letters of ``data`` lowered first
+    with ``fold_ascii``. ``start`` skips bytes the caller already matched."""
+    for q in range(start, n):
+        c = np.int64(data[p + q])
+        if fold_ascii and 65 <= c <= 90:
+            c += 32
+        if c != words[ws + q]:
+            return False
+    return True

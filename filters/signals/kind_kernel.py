@@ -42,6 +42,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
+from filters.utf8_kernel import bytes_equal
 from filters.utf8_kernel import decode_utf8 as _decode
 
 # per-text output columns of ``kind_counts``
@@ -329,12 +330,7 @@ def kind_counts(data: np.ndarray, offsets: np.ndarray, head_chars: int, flags: n
                             m = we - ws
                             if i + m > e:
                                 continue
-                            ok = True
-                            for q in range(size, m):  # the first character is the group's
-                                if data[i + q] != zh_words[ws + q]:
-                                    ok = False
-                                    break
-                            if ok:
+                            if bytes_equal(data, i, zh_words, ws, m, size, False):  # the first character is the group's
                                 mw_zh += 1
                                 zh_next = i + m
                                 break
@@ -362,15 +358,7 @@ def kind_counts(data: np.ndarray, offsets: np.ndarray, head_chars: int, flags: n
                 m = we - ws
                 if p + m > e:
                     continue
-                ok = True
-                for q in range(1, m):
-                    c = data[p + q]
-                    if 65 <= c <= 90:
-                        c += 32
-                    if c != en_words[ws + q]:
-                        ok = False
-                        break
-                if ok and (p + m == e or not _is_word(data[p + m])):
+                if bytes_equal(data, p, en_words, ws, m, 1, True) and (p + m == e or not _is_word(data[p + m])):
                     mw_en += 1
                     en_next = p + m
                     break

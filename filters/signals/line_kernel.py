@@ -32,6 +32,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from filters.utf8_kernel import bytes_equal
 from filters.utf8_kernel import decode_utf8 as _decode
 
 # per-text output columns of ``line_counts``
@@ -371,16 +372,6 @@ def _is_stopword(data: np.ndarray, s: int, e: int, words: np.ndarray, word_off: 
     m = e - s
     for w in range(len(word_off) - 1):
         ws, we = word_off[w], word_off[w + 1]
-        if we - ws != m:
-            continue
-        ok = True
-        for k in range(m):
-            b = data[s + k]
-            if 65 <= b <= 90:
-                b += 32
-            if b != words[ws + k]:
-                ok = False
-                break
-        if ok:
+        if we - ws == m and bytes_equal(data, s, words, ws, m, 0, True):
             return 1
     return 0
