@@ -61,10 +61,7 @@ def doc_kind_frame(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig = Do
     each row's 64-bit head hash: when every text of a call was in the previous call, its
     rows are gathered instead of recomputed (a hash lookup instead of a compiled pass and
     a regex pass). The function stays pure: the same texts give the same frame either way."""
-    series = pl.Series("text", texts)
-    if series.null_count():
-        series = series.fill_null("")
-    head = series.str.slice(0, config.head_chars) if config.head_chars > 0 else series  # views: no copy
+    head = _heads(texts, config)
     keys = head.hash(seed=0)
     last = _LAST.get(config)
     if last is not None and len(keys):
@@ -78,6 +75,14 @@ def doc_kind_frame(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig = Do
     _LAST.clear()
     _LAST[config] = (keys, frame)
     return frame
+
+
+def _heads(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig) -> pl.Series:
+    """The texts' first ``head_chars`` characters (nulls as empty), as polars views: no copy."""
+    series = pl.Series("text", texts)
+    if series.null_count():
+        series = series.fill_null("")
+    return series.str.slice(0, config.head_chars) if config.head_chars > 0 else series
 
 
 @lru_cache(maxsize=1)
@@ -103,8 +108,7 @@ def _doc_kind_frame(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig, he
     data, offsets = utf8_buffers(texts)
     c = k.kind_counts(data, offsets, config.head_chars, *_kernel_tables())
     if head is None:
-        head = pl.Series("text", texts).fill_null("")
-        head = head.str.slice(0, config.head_chars) if config.head_chars > 0 else head
+        head = _heads(texts, config)
     code_lines = pl.DataFrame({"text": head}).select(pl.col("text").str.count_matches(CODE_LINE)).to_series().to_numpy()
     code_lines = code_lines.astype(np.int64) + c[:, k.STARS] * c[:, k.C_COMMENT]  # code.code_line_count
     lines = np.maximum(c[:, k.NONBLANK], 1)

@@ -42,9 +42,9 @@ from resiliparse.parse.html import HTMLTree
 from pipeline.io.readers.html_math import BLOCK_MARK, rewrite_math, select
 
 NEWLINE, SPACE, TAB = "\u240a", "\u2423", "\u2409"  # ␊ ␣ ␉
-_MARKER_CHARS = ("\u240a", "\u2423", "\u2409", "\u241e")
-_MARKERS = re.compile("[" + "".join(_MARKER_CHARS) + "]")
 _DECODE_PAIRS = ((NEWLINE, "\n"), (SPACE, " "), (TAB, "\t"), (BLOCK_MARK, "\n"))
+_MARKER_CHARS = tuple(char for char, _ in _DECODE_PAIRS)
+_MARKERS = re.compile("[" + "".join(_MARKER_CHARS) + "]")
 _ENCODE = str.maketrans({"\n": NEWLINE, " ": SPACE, "\t": TAB, "\r": None, "\xa0": SPACE})
 _GUTTERS = ".gutter, .lineno, .linenos, .line-numbers-rows, .hljs-ln-numbers, .ln-num"
 # Plain substring tests on the lowered page: an IGNORECASE regex alternation cost ~1.2 ms per
