@@ -3,8 +3,10 @@ length-weighted vote over segments of long documents.
 
 Why not raw lid.176 on the text: formulas and code read as English, short Chinese reads
 as Japanese or Cantonese, and a bilingual page gets one arbitrary label. This stage
-masks formulas/code/URLs/markup (``filters.langid.prose_view``), predicts fastText once per
-batch on the list of segments, overrides Han-dominated segments to ``zh``
+masks formulas/code/URLs/markup (``filters.langid.prose_view``), predicts lid.176 once per
+batch on the list of segments (by default with ``filters.fasttext_infer``, which gives
+fastText's own answers from the same model file at ~3.8x its speed; ``predictor: fasttext``
+uses the library), overrides Han-dominated segments to ``zh``
 (``filters.signals.script_detect``; fastText does not even read a segment written in Han
 alone: its label and score are settled by the script), and votes per document
 (``filters.langid.vote``).
@@ -68,18 +70,35 @@ class LangIdStage:
     min_han_share: float = field(default=0.5, metadata={"help": "Han share of letters above which a segment is Chinese by script"})
     label_aliases: dict[str, str] = field(default_factory=lambda: {"yue": "zh", "wuu": "zh"}, metadata={"help": "map model labels (Cantonese, Wu) to a language"})
 
-    prediction_cache: int = field(default=300_000, metadata={"help": "fastText answers remembered per worker (by segment-sample hash); 0 = off"})
+    predictor: Literal["compiled", "fasttext"] = field(
+        default="compiled",
+        metadata={"help": "compiled: taosha's kernel (filters.fasttext_infer), fastText's answers ~3.8x faster; fasttext: the library"},
+    )
+    prediction_cache: int = field(default=300_000, metadata={"help": "predictor fasttext: answers remembered per worker (by segment-sample hash); 0 = off"})
 
     def __post_init__(self) -> None:
         self._model: Any = None
+        self._compiled: Any = None
         self._cache: dict[int, tuple[str, float]] = {}
 
     def setup(self) -> None:
-        if self._model is None:
-            import fasttext  # heavy import: only when the stage runs
+        if self._model is None and self._compiled is None:
+            if self.predictor == "compiled":
+                from filters.fasttext_infer.predictor import CompiledPredictor
 
-            self._model = fasttext.load_model(self.model_path)
+                self._compiled = CompiledPredictor.load(self.model_path)
+                self._compiled.top(pa.array(["warm-up"]))  # load (or compile) the kernel now, not in the first batch
+            else:
+                import fasttext  # heavy import: only when the stage runs
+
+                self._model = fasttext.load_model(self.model_path)
             doc_kind(pa.array(["预热 warm-up"]), DocKindConfig())  # load (or compile) its kernel now, not in the first batch
+
+    def __getstate__(self) -> dict:
+        """Pickle the config only (Ray ships stages to workers); the model reloads in setup()."""
+        state = dict(self.__dict__)
+        state.update(_model=None, _compiled=None, _cache={})
+        return state
 
     def _predict_samples(self, lines: list[bytes]) -> tuple[list[str], np.ndarray]:
         """fastText's top label and probability per segment sample (``lines``: see
@@ -107,6 +126,16 @@ class LangIdStage:
             cache.update(fresh)
         return [h[0] for h in hits], np.array([h[1] for h in hits], dtype=np.float64)
 
+    def _predict_segments(self, sample: pa.Array) -> tuple[list[str] | np.ndarray, np.ndarray]:
+        """fastText's top label and probability per segment sample. The compiled predictor
+        reads the Arrow array in place and predicts every sample (at ~6 µs a sample, the
+        cache's bookkeeping would cost more than the repeats it saves)."""
+        if self._compiled is not None:
+            idx, probs = self._compiled.top(sample)
+            names = np.array([*self._compiled.labels, "__label__und"], dtype=object)
+            return names[idx], probs.astype(np.float64)  # idx -1 (nothing read) takes the last name
+        return self._predict_samples(sample_lines(sample))
+
     def predict(self, texts: pa.Array) -> tuple[DocVote, pa.Array]:
         """The vote and ``doc_kind`` for every text of ``texts`` (no filtering)."""
         self.setup()
@@ -118,13 +147,13 @@ class LangIdStage:
         settled = settled_by_script(stats, self.min_han_share)
         if settled.any():
             ask = np.flatnonzero(~settled)
-            labels, probs = self._predict_samples(sample_lines(sample.take(pa.array(ask, pa.int64()))))
+            labels, probs = self._predict_segments(sample.take(pa.array(ask, pa.int64())))
             ft_labels = np.full(len(sample), "__label__zh", dtype=object)
             ft_labels[ask] = labels
             ft_probs = np.ones(len(sample))
             ft_probs[ask] = probs
         else:
-            ft_labels, ft_probs = self._predict_samples(sample_lines(sample))
+            ft_labels, ft_probs = self._predict_segments(sample)
         seg_labels = label_segments(ft_labels, ft_probs, stats, self.label_aliases, self.min_han_share)
         share_langs = sorted({"zh", "en", *self.keep_languages})
         result = vote(seg_labels, segs.doc, segs.weight, len(texts), stats, share_langs)

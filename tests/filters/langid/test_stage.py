@@ -109,7 +109,14 @@ def test_dev_math_code_and_chinese_rows_pass_langid(stage, dev_data, name):
     assert out["drop_reason"].null_count / len(texts) >= 0.98
 
 
-def test_sample_lines_are_what_fasttexts_predict_reads(stage, dev_data):
+@pytest.fixture(scope="module")
+def library_stage():
+    s = LangIdStage(predictor="fasttext")
+    s.setup()
+    return s
+
+
+def test_sample_lines_are_what_fasttexts_predict_reads(library_stage, dev_data):
     """The bytes handed to fastText's batch predict are each sample's UTF-8 and a newline
     (what its ``predict`` makes of a ``str``), and its answers equal ``predict``'s."""
     from filters.langid.prose_view import prose_view, segment
@@ -118,13 +125,27 @@ def test_sample_lines_are_what_fasttexts_predict_reads(stage, dev_data):
     rows = [json.loads(line) for name in ("langid.jsonl", "code_pos.jsonl", "math_pos_zh.jsonl")
             for line in (dev_data / name).read_text(encoding="utf-8").splitlines()[:100]]
     texts = pa.array([row["text"] for row in rows], pa.large_string())
+    stage = library_stage
     sample = segment(prose_view(texts), stage.long_doc_bytes, stage.chunk_bytes).sample(stage.segment_chars)
     strings = sample.to_pylist()
     lines = sample_lines(sample)
     assert len(lines) > len(rows)  # long documents are cut into several segments
     assert lines == [(s + "\n").encode() for s in strings] and not any("\n" in s for s in strings)
-    stage.setup()
     labels, probs = stage._model.f.multilinePredict(lines, 1, 0.0, "strict")
     want_labels, want_probs = stage._model.predict(strings, k=1)
     assert [list(x) for x in labels] == [list(x) for x in want_labels]
     assert [list(p) for p in probs] == [list(p) for p in want_probs]
+
+
+def test_compiled_and_library_predictors_give_the_same_columns(stage, library_stage, dev_data):
+    """The default compiled predictor and fastText itself decide every document alike, on
+    the dev sets (scores to the bit: the kernel computes fastText's sums in fastText's order)."""
+    texts = []
+    for name in ("langid.jsonl", "code_pos.jsonl", "math_pos_zh.jsonl", "math_pos_en.jsonl", "neg_en.jsonl", "neg_zh.jsonl"):
+        path = dev_data / name
+        texts += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()[:300]]
+    assert stage.predictor == "compiled" and stage._compiled is not None and len(texts) > 500
+    got = stage(_batch(texts))
+    want = library_stage(_batch(texts))
+    for col in ("lang", "lang_score", "zh_frac", "en_frac", "zh_script", "lang_mixed", "doc_kind", "drop_reason"):
+        assert got.column(col).to_pylist() == want.column(col).to_pylist(), col
