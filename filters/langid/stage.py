@@ -23,6 +23,7 @@ Reasons: ``langid:lang_<xx>`` (language not kept), ``langid:low_score``,
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from filters.signals.script_detect import char_stats
 from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
+log = logging.getLogger(__name__)
 DEFAULT_MODEL = str(Path(__file__).resolve().parents[1] / "models" / "lid.176.ftz")
 
 
@@ -84,11 +86,14 @@ class LangIdStage:
     def setup(self) -> None:
         if self._model is None and self._compiled is None:
             if self.predictor == "compiled":
-                from filters.fasttext_infer.predictor import CompiledPredictor
+                from filters.fasttext_infer.predictor import CompiledPredictor, ModelFileError
 
-                self._compiled = CompiledPredictor.load(self.model_path)
-                self._compiled.top(pa.array(["warm-up"]))  # load (or compile) the kernel now, not in the first batch
-            else:
+                try:
+                    self._compiled = CompiledPredictor.load(self.model_path)
+                    self._compiled.top(pa.array(["warm-up"]))  # load (or compile) the kernel now, not in the first batch
+                except ModelFileError as err:  # same answers from the library, only slower
+                    log.warning("langid: %s; predicting with the fastText library instead", err)
+            if self._compiled is None:
                 import fasttext  # heavy import: only when the stage runs
 
                 self._model = fasttext.load_model(self.model_path)
