@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from filters.langid.prose_view import MASK_PATTERN_RE2, Segments, prose_view, segment
+from filters.langid.prose_view import MASK_PATTERN, MASK_PATTERN_RE2, Segments, prose_view, segment
 
 
 def prose_view_re2(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -89,6 +89,37 @@ def test_prose_view_equals_the_re2_reference_on_the_dev_sets():
     got, want = prose_view(texts).to_pylist(), prose_view_re2(texts).to_pylist()
     diffs = [(i, t[:60]) for i, (t, g, w) in enumerate(zip(texts.to_pylist(), got, want)) if g != w]
     assert not diffs, f"{len(diffs)} views differ, e.g. {diffs[:3]}"
+
+
+def _exact(texts: list[str]) -> list[str]:
+    """The view with the counted pattern on every text (what the guard must reproduce)."""
+    return pl.Series(texts, dtype=pl.String).str.replace_all(MASK_PATTERN, " ").to_list()
+
+
+def test_spans_at_and_past_the_counts_mask_as_the_counted_pattern():
+    """``$`` and tag spans one character inside and one past the counts (multi-byte characters
+    count once), with other arms inside and around them: the uncounted fast path must not
+    swallow a span the counted pattern leaves to the other arms."""
+    texts = []
+    for fill in ("x", "中", "é"):
+        for n in (1, 199, 200, 201, 299, 300, 301, 302, 1000):
+            body = fill * n
+            texts += [
+                f"a ${body}$ b", f"a <{body}> b", f"${body} http://u.v/w {body}$ $y$",
+                f"<{body} a@b.cc {body}> <i>", f"$$ {body} $ x $", f"<{body}\n>$", f"<a<{body}>",
+                f"line $a\n{body}$ and <b\n{body}>", f"${body}$${body}$", f"`x` <{body}> `y` ${body}$",
+            ]
+    assert prose_view(pa.array(texts, pa.large_string())).to_pylist() == _exact(texts)
+
+
+def test_random_texts_mask_as_the_counted_pattern_and_the_re2_reference():
+    rng = np.random.default_rng(12)
+    pieces = ["$", "$$", "<", ">", "\n", " ", "a", "中", "é", "x" * 120, "字" * 90, "\\", "\\alpha", "`", "```",
+              "@", "a@b.cd", "http://", "www.", ".", "&amp;", "<pre>", "</pre>", "\\begin{a}", "\\end{a}", "~~~"]
+    texts = ["".join(rng.choice(pieces, size=rng.integers(0, 60))) for _ in range(3000)]
+    got = prose_view(pa.array(texts, pa.large_string())).to_pylist()
+    assert got == _exact(texts)
+    assert got == prose_view_re2(pa.array(texts, pa.large_string())).to_pylist()
 
 
 @pytest.mark.parametrize("long_doc_bytes,chunk_bytes,batch", [(1000, 400, 1000), (2000, 400, 97), (300, 120, 250)])
