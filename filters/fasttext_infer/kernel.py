@@ -341,9 +341,16 @@ def _softmax_top(hidden, output_rows, threshold, out):
 
 @numba.njit(cache=True, nogil=True)
 def predict_top(data, offsets, table, word_data, word_offsets, nwords, bucket, minn, maxn, word_ngrams,
-                prune_bits, prune_keys, prune_rows, input_rows, output_rows, hierarchical, left, right, threshold):
+                prune_bits, prune_keys, prune_rows, input_rows, output_rows, hierarchical, left, right, threshold,
+                cache_keys, cache_labels, cache_probs, cache_fill):
     """(label index or -1, probability) per line ``data[offsets[i]:offsets[i+1]]``; -1 where
-    fastText reads no row (it gives no label then)."""
+    fastText reads no row (it gives no label then).
+
+    ``cache_*`` (empty: no cache) remember answers across calls by the line's 64-bit FNV-1a
+    hash: an open-addressing table, never more than half full (``cache_fill[0]`` entries, at
+    most ``cache_fill[1]``), cleared when it would pass that. Repeated lines (boilerplate,
+    near-duplicate pages) are then answered without predicting; a 64-bit collision between
+    two different lines is the one way to get another line's answer (~1e-9 for a full cache)."""
     n = len(offsets) - 1
     labels = np.full(n, -1, np.int32)
     probs = np.zeros(n, np.float32)
@@ -362,20 +369,54 @@ def predict_top(data, offsets, table, word_data, word_offsets, nwords, bucket, m
         eos_id = -1
     word = np.empty(longest + 3, np.uint8)
     starts = np.empty(longest + 3, np.int64)
+    cached = len(cache_keys) > 0
+    mask = np.uint64(len(cache_keys) - 1) if cached else np.uint64(0)
     for li in range(n):
+        slot = np.uint64(0)
+        key = np.uint64(0)
+        if cached:
+            key = _line_key(data, offsets[li], offsets[li + 1])
+            slot = key & mask
+            while cache_keys[slot] != 0 and cache_keys[slot] != key:
+                slot = (slot + np.uint64(1)) & mask
+            if cache_keys[slot] == key:
+                labels[li] = cache_labels[slot]
+                probs[li] = cache_probs[slot]
+                continue
         n_rows, hashes = _line_hidden(data, offsets[li], offsets[li + 1], word, starts, hidden, hashes, table, word_data,
                                       word_offsets, input_rows, nwords, bucket, minn, maxn, word_ngrams, prune_bits,
                                       prune_keys, prune_rows, eos_id, eos_hash)
-        if n_rows == 0:
-            continue
-        scale = np.float32(1.0 / n_rows)
-        for j in range(len(hidden)):
-            hidden[j] *= scale
-        if hierarchical:
-            node, score = _hs_top(hidden, output_rows, left, right, osz, threshold)
-        else:
-            node, score = _softmax_top(hidden, output_rows, threshold, out)
-        if node >= 0:
-            labels[li] = node
-            probs[li] = np.float32(math.exp(score))
+        if n_rows > 0:
+            scale = np.float32(1.0 / n_rows)
+            for j in range(len(hidden)):
+                hidden[j] *= scale
+            if hierarchical:
+                node, score = _hs_top(hidden, output_rows, left, right, osz, threshold)
+            else:
+                node, score = _softmax_top(hidden, output_rows, threshold, out)
+            if node >= 0:
+                labels[li] = node
+                probs[li] = np.float32(math.exp(score))
+        if cached:
+            if cache_fill[0] >= cache_fill[1]:
+                cache_keys[:] = 0
+                cache_fill[0] = 0
+                slot = key & mask
+                while cache_keys[slot] != 0:
+                    slot = (slot + np.uint64(1)) & mask
+            cache_keys[slot] = key
+            cache_labels[slot] = labels[li]
+            cache_probs[slot] = probs[li]
+            cache_fill[0] += 1
     return labels, probs
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _line_key(data: np.ndarray, s: int, e: int) -> np.uint64:
+    """64-bit FNV-1a of a line's bytes, never 0 (0 marks an empty cache slot)."""
+    h = np.uint64(14695981039346656037)
+    for i in range(s, e):
+        h = (h ^ np.uint64(data[i])) * np.uint64(1099511628211)
+    return h if h != 0 else np.uint64(1)
+
+

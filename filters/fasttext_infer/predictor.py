@@ -64,7 +64,7 @@ def line_buffers(lines: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
 class CompiledPredictor:
     """fastText's ``predict(line, k=1)`` for many lines at once, on a supervised model."""
 
-    def __init__(self, model: FastTextModel) -> None:
+    def __init__(self, model: FastTextModel, cache_entries: int = 0) -> None:
         if model.loss not in ("hs", "softmax"):
             raise ModelFileError(f"loss {model.loss!r}: only hierarchical softmax and softmax models are supported")
         self.model = model
@@ -79,14 +79,23 @@ class CompiledPredictor:
             self._prune_bits, self._prune_keys, self._prune_rows = np.zeros(0, np.uint64), np.zeros(0, np.int32), np.zeros(0, np.int32)
         else:
             self._prune_bits, self._prune_keys, self._prune_rows = prune_table(model.prune_index)
+        # answers remembered by line hash (see kernel.predict_top): a table twice the entries
+        size = 1 << max(4, (2 * cache_entries - 1).bit_length()) if cache_entries > 0 else 0
+        self._cache_keys = np.zeros(size, np.uint64)
+        self._cache_labels = np.zeros(size, np.int32)
+        self._cache_probs = np.zeros(size, np.float32)
+        self._cache_fill = np.array([0, cache_entries], np.int64)
+        self._cache_threshold = 0.0
         if model.loss == "hs":
             self._left, self._right = hs_tree(model.counts[model.nwords:])
         else:
             self._left = self._right = np.zeros(1, dtype=np.int64)
 
     @classmethod
-    def load(cls, path: str | Path) -> "CompiledPredictor":
-        return cls(read_model(path))
+    def load(cls, path: str | Path, cache_entries: int = 0) -> "CompiledPredictor":
+        """The predictor of the model file ``path``, remembering up to ``cache_entries``
+        answers by line hash across calls (0: none)."""
+        return cls(read_model(path), cache_entries)
 
     def top(self, lines: pa.Array | pa.ChunkedArray, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """(label index into :attr:`labels`, -1 where fastText gives none; float32 probability)
@@ -94,7 +103,12 @@ class CompiledPredictor:
         from filters.fasttext_infer.kernel import predict_top
 
         data, offsets = line_buffers(lines)
+        if threshold != self._cache_threshold:  # remembered answers hold for one threshold
+            self._cache_keys[:] = 0
+            self._cache_fill[0] = 0
+            self._cache_threshold = threshold
         m = self.model
         return predict_top(data, offsets, self._table, self._word_data, self._word_offsets, m.nwords, m.bucket, m.minn,
                            m.maxn, m.word_ngrams, self._prune_bits, self._prune_keys, self._prune_rows, m.input_rows, m.output_rows, m.loss == "hs",
-                           self._left, self._right, np.float32(threshold))
+                           self._left, self._right, np.float32(threshold), self._cache_keys, self._cache_labels,
+                           self._cache_probs, self._cache_fill)

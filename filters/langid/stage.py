@@ -76,7 +76,7 @@ class LangIdStage:
         default="compiled",
         metadata={"help": "compiled: taosha's kernel (filters.fasttext_infer), fastText's answers ~3.8x faster; fasttext: the library"},
     )
-    prediction_cache: int = field(default=300_000, metadata={"help": "predictor fasttext: answers remembered per worker (by segment-sample hash); 0 = off"})
+    prediction_cache: int = field(default=300_000, metadata={"help": "fastText answers remembered per worker (by segment-sample hash); 0 = off"})
 
     def __post_init__(self) -> None:
         self._model: Any = None
@@ -89,7 +89,7 @@ class LangIdStage:
                 from filters.fasttext_infer.predictor import CompiledPredictor, ModelFileError
 
                 try:
-                    self._compiled = CompiledPredictor.load(self.model_path)
+                    self._compiled = CompiledPredictor.load(self.model_path, cache_entries=self.prediction_cache)
                     self._compiled.top(pa.array(["warm-up"]))  # load (or compile) the kernel now, not in the first batch
                 except ModelFileError as err:  # same answers from the library, only slower
                     log.warning("langid: %s; predicting with the fastText library instead", err)
@@ -133,8 +133,7 @@ class LangIdStage:
 
     def _predict_segments(self, sample: pa.Array) -> tuple[list[str] | np.ndarray, np.ndarray]:
         """fastText's top label and probability per segment sample. The compiled predictor
-        reads the Arrow array in place and predicts every sample (at ~6 µs a sample, the
-        cache's bookkeeping would cost more than the repeats it saves)."""
+        reads the Arrow array in place and keeps its cache of answers in the kernel."""
         if self._compiled is not None:
             idx, probs = self._compiled.top(sample)
             names = np.array([*self._compiled.labels, "__label__und"], dtype=object)

@@ -170,3 +170,22 @@ def test_arrow_inputs_sliced_chunked_large_and_null():
     assert [pred.labels[i] for i in plain_idx[[0, 2, 3]]] == ["__label__en", "__label__zh", "__label__de"]
     with pytest.raises(TypeError):
         pred.top(pa.array([1, 2]))
+
+
+def test_the_answer_cache_gives_the_uncached_answers_across_calls_and_clears_when_full(dev_data):
+    lines = [x.encode() for x in _dev_lines(dev_data, limit=60)]
+    plain = CompiledPredictor.load(LID_MODEL)
+    cached = CompiledPredictor.load(LID_MODEL, cache_entries=50)  # far fewer than the distinct lines: it refills
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        batch = pa.array([lines[i] for i in rng.integers(0, len(lines), 400)], pa.binary())
+        want, got = plain.top(batch), cached.top(batch)
+        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+        assert 0 < cached._cache_fill[0] <= 50 and (cached._cache_keys != 0).sum() == cached._cache_fill[0]
+    # a repeated line is answered from the cache: its slot holds the answer
+    one = pa.array([lines[0]], pa.binary())
+    label, prob = cached.top(one)
+    assert label[0] in cached._cache_labels and prob[0] in cached._cache_probs
+    # answers under another threshold are not the remembered ones
+    high = cached.top(one, threshold=0.9999)
+    assert high[0].tolist() == plain.top(one, threshold=0.9999)[0].tolist()
