@@ -9,7 +9,9 @@ character n-grams (FNV-1a over the bytes of ``<token>``, sign-extended like fast
 word n-grams (fastText's 64-bit rolling hash), average them in float32 in that order, then
 walk the hierarchical-softmax tree or take the softmax, with fastText's float/double
 roundings. Why not the library: its per-n-gram ``std::string`` and ``unordered_map`` work
-is ~2/3 of its time on short lines; here a pruned bucket is one array read.
+is ~2/3 of its time on short lines; here an n-gram's hash extends the previous one, a bucket
+pruning dropped (most of them) is one bit test and a kept one a probe into a table in L2.
+lid.176 on the benchmark corpus's 251,622 segment samples: 1.5 CPU-s against fastText's 5.7.
 """
 
 from __future__ import annotations
@@ -103,16 +105,6 @@ def _add_row(hidden: np.ndarray, rows: np.ndarray, r: int, n_rows: int) -> int:
         for j in range(len(hidden)):
             hidden[j] += rows[r, j]
     return n_rows + 1
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _wrapped_byte(buf: np.ndarray, s: int, k: int, length: int) -> int:
-    """Byte ``k`` of ``"<" + buf[s:s+length] + ">"``."""
-    if k == 0:
-        return 60
-    if k == length + 1:
-        return 62
-    return np.int64(buf[s + k - 1])
 
 
 @numba.njit(cache=True, nogil=True)
