@@ -77,13 +77,16 @@ def _mod(h: int, d: int, inv_d: float) -> int:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _pruned_row(bucket_id: int, prune_keys: np.ndarray, prune_rows: np.ndarray) -> int:
-    """Row (past the words) of an n-gram bucket, or -1 where pruning dropped it. An empty
-    ``prune_keys`` means an unpruned model (every bucket has its row). The pruned index is a
-    small open-addressing table (~0.5 MB for lid.176's 42,765 buckets, in L2) where a dense
-    bucket-sized array would be 8 MB of cache misses."""
+def _pruned_row(bucket_id: int, prune_bits: np.ndarray, prune_keys: np.ndarray, prune_rows: np.ndarray) -> int:
+    """Row (past the words) of an n-gram bucket, or -1 where pruning dropped it; empty
+    arrays mean an unpruned model (every bucket has its row). The bit of the bucket answers
+    for most (pruned-away) buckets; a kept one is found in a small open-addressing table
+    (~0.5 MB for lid.176's 42,765 buckets, in L2) where a dense bucket-sized array would be
+    8 MB of cache misses."""
     if len(prune_keys) == 0:
         return bucket_id
+    if not (prune_bits[bucket_id >> 6] >> np.uint64(bucket_id & 63)) & np.uint64(1):
+        return -1
     mask = len(prune_keys) - 1
     slot = ((bucket_id * 2654435761) & 0xFFFFFFFF) & mask
     while True:
@@ -134,11 +137,9 @@ def _add_char_ngrams(buf, s, e, word, starts, hidden, n_rows, input_rows, nwords
                 h = _fnv_step(h, np.int64(word[k]))
             n = last - first + 1
             if n >= minn and not (n == 1 and (first == 0 or last == n_chars - 1)):
-                bucket_id = _mod(h, bucket, inv_bucket)
-                if len(prune_bits) == 0 or (prune_bits[bucket_id >> 6] >> np.uint64(bucket_id & 63)) & np.uint64(1):
-                    row = _pruned_row(bucket_id, prune_keys, prune_rows)
-                    if row >= 0:
-                        n_rows = _add_row(hidden, input_rows, nwords + row, n_rows)
+                row = _pruned_row(_mod(h, bucket, inv_bucket), prune_bits, prune_keys, prune_rows)
+                if row >= 0:
+                    n_rows = _add_row(hidden, input_rows, nwords + row, n_rows)
     return n_rows
 
 
@@ -197,9 +198,7 @@ def _line_hidden(data, s, e, word, starts, hidden, hashes, table, word_data, wor
         h64 = np.uint64(np.int64(np.int32(hashes[i])))
         for j in range(i + 1, min(n_hashes, i + word_ngrams)):
             h64 = h64 * WORD_NGRAM_PRIME + np.uint64(np.int64(np.int32(hashes[j])))
-            bucket_id = np.int64(h64 % np.uint64(bucket))
-            row = _pruned_row(bucket_id, prune_keys, prune_rows) if len(prune_bits) == 0 or (
-                prune_bits[bucket_id >> 6] >> np.uint64(bucket_id & 63)) & np.uint64(1) else -1
+            row = _pruned_row(np.int64(h64 % np.uint64(bucket)), prune_bits, prune_keys, prune_rows)
             if row >= 0:
                 n_rows = _add_row(hidden, input_rows, nwords + row, n_rows)
     return n_rows, hashes

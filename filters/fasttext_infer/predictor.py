@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from filters.fasttext_infer.model_file import FastTextModel, ModelFileError, read_model
+from filters.signals.script_detect import utf8_buffers
 
-__all__ = ["CompiledPredictor", "ModelFileError", "hs_tree", "line_buffers"]
+__all__ = ["CompiledPredictor", "ModelFileError", "hs_tree"]
 
 
 def hs_tree(label_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,25 +40,6 @@ def hs_tree(label_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         left[i], right[i] = pick
         count[i] = count[pick[0]] + count[pick[1]]
     return left, right
-
-
-def line_buffers(lines: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes, int64 offsets) of an Arrow string/binary array, without copying the text
-    unless it holds nulls (a null reads as an empty line)."""
-    if isinstance(lines, pa.ChunkedArray):
-        lines = lines.combine_chunks() if lines.num_chunks != 1 else lines.chunk(0)
-    if pa.types.is_string(lines.type) or pa.types.is_binary(lines.type):
-        off_type = np.int32
-    elif pa.types.is_large_string(lines.type) or pa.types.is_large_binary(lines.type):
-        off_type = np.int64
-    else:
-        raise TypeError(f"lines must be Arrow strings or binaries, not {lines.type}")
-    if lines.null_count:
-        lines = pc.fill_null(lines, pa.scalar(b"" if pa.types.is_binary(lines.type) or pa.types.is_large_binary(lines.type) else "", lines.type))
-    _, off_buf, data_buf = lines.buffers()
-    offsets = np.frombuffer(off_buf, dtype=off_type, count=lines.offset + len(lines) + 1)[lines.offset:].astype(np.int64)
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return data, offsets
 
 
 class CompiledPredictor:
@@ -102,7 +83,11 @@ class CompiledPredictor:
         for each line; a line is read up to its first newline, as fastText reads it."""
         from filters.fasttext_infer.kernel import predict_top
 
-        data, offsets = line_buffers(lines)
+        kind = lines.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+                or pa.types.is_large_binary(kind)):
+            raise TypeError(f"lines must be Arrow strings or binaries, not {kind}")
+        data, offsets = utf8_buffers(lines)  # a null reads as an empty line
         if threshold != self._cache_threshold:  # remembered answers hold for one threshold
             self._cache_keys[:] = 0
             self._cache_fill[0] = 0

@@ -80,11 +80,14 @@ class CharStats:
 
 
 def utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes as uint8, int64 offsets rebased to 0) of a string array, nulls as empty."""
+    """(bytes as uint8, int64 offsets rebased to 0) of a string array, nulls as empty; a
+    binary array gives its bytes as they are (no UTF-8 check). No copy for large types."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.large_string())
-    if not pa.types.is_large_string(texts.type):
-        texts = texts.cast(pa.large_string())
+    binary = pa.types.is_binary(texts.type) or pa.types.is_large_binary(texts.type)
+    large = pa.large_binary() if binary else pa.large_string()
+    if texts.type != large:
+        texts = texts.cast(large)
     texts = texts.fill_null("") if texts.null_count else texts
     _, off_buf, data_buf = texts.buffers()
     n = len(texts)
