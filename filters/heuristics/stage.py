@@ -29,11 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filters.signals.doc_kind import DocKindConfig, doc_kind_frame
-from filters.heuristics.rules import build_rules, reason_expr
+from filters.heuristics.rules import build_rules, first_failed
 from filters.signals.script_detect import char_stats
 from filters.signals.general import text_flag_signals, text_line_signals, text_word_signals
 from filters.signals.word_kernel import SEP
-from filters.signals.zh import DEFAULT_SPAM_WORDS, JiebaWords, keyword_hits, keyword_pattern, load_keywords
+from filters.signals.zh import DEFAULT_SPAM_WORDS, JiebaWords, all_have_han, keyword_hits, keyword_pattern, load_keywords
 from pipeline.active_rows import ActiveRows
 
 
@@ -89,11 +89,14 @@ class HeuristicsStage:
     def __post_init__(self) -> None:
         self._jieba: JiebaWords | None = None
         self._spam_pattern: str | None = None
+        self._spam_needs_han = False
 
     def setup(self) -> None:
         if self._jieba is None:
             self._jieba = JiebaWords(hmm=self.jieba_hmm)
-            self._spam_pattern = keyword_pattern(load_keywords(self.spam_words_path, self.spam_words))
+            keywords = load_keywords(self.spam_words_path, self.spam_words)
+            self._spam_pattern = keyword_pattern(keywords)
+            self._spam_needs_han = all_have_han(keywords)
             char_stats(pa.array(["预热 warm-up"]))  # build the character tables now, not in the first batch
             doc_kind_frame(pa.array(["预热 warm-up"]), DocKindConfig())
             text_word_signals(pa.array(["预热 warm-up"]))
@@ -142,7 +145,7 @@ class HeuristicsStage:
             pl.Series("quality_cjk_ratio", st.cjk_ratio),
             pl.Series("quality_zh_punct_ratio", np.divide(st.zh_punct, np.maximum(cjk_chars, 1))),
             pl.Series("quality_alnum_frac", (st.letters + st.digits) / chars),
-            pl.Series("quality_spam_hits", keyword_hits(texts, self._spam_pattern)),
+            pl.Series("quality_spam_hits", keyword_hits(texts, self._spam_pattern, st.han > 0 if self._spam_needs_han else None)),
         )
         return df.drop("text", "_symbols")
 
@@ -151,7 +154,7 @@ class HeuristicsStage:
         rows = ActiveRows.of(batch)
         kinds = rows.column("doc_kind").to_numpy(zero_copy_only=False) if "doc_kind" in batch.column_names else None
         sig = self.signals(rows.column("text"), kinds)
-        reasons = sig.select(reason_expr(build_rules(self), self.name, pl.col("doc_kind")).alias("r"))["r"]
+        reasons = first_failed(sig, build_rules(self), self.name, pl.col("doc_kind"))
         columns = {}
         for name in sig.columns:
             if name.startswith("_") or (name == "doc_kind" and kinds is not None):

@@ -46,12 +46,29 @@ def keyword_pattern(words: list[str]) -> str | None:
     return "(?i)" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
-def keyword_hits(texts: pa.Array, pattern: str | None) -> np.ndarray:
-    """Occurrences of any keyword per text."""
+def keyword_hits(texts: pa.Array, pattern: str | None, candidates: np.ndarray | None = None) -> np.ndarray:
+    """Occurrences of any keyword per text. ``candidates`` (a boolean mask), when given,
+    names the only rows that can hold a keyword (see :func:`all_have_han`); the regex
+    runs on those alone and the others count 0."""
     if pattern is None or len(texts) == 0:
         return np.zeros(len(texts), np.int64)
-    hits = pc.count_substring_regex(texts, pattern)
-    return np.asarray(pc.fill_null(hits, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if candidates is not None:
+        hits = np.zeros(len(texts), np.int64)
+        rows = np.flatnonzero(candidates)
+        if len(rows):
+            hits[rows] = keyword_hits(texts.take(pa.array(rows)), pattern)
+        return hits
+    found = pc.count_substring_regex(texts, pattern)
+    return np.asarray(pc.fill_null(found, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def all_have_han(words: list[str]) -> bool:
+    """Whether every keyword holds a Han character (as ``char_stats`` counts them): then a
+    text without Han holds none, and the keyword scan can skip it (the 80% of an
+    English-heavy crawl that has no Han: half the scan's cost on the benchmark corpus)."""
+    from filters.signals.script_detect import char_stats
+
+    return bool(words) and bool((char_stats(pa.array(words)).han > 0).all())
 
 
 @lru_cache(maxsize=1)

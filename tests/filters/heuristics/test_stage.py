@@ -86,6 +86,30 @@ def test_spam_keywords_are_configurable(tmp_path):
     assert s2(_batch([text]))["quality_spam_hits"].to_pylist() == [3]
 
 
+def test_latin_keywords_are_scanned_in_texts_without_han(tmp_path):
+    """The keyword scan skips texts without Han only while every keyword holds Han: one
+    Latin keyword makes every text a candidate again."""
+    text = "Buy cheap viagra pills here, viagra without prescription, viagra now. " * 3
+    s = build_stage("heuristics", {"spam_words": ["viagra"], "min_words": 1})
+    assert s(_batch([text]))["quality_spam_hits"].to_pylist() == [9]
+    mixed = "澳门赌场 online casino; 澳门赌场 bonus."
+    assert build_stage("heuristics", {})(_batch([mixed, text]))["quality_spam_hits"].to_pylist() == [2, 0]
+
+
+def test_first_failed_rule_names_the_reason_in_rule_order():
+    import polars as pl
+
+    from filters.heuristics.rules import Rule, first_failed
+
+    frame = pl.DataFrame({"doc_kind": ["prose", "code", "prose", None, "math"], "x": [5, 5, None, 5, 1]})
+    rules = [Rule("big", ("prose",), pl.col("x") > 3), Rule("bigger", ("prose", "code"), pl.col("x") > 4),
+             Rule("small", ("math",), pl.col("x") < 2)]
+    got = first_failed(frame, rules, "h", pl.col("doc_kind")).to_list()
+    # first rule wins; a rule only fits its kinds; a null signal or kind fails nothing
+    assert got == ["h:big", "h:bigger", None, None, "h:small"]
+    assert first_failed(frame, [], "h", pl.col("doc_kind")).to_list() == [None] * 5
+
+
 def test_single_sentences_fail_min_words_by_design_and_pass_otherwise(stage, dev_data):
     """neg_en/neg_zh rows are single sentences: Gopher's 50-word minimum rejects most
     of them as too short for a web document. With min_words lowered, the remaining
