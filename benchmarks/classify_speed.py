@@ -20,11 +20,14 @@ thread, medians of ``--repeats`` runs:
   raw on pieces    the same on the stage's own pieces (``--long-docs``/``--max-chunks``)
   predict on toks  fastText's batch predict on the stage's pieces, tokenized as the stage sends
                    them (UTF-8 bytes lines; model cost only)
+  compiled on toks the same lines through taosha's compiled predictor (filters.fasttext_infer,
+                   the stage's default): same answers, its cost
   tokenize         tokenize_many(..., encoded=True) on the stage's pieces (the stage's call)
   prefilter        the vectorized gates (Arrow regex matches) on the documents
   stage            ClassifyStage()(table), Arrow in and out, batches of --batch-size
                    (prefilter, tokenization of gated documents only, predict, share,
-                   calibration)
+                   calibration), with the compiled predictor (the default)
+  stage, fasttext  the same with predictor=fasttext (the library)
 
 Two ratios are printed: the stage against raw predict on the documents (the issue's
 figure: what fastText alone costs on the same texts), and against raw predict on the
@@ -48,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import classifier_sources as cs  # noqa: E402
 
 from filters.classify.prefilter import gates  # noqa: E402
-from filters.classify.tokens import tokenize_many  # noqa: E402
+from filters.classify.tokens import tokenize_many, tokenize_many_binary  # noqa: E402
 from filters.classify.stage import PREFILTER_CHARS, ClassifyStage, document_pieces  # noqa: E402
 from pipeline.schema import make_batch  # noqa: E402
 
@@ -96,12 +99,17 @@ def main(argv=None) -> int:
     stage = ClassifyStage(long_docs=args.long_docs, prefilter=not args.no_prefilter,
                           **({} if args.max_chunks is None else {"max_chunks": args.max_chunks}))
     stage.setup()
-    math_model, code_model = stage._models
+    library_stage = ClassifyStage(long_docs=args.long_docs, prefilter=not args.no_prefilter, predictor="fasttext",
+                                  **({} if args.max_chunks is None else {"max_chunks": args.max_chunks}))
+    library_stage.setup()
+    math_model, code_model = library_stage._models
+    math_kernel, code_kernel = stage._compiled or (None, None)
     doc_pieces, _ = document_pieces(texts, "share", stage.chunk_chars, RAW_CHUNKS)
     raw_flat = [p.replace("\n", " ") for p in doc_pieces]
     pieces, _ = document_pieces(texts, stage.long_docs, stage.chunk_chars, stage.max_chunks)
     flat = [p.replace("\n", " ") for p in pieces]
     toks = tokenize_many(pieces, encoded=True)
+    toks_arrow = tokenize_many_binary(pieces)
     n_chars = sum(len(p) for p in pieces)
     n_doc_chars = sum(len(p) for p in doc_pieces)
     print(f"{len(texts)} docs; raw predict reads {len(doc_pieces)} pieces, {n_doc_chars / 1e6:.1f} M chars; the stage "
@@ -117,9 +125,11 @@ def main(argv=None) -> int:
         "raw_pieces": lambda: (math_model.predict(flat, k=1), code_model.predict(flat, k=1)),
         "model_only": lambda: (math_model.f.multilinePredict(toks, 1, 0.0, "strict"),
                                code_model.f.multilinePredict(toks, 1, 0.0, "strict")),
+        **({"kernel_only": lambda: (math_kernel.top(toks_arrow), code_kernel.top(toks_arrow))} if math_kernel else {}),
         "tok": lambda: tokenize_many(pieces, encoded=True),
         "pre": lambda: gates(arrow, max_chars=cap),
         "full": lambda: [stage(b) for b in batches],
+        "full_library": lambda: [library_stage(b) for b in batches],
     }, args.repeats, clock=time.process_time if args.clock == "cpu" else time.perf_counter)
     raw, raw_pieces, model_only, tok, pre, full = (t["raw"], t["raw_pieces"], t["model_only"], t["tok"], t["pre"],
                                                    t["full"])
@@ -131,11 +141,15 @@ def main(argv=None) -> int:
     print(line("raw predict", raw, n_doc_chars))
     print(line("raw on pieces", raw_pieces))
     print(line("predict on toks", model_only))
+    if "kernel_only" in t:
+        print(line("compiled on toks", t["kernel_only"]) + f"   ({model_only / t['kernel_only']:.2f}x fastText's speed)")
     print(line("tokenize", tok))
     print(line("prefilter", pre) + f"   (gates open: math {g.math.mean():.0%}, code {g.code.mean():.0%}, "
           f"either {g.any.mean():.0%})")
     print(line("stage", full))
-    print(f"stage / raw predict docs/s ratio: {raw / full:.2f} (on the stage's own pieces: {raw_pieces / full:.2f})")
+    print(line("stage, fasttext", t["full_library"]))
+    print(f"stage / raw predict docs/s ratio: {raw / full:.2f} (on the stage's own pieces: {raw_pieces / full:.2f}); "
+          f"with predictor=fasttext: {raw / t['full_library']:.2f}")
     return 0
 
 

@@ -21,7 +21,9 @@ Pipeline per batch (only rows not yet dropped are scored; dropped rows get nulls
 3. the pieces go through :func:`filters.classify.tokens.tokenize_many`, the same
    function the trainer used (vectorized over the batch), once for both models, as the
    UTF-8 bytes fastText reads (no Python string per line);
-4. one fastText ``predict`` call per model over its gated pieces; the document score
+4. one ``predict`` call per model over its gated pieces (``predictor``: taosha's compiled
+   kernel, :mod:`filters.fasttext_infer`, by default: fastText's answers to the bit, ~1.7x
+   faster; or the fastText library); the document score
    is mapped through the calibration stored in the model's card
    (:mod:`filters.classify.calibrate`), so a score is P(math) at an equal prior;
 5. ``domain`` is the domain whose score clears its threshold (the larger margin
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import ClassVar, Literal, Sequence
 
 import json
+import logging
 
 import numpy as np
 import pyarrow as pa
@@ -47,10 +50,11 @@ import pyarrow as pa
 from filters.classify.calibrate import apply_calibration
 from filters.classify.data import text_chunks
 from filters.classify.prefilter import gates
-from filters.classify.tokens import tokenize_many
+from filters.classify.tokens import tokenize_many, tokenize_many_binary
 from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
+log = logging.getLogger(__name__)
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MATH_MODEL = str(MODELS_DIR / "math_classifier.bin")
 DEFAULT_CODE_MODEL = str(MODELS_DIR / "code_classifier.bin")
@@ -80,6 +84,19 @@ def positive_probability(model, lines: Sequence[str] | Sequence[bytes], label: s
     top = np.fromiter((p[0] if len(p) else 0.0 for p in probs), dtype=np.float64, count=len(lines))
     is_pos = np.fromiter((bool(ls) and ls[0] == target for ls in labels), dtype=bool, count=len(lines))
     return np.clip(np.where(is_pos, top, 1.0 - top), 0.0, 1.0).astype(np.float32)
+
+
+def positive_probability_compiled(predictor, lines: pa.Array, label: str) -> np.ndarray:
+    """:func:`positive_probability` from a
+    :class:`~filters.fasttext_infer.predictor.CompiledPredictor` over the same line bytes
+    (an Arrow binary array): the same top label and float32 probability as fastText's, so
+    the same values to the bit."""
+    if not len(lines):
+        return np.zeros(0, dtype=np.float32)
+    idx, prob = predictor.top(lines)
+    target = predictor.labels.index(f"__label__{label}") if f"__label__{label}" in predictor.labels else -2
+    top = np.where(idx >= 0, prob.astype(np.float64), 0.0)
+    return np.clip(np.where(idx == target, top, 1.0 - top), 0.0, 1.0).astype(np.float32)
 
 
 def sampled_crop(text: str, chars: int, windows: int = 3) -> str:
@@ -166,14 +183,20 @@ class ClassifyStage:
     prefilter: bool = True  # score only documents with math/code signals (others get 0)
     chunk_chars: int = 2000  # piece size (and crop/head size)
     max_chunks: int = 8  # pieces scored per document at most (spread over it)
+    # compiled: taosha's kernel (filters.fasttext_infer), fastText's answers to the bit, ~1.7x
+    # faster on these word-bigram models; fasttext: the library
+    predictor: Literal["compiled", "fasttext"] = "compiled"
 
     def __post_init__(self) -> None:
+        if self.predictor not in ("compiled", "fasttext"):
+            raise ValueError(f"predictor: {self.predictor!r}; known: compiled, fasttext")
         unknown = [d for d in self.keep_domains if d not in DOMAINS]
         if unknown:
             raise ValueError(f"keep_domains: unknown domain {unknown[0]!r}; known: {', '.join(DOMAINS)}")
         if self.chunk_chars < 1 or self.max_chunks < 1:
             raise ValueError("chunk_chars and max_chunks must be >= 1")
         self._models: tuple | None = None
+        self._compiled: tuple | None = None
         self._cards = (load_card(self.math_model), load_card(self.code_model))
         if self.math_threshold is None:
             self.math_threshold = float(self._cards[0].get("recommended_threshold", 0.5))
@@ -181,18 +204,30 @@ class ClassifyStage:
             self.code_threshold = float(self._cards[1].get("recommended_threshold", 0.5))
 
     def setup(self) -> None:
-        if self._models is not None:
+        if self._models is not None or self._compiled is not None:
             return
-        import fasttext
+        if self.predictor == "compiled":
+            from filters.fasttext_infer.predictor import CompiledPredictor, ModelFileError
 
-        fasttext.FastText.eprint = lambda *a, **k: None  # silence the load_model warning
-        self._models = (fasttext.load_model(self.math_model), fasttext.load_model(self.code_model))
+            try:
+                self._compiled = (CompiledPredictor.load(self.math_model), CompiledPredictor.load(self.code_model))
+                for p in self._compiled:
+                    p.top(pa.array([b"warm-up\n"]))  # load (or compile) the kernel now, not in the first batch
+            except ModelFileError as err:  # same answers from the library, only slower
+                log.warning("classify: %s; predicting with the fastText library instead", err)
+                self._compiled = None
+        if self._compiled is None:
+            import fasttext
+
+            fasttext.FastText.eprint = lambda *a, **k: None  # silence the load_model warning
+            self._models = (fasttext.load_model(self.math_model), fasttext.load_model(self.code_model))
         tokenize_many(["x"], encoded=True)  # load (or compile, once per cache) the tokenizer kernels before the first batch
 
     def __getstate__(self) -> dict:
         """Pickle the config only (Ray ships stages to workers); models reload in setup()."""
         state = dict(self.__dict__)
         state["_models"] = None
+        state["_compiled"] = None
         return state
 
     def raw_scores(self, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -216,14 +251,20 @@ class ClassifyStage:
             cand_texts = [texts[i] for i in cand]
         out = []
         pieces, offsets = document_pieces(cand_texts, self.long_docs, self.chunk_chars, self.max_chunks)
-        lines = tokenize_many(pieces, encoded=True)
+        compiled = self._compiled is not None
+        lines = tokenize_many_binary(pieces) if compiled else tokenize_many(pieces, encoded=True)
         piece_doc = np.repeat(cand, np.diff(offsets))
         lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
-        for model, label, gate in ((self._models[0], self.math_label, math_gate),  # type: ignore[index]
-                                   (self._models[1], self.code_label, code_gate)):  # type: ignore[index]
+        predictors = self._compiled if compiled else self._models
+        for model, label, gate in ((predictors[0], self.math_label, math_gate),  # type: ignore[index]
+                                   (predictors[1], self.code_label, code_gate)):  # type: ignore[index]
             sel = np.flatnonzero(gate[piece_doc]) if len(pieces) else np.zeros(0, dtype=np.int64)
             piece_scores = np.zeros(len(pieces), dtype=np.float64)
-            piece_scores[sel] = positive_probability(model, [lines[i] for i in sel], label)
+            if compiled:
+                picked = lines if len(sel) == len(pieces) else lines.take(pa.array(sel, pa.int64()))
+                piece_scores[sel] = positive_probability_compiled(model, picked, label)
+            else:
+                piece_scores[sel] = positive_probability(model, [lines[i] for i in sel], label)
             if self.long_docs == "share":
                 doc = share_per_document(piece_scores, lengths, offsets)
             else:

@@ -39,9 +39,10 @@ replaced (``tests/filters/classify/tokens_reference.py``) is the tests' referenc
 from __future__ import annotations
 
 import codecs
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
+import pyarrow as pa
 
 from filters.classify.token_kernel import tokenize_units, utf8_lines
 
@@ -130,6 +131,34 @@ def _tokenize_joined_utf8(joined: str) -> list[bytes]:
     return [data[s:e] for s, e in zip(starts, ends.tolist())]
 
 
+def tokenize_many_binary(texts: Iterable[str]) -> pa.LargeBinaryArray:
+    """:func:`tokenize_many` with ``encoded=True`` as one Arrow binary array: the same bytes
+    per line (``\\n`` included), straight from the tokenizer's buffers, for a predictor
+    that reads Arrow (:class:`filters.fasttext_infer.predictor.CompiledPredictor`)."""
+    datas, ends_all, base = [], [np.zeros(1, np.int64)], 0
+    for joined in _joined_batches(texts):
+        buf, ends = utf8_lines(_tokenize_units(joined), ord(_SEPARATOR))
+        datas.append(buf[: ends[-1]] if len(ends) else buf[:0])
+        ends_all.append(ends + base)
+        base += int(ends[-1]) if len(ends) else 0
+    offsets = np.concatenate(ends_all)
+    data = np.concatenate(datas) if datas else np.zeros(0, np.uint8)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _joined_batches(texts: Iterable[str]) -> Iterator[str]:
+    """The texts joined by the separator, a few million characters per piece (whole texts)."""
+    texts = [t.replace(_SEPARATOR, "") if _SEPARATOR in t else t for t in texts]
+    i = 0
+    while i < len(texts):
+        j, units = i, 0
+        while j < len(texts) and (j == i or units + len(texts[j]) <= _BATCH_UNITS):
+            units += len(texts[j]) + 1
+            j += 1
+        yield _SEPARATOR.join(texts[i:j])
+        i = j
+
+
 def tokenize_many(texts: Iterable[str], encoded: bool = False) -> list[str] | list[bytes]:
     """Each text as one fastText input line (space-separated tokens, no newline).
 
@@ -139,17 +168,9 @@ def tokenize_many(texts: Iterable[str], encoded: bool = False) -> list[str] | li
     sends for a ``str`` line), made without a Python string per line; the stage passes
     them to fastText's batch predict as they are.
     """
-    texts = [t.replace(_SEPARATOR, "") if _SEPARATOR in t else t for t in texts]
     out: list = []
-    i = 0
-    while i < len(texts):
-        j, units = i, 0
-        while j < len(texts) and (j == i or units + len(texts[j]) <= _BATCH_UNITS):
-            units += len(texts[j]) + 1
-            j += 1
-        joined = _SEPARATOR.join(texts[i:j])
+    for joined in _joined_batches(texts):
         out.extend(_tokenize_joined_utf8(joined) if encoded else _tokenize_joined(joined).split(_SEPARATOR))
-        i = j
     return out
 
 

@@ -161,6 +161,41 @@ def test_config_is_validated():
     assert stage.math_threshold == 0.7 and stage.math_model == DEFAULT_MATH_MODEL and not stage.prefilter
 
 
+def test_compiled_predictor_scores_as_the_fasttext_library(rows, dev_data):
+    """The default predictor (the compiled kernel) and the library give the same scores to
+    the bit, so the same domains and drop reasons; ``prefilter`` off so every piece is read."""
+    texts = [r["text"] for rs in rows.values() for r in rs]
+    texts += [json.loads(line)["text"] for name in ("code_pos", "math_pos_zh")
+              for line in (dev_data / f"{name}.jsonl").open(encoding="utf-8")][:300]
+    batch = make_batch(texts, ids=[str(i) for i in range(len(texts))], source="t")
+    for params in ({"prefilter": False}, {"long_docs": "chunks"}, {}):
+        compiled, library = ClassifyStage(**params), ClassifyStage(predictor="fasttext", **params)
+        assert compiled.predictor == "compiled"
+        a, b = compiled(batch), library(batch)
+        assert compiled._compiled is not None and compiled._models is None and library._compiled is None
+        for col in ("math_score", "code_score", "domain", "drop_reason"):
+            assert a[col].to_pylist() == b[col].to_pylist(), (params, col)
+        assert 0 < sum(d == "math" for d in a["domain"].to_pylist()) < len(texts)
+
+
+def test_a_model_the_kernel_refuses_falls_back_to_the_library(tmp_path, caplog, rows):
+    """A one-vs-all model (loss ova) is not read by filters.fasttext_infer: the stage says so
+    and predicts with fastText, scoring as the library stage does."""
+    from tests.filters.fasttext_infer.test_predictor import _fit
+
+    train = tmp_path / "ova.txt"
+    train.write_text("".join(f"__label__{'math' if name.startswith('math') else 'other'} {' '.join(r['text'].split())[:300]}\n"
+                             for name, rs in rows.items() for r in rs), encoding="utf-8")
+    _fit(train, tmp_path / "ova.bin", {"epoch": 2, "dim": 16, "loss": "ova", "wordNgrams": 2, "bucket": 2000}, None)
+    batch, _ = _batch(rows)
+    with caplog.at_level("WARNING", logger="filters.classify.stage"):
+        fallback = ClassifyStage(math_model=str(tmp_path / "ova.bin"), prefilter=False)
+        fallback.setup()
+    assert fallback._compiled is None and fallback._models is not None and "loss 'ova'" in caplog.text
+    library = ClassifyStage(math_model=str(tmp_path / "ova.bin"), prefilter=False, predictor="fasttext")
+    assert fallback(batch)["math_score"].to_pylist() == library(batch)["math_score"].to_pylist()
+
+
 @pytest.mark.cluster
 def test_same_scores_locally_and_on_ray(ray_local, rows):
     import ray.data

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 
+import pyarrow as pa
+
 from filters.classify.tokens import _SEPARATOR, _tokenize_joined, tokenize_many
 from tests.filters.classify.tokens_reference import tokenize_joined_reference
 
@@ -42,10 +44,21 @@ def test_encoded_lines_are_the_utf8_fasttext_reads(dev_data):
     assert tokenize_many([], encoded=True) == []
 
 
+def test_binary_lines_are_the_encoded_lines(dev_data):
+    from filters.classify.tokens import tokenize_many_binary
+
+    texts = [json.loads(line)["text"] for name in ("math_pos_zh", "code_pos", "neg_en")
+             for line in (dev_data / f"{name}.jsonl").open(encoding="utf-8")]
+    texts += ["", "\ufdd3 separator inside", "a\ud800lone surrogate", "x" * 5_000_000]  # the last one: a batch of its own
+    got = tokenize_many_binary(texts)
+    assert got.type == pa.large_binary() and got.to_pylist() == tokenize_many(texts, encoded=True)
+    assert tokenize_many_binary([]).to_pylist() == []
+
+
 def test_encoded_lines_score_as_str_lines(dev_data):
     from filters.classify.stage import ClassifyStage, positive_probability
 
-    stage = ClassifyStage()
+    stage = ClassifyStage(predictor="fasttext")
     stage.setup()
     texts = [json.loads(line)["text"] for name in ("math_pos_zh", "neg_zh")
              for line in (dev_data / f"{name}.jsonl").open(encoding="utf-8")]
