@@ -40,7 +40,7 @@ def kept_rows(sig: pa.Table, marks: Store, meta: dict) -> pa.Table:
 
 
 def _write_kept(work: Store, signature_path: str, marks: Store, meta: dict, index: Store, name: str) -> None:
-    index.write_table(kept_rows(work.read_table(signature_path), marks, meta), name)
+    index.write_table(kept_rows(work.read_table(signature_path), marks, meta), name, hashes=True)
 
 
 def write_index(output_dir: str, work: Store, signature_paths: list[str], marks: Store, meta: dict,

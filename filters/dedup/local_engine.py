@@ -87,7 +87,7 @@ def phase_signatures(inputs: list[str], work: Store, config: SignatureConfig) ->
         if not work.exists("signatures", name):
             parts = [signature_table(b, config, part=i) for b in read_active(uri)]
             table = pa.concat_tables(parts) if parts else signature_table(_empty_input(), config, part=i)
-            work.write_table(table, "signatures", name)
+            work.write_table(table, "signatures", name, hashes=True)
         paths.append(work.path("signatures", name))
     return paths
 

@@ -201,18 +201,19 @@ def _run(inputs: list[str], work: Store, plan: DedupPlan, old: pa.Table | None, 
     cols = input_columns(pq.read_schema(in_paths[0], filesystem=in_fs).names)
     part_of = {_path_key(p): i for i, p in enumerate(in_paths)}
     write = {"filesystem": work.fs}
+    hashes = {**write, "use_dictionary": False, "compression": "none"}  # as Store.write_table(hashes=True)
     sig_dir = _phase(work, "signatures", lambda d: rd.read_parquet(in_paths, filesystem=in_fs, include_paths=True)
                      .select_columns(cols + ["path"])
                      .map_batches(_signatures, batch_format="pyarrow",
                                   fn_kwargs={"config": plan.signature, "part_of": part_of})
-                     .write_parquet(d, **write))
+                     .write_parquet(d, **hashes))
 
     def build_exact(d: str) -> None:
         docs = _read(sig_dir)
         if old is not None and old.num_rows:
             docs = docs.union(rd.from_arrow(old.select(docs.schema().names)))
         docs.repartition(num_partitions, keys=["exact"]).map_batches(
-            _exact_partition, fn_kwargs={"order": plan.survivor_order}, **whole).write_parquet(d, **write)
+            _exact_partition, fn_kwargs={"order": plan.survivor_order}, **whole).write_parquet(d, **hashes)
 
     exact_dir = _phase(work, "exact", build_exact)
     exact_schema = exact_dir.read_schema(exact_dir.files()[0])

@@ -73,3 +73,19 @@ def test_where_the_marks_are_is_runtime_state_shipped_to_ray_actors(tmp_path):
     stage.bind_input(path)
     out = actor(batch)
     assert out.equals(stage(batch)) and out["drop_reason"].null_count < out.num_rows
+
+
+def test_hash_tables_are_written_plain_and_read_back_the_same(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    sig = pa.FixedSizeListArray.from_arrays(pa.array(rng.integers(0, 2**32, 128 * 500, dtype=np.uint32)), 128)
+    table = pa.table({"id": [f"d{i}" for i in range(500)], "sig": sig})
+    store = Store.at(str(tmp_path))
+    plain = store.write_table(table, "plain.parquet", hashes=True)
+    default = store.write_table(table, "default.parquet")
+    for path, dictionary, codec in ((plain, False, "UNCOMPRESSED"), (default, True, "SNAPPY")):
+        column = pq.ParquetFile(path).metadata.row_group(0).column(1)
+        assert column.has_dictionary_page == dictionary and column.compression == codec
+        assert store.read_table(path).equals(table)
