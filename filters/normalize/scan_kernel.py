@@ -97,3 +97,35 @@ def scan_flags(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, newline
             f |= WHITESPACE
         out[d] = f
     return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def lookup_counts(data: np.ndarray, offsets: np.ndarray, lookup: np.ndarray) -> np.ndarray:
+    """Per row, the characters ``c`` (outside ASCII) with ``lookup[ord(c)]`` true, from the
+    valid UTF-8 bytes ``data`` cut by ``offsets``: what
+    :func:`filters.normalize.unicode_text.code_point_counts` returns (~6x its numpy passes)."""
+    n = len(offsets) - 1
+    counts = np.zeros(n, np.int64)
+    for d in range(n):
+        i = offsets[d]
+        end = offsets[d + 1]
+        c = 0
+        while i < end:
+            b0 = np.int64(data[i])
+            if b0 < 0x80:
+                i += 1
+                continue
+            if b0 < 0xE0:
+                cp = ((b0 & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F)
+                i += 2
+            elif b0 < 0xF0:
+                cp = ((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F)
+                i += 3
+            else:
+                cp = (((b0 & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12)
+                      | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F))
+                i += 4
+            if lookup[cp]:
+                c += 1
+        counts[d] = c
+    return counts

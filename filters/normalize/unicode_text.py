@@ -122,33 +122,18 @@ def matches(arr: pa.Array, pattern: str) -> np.ndarray:
 def code_point_counts(arr: pa.Array, lookup: np.ndarray) -> np.ndarray:
     """Per row, how many characters ``c`` have ``lookup[ord(c)]`` true (``lookup``: 0x110000 bools).
 
-    Decoded from the UTF-8 bytes with numpy (a few hundred MB/s, no regex to compile):
-    the code point at every multi-byte lead byte is looked up, and the hits are binned
-    by row through the offsets buffer. ASCII is never counted.
+    One compiled pass over the UTF-8 bytes (:func:`filters.normalize.scan_kernel.lookup_counts`).
+    ASCII is never counted.
     """
-    arr = arr.cast(pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    n = len(arr)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + n + 1] if n else None
-    if n == 0 or arr.buffers()[2] is None or offsets[-1] == offsets[0]:
-        return np.zeros(n, dtype=np.int64)
-    start, end = int(offsets[0]), int(offsets[-1])
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[start:end]
-    hits = []
-    for size, lead_mask, lead_value, lo in ((2, 0xE0, 0xC0, 0x80), (3, 0xF0, 0xE0, 0x800), (4, 0xF8, 0xF0, 0x10000)):
-        if not lookup[lo: lo * 32 if size < 4 else None].any():
-            continue
-        lead = np.flatnonzero((data & lead_mask) == lead_value)
-        lead = lead[lead + size - 1 < len(data)]  # valid UTF-8 never ends mid-character
-        cp = (data[lead] & (0xFF >> (size + 1))).astype(np.int32)
-        for k in range(1, size):
-            cp = (cp << 6) | (data[lead + k] & 0x3F)
-        hits.append(lead[lookup[cp]])
-    if not hits:
-        return np.zeros(n, dtype=np.int64)
-    rows = np.searchsorted(offsets, np.concatenate(hits) + start, side="right") - 1
-    return np.bincount(rows, minlength=n).astype(np.int64)[:n]
+    from filters.normalize.scan_kernel import lookup_counts
+    from filters.signals.script_detect import utf8_buffers
+
+    if len(lookup) < 0x110000:
+        raise ValueError(f"lookup has {len(lookup)} entries; one per code point (0x110000) is needed")
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    data, offsets = utf8_buffers(arr)
+    return lookup_counts(data, offsets, np.asarray(lookup, dtype=np.bool_))
 
 
 def bmp_strings() -> tuple[np.ndarray, pa.Array]:

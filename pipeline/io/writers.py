@@ -53,11 +53,14 @@ def _storable(table: pa.Table) -> pa.Table:
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table | None:
     """Cast ``table`` to ``schema`` (missing columns as nulls); None if it cannot be."""
-    if set(table.column_names) - set(schema.names):
+    if table.schema.equals(schema):  # the usual case: every batch of a run alike
+        return table
+    names = set(table.column_names)
+    if names - set(schema.names):
         return None
     columns = []
     for f in schema:
-        if f.name in table.column_names:
+        if f.name in names:
             col = table[f.name]
             if col.type != f.type:
                 try:

@@ -138,3 +138,22 @@ def test_apply_where_rewrites_only_masked_rows():
 def test_clean_ascii_text_is_returned_as_is(form):
     texts = ["def f(x):\n    return x ** 2", "plain English."]
     assert run(texts, form=form) == texts
+
+
+def test_code_point_counts_count_each_listed_character_outside_ascii(dev_data):
+    from filters.normalize.stage import CJK_LOOKUP
+    from filters.normalize.unicode_text import code_point_counts
+
+    texts = [json.loads(line)["text"] for name in ("langid", "math_pos_zh", "neg_zh", "code_pos")
+             for line in (dev_data / f"{name}.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    texts += ["", "ascii only", "𠀀𪚥 ext B, かな, 한국어, ｆｕｌｌ, 中文", None]
+    lookup = CJK_LOOKUP.copy()
+    lookup[ord("a")] = True  # ASCII is never counted, whatever the table says
+    want = [sum(bool(lookup[ord(ch)]) for ch in t if ord(ch) >= 0x80) if t else 0 for t in texts]
+    arr = pa.array(texts, pa.string())
+    assert code_point_counts(arr, lookup).tolist() == want
+    assert code_point_counts(arr.slice(5, 40), lookup).tolist() == want[5:45]
+    assert code_point_counts(pa.chunked_array([arr.slice(0, 3), arr.slice(3)]), lookup).tolist() == want
+    assert sum(want) > 1000 and code_point_counts(pa.array([], pa.string()), lookup).tolist() == []
+    with pytest.raises(ValueError, match="one per code point"):
+        code_point_counts(arr, np.zeros(0x10000, bool))
