@@ -132,3 +132,15 @@ def test_line_signal_constants_spell_the_regexes():
     assert all(pl.Series([c]).str.contains(g.BULLET_START).item() for c in g.BULLET_CHARS)
     assert all(pl.Series(["x" + c]).str.contains(g.TERMINAL_END).item() for c in g.TERMINAL_CHARS)
     assert pl.Series([g.DATA_CHARS]).str.contains(DATA_LINE).item()
+
+
+def test_line_hash_tells_apart_lines_that_differ_in_far_apart_bytes():
+    """Two line pairs of real crawl text that a multiply-only 8-byte hash step confused
+    (a multiply carries differences only upward; a later word's XOR cancelled them)."""
+    from filters.signals.general import text_line_signals
+
+    pairs = [("Value *L = const_cast<Value *>(LHS);", "Value *R = const_cast<Value *>(RHS);"),
+             ("Read address 0x7fd30106c00f in main(): A", "Read address 0x7fd30106e00f in main(): C")]
+    texts = ["\n".join(pair) for pair in pairs] + ["\n".join([*pairs[0], pairs[0][1]])]
+    frac = text_line_signals(pl.Series(texts), np.zeros(len(texts), bool))["quality_dup_line_frac"].to_list()
+    assert frac[:2] == [0.0, 0.0] and frac[2] == 1 / 3
