@@ -38,3 +38,43 @@ def bytes_equal(data: np.ndarray, p: int, words: np.ndarray, ws: int, n: int, st
         if c != words[ws + q]:
             return False
     return True
+
+
+_SEED = np.uint64(0xCBF29CE484222325)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: each multiply is a bijection of the state
+_MIX2 = np.uint64(0xBF58476D1CE4E5B9)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def hash_bytes(data: np.ndarray, s: int, e: int) -> np.uint64:  # pragma: no cover - compiled
+    """64-bit hash of ``data[s:e]``, eight bytes per multiply-xorshift-multiply step (a
+    byte-at-a-time FNV waits a multiply per byte), the length mixed in, then murmur3's
+    finalizer. For equality of lines, paragraphs and words within a batch (set membership,
+    n-gram counts), never stored. A multiply carries a difference only upward; the xorshift
+    folds it back down and the second multiply carries it up again, so it reaches every bit
+    (a multiply-only step confused two real line pairs: ``tests/filters/signals``)."""
+    h = _SEED
+    i = s
+    while i + 8 <= e:
+        w = (np.uint64(data[i]) | (np.uint64(data[i + 1]) << np.uint64(8)) | (np.uint64(data[i + 2]) << np.uint64(16))
+             | (np.uint64(data[i + 3]) << np.uint64(24)) | (np.uint64(data[i + 4]) << np.uint64(32))
+             | (np.uint64(data[i + 5]) << np.uint64(40)) | (np.uint64(data[i + 6]) << np.uint64(48))
+             | (np.uint64(data[i + 7]) << np.uint64(56)))
+        h = (h ^ w) * _MIX
+        h ^= h >> np.uint64(32)
+        h *= _MIX2
+        i += 8
+    w = np.uint64(0)
+    shift = np.uint64(0)
+    while i < e:
+        w |= np.uint64(data[i]) << shift
+        shift += np.uint64(8)
+        i += 1
+    h = (h ^ w) * _MIX
+    h ^= np.uint64(e - s)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h

@@ -33,6 +33,7 @@ import numba
 import numpy as np
 
 from filters.utf8_kernel import bytes_equal
+from filters.utf8_kernel import hash_bytes as _hash
 from filters.utf8_kernel import decode_utf8 as _decode
 
 # per-text output columns of ``line_counts``
@@ -46,9 +47,6 @@ M_BULLET, M_TERMINAL, M_DATA, M_B64, M_WORD, M_SPACE = 1, 2, 4, 8, 16, 32
 SPACE_CHARS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 """Unicode White_Space (what polars' ``strip_chars`` and ``\\s`` take as space): all in the BMP."""
 
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: each multiply is a bijection of the state
-_MIX2 = np.uint64(0xBF58476D1CE4E5B9)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -83,38 +81,6 @@ def _strip(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[int, in
         if (data[k] & 0xC0) != 0x80:
             chars += 1
     return i, j, chars
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _hash(data: np.ndarray, s: int, e: int) -> np.uint64:
-    """64-bit hash of ``data[s:e]``, eight bytes per multiply-xorshift-multiply step (a byte-at-a-time
-    FNV waits a multiply per byte), the length mixed in, then murmur3's finalizer. Only
-    equality of lines and paragraphs within a text is asked of it."""
-    h = _FNV_OFFSET
-    i = s
-    while i + 8 <= e:
-        w = (np.uint64(data[i]) | (np.uint64(data[i + 1]) << np.uint64(8)) | (np.uint64(data[i + 2]) << np.uint64(16))
-             | (np.uint64(data[i + 3]) << np.uint64(24)) | (np.uint64(data[i + 4]) << np.uint64(32))
-             | (np.uint64(data[i + 5]) << np.uint64(40)) | (np.uint64(data[i + 6]) << np.uint64(48))
-             | (np.uint64(data[i + 7]) << np.uint64(56)))
-        h = (h ^ w) * _MIX
-        h ^= h >> np.uint64(32)  # a multiply carries only upward: fold the high half down,
-        h *= _MIX2  # and carry it up again, so a difference anywhere reaches every bit
-        i += 8
-    w = np.uint64(0)
-    shift = np.uint64(0)
-    while i < e:
-        w |= np.uint64(data[i]) << shift
-        shift += np.uint64(8)
-        i += 1
-    h = (h ^ w) * _MIX
-    h ^= np.uint64(e - s)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    h ^= h >> np.uint64(33)
-    return h
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -22,59 +22,17 @@ import numba
 import numpy as np
 
 from filters.utf8_kernel import decode_utf8 as _decode
+from filters.utf8_kernel import hash_bytes
 
 LETTER, NUMBER, SPACE = 1, 2, 4
 SEP = "\x00"
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _scan(data, offsets, sep_mode, flags, fill, doc_offsets, hashes, lengths, alpha) -> int:
-    """Count the kept tokens (``fill`` false) or write them (``fill`` true); returns the count."""
-    n = len(offsets) - 1
-    m = 0
-    for d in range(n):
-        if fill:
-            doc_offsets[d] = m
-        i, e = offsets[d], offsets[d + 1]
-        sep = sep_mode[d]
-        in_tok = False
-        h = _FNV_OFFSET
-        chars = 0
-        fl = 0
-        while i <= e:
-            if i < e:
-                cp, size = _decode(data, i)
-                f = flags[cp]
-                boundary = (cp == 0) if sep else (f & SPACE) != 0
-            else:
-                size, f, boundary = 1, 0, True
-            if boundary:
-                if in_tok and (not sep or (fl & (LETTER | NUMBER)) != 0):
-                    if fill:
-                        h ^= h >> np.uint64(33)  # fmix64 finish: spread FNV's low-bit bias
-                        h *= np.uint64(0xFF51AFD7ED558CCD)
-                        h ^= h >> np.uint64(33)
-                        hashes[m] = h
-                        lengths[m] = chars
-                        alpha[m] = (fl & LETTER) != 0
-                    m += 1
-                in_tok = False
-                h = _FNV_OFFSET
-                chars = 0
-                fl = 0
-            else:
-                in_tok = True
-                chars += 1
-                fl |= f
-                if fill:
-                    for k in range(size):
-                        h = (h ^ np.uint64(data[i + k])) * _FNV_PRIME
-            i += size
-    if fill:
-        doc_offsets[n] = m
-    return m
+@numba.njit(cache=True, nogil=True)
+def _grown(a: np.ndarray, size: int) -> np.ndarray:
+    b = np.empty(size, dtype=a.dtype)
+    b[: len(a)] = a
+    return b
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -90,19 +48,53 @@ def doc_sums(doc_offsets: np.ndarray, lengths: np.ndarray, alpha: np.ndarray) ->
     return chars, letters
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def word_tokens(data: np.ndarray, offsets: np.ndarray, sep_mode: np.ndarray, flags: np.ndarray):
     """``(doc_offsets, hashes, lengths, alpha)`` of the kept tokens of every text: the tokens
     of text ``d`` are ``doc_offsets[d]:doc_offsets[d + 1]``; ``sep_mode[d]`` picks how text
-    ``d`` is cut (see the module docstring)."""
+    ``d`` is cut (see the module docstring). One pass: the outputs grow, when needed, before
+    a text by the most tokens it can hold (a counting pass first cost a second decode of every
+    byte; growing inside the token loop made numba keep the arrays' reference counts per
+    token, 10x slower), and a token's hash is taken over its bytes when it ends
+    (:func:`filters.utf8_kernel.hash_bytes`)."""
     n = len(offsets) - 1
     doc_offsets = np.zeros(n + 1, dtype=np.int64)
-    empty_h = np.zeros(0, dtype=np.uint64)
-    empty_i = np.zeros(0, dtype=np.int64)
-    empty_b = np.zeros(0, dtype=np.bool_)
-    m = _scan(data, offsets, sep_mode, flags, False, doc_offsets, empty_h, empty_i, empty_b)
-    hashes = np.empty(m, dtype=np.uint64)
-    lengths = np.empty(m, dtype=np.int64)
-    alpha = np.empty(m, dtype=np.bool_)
-    _scan(data, offsets, sep_mode, flags, True, doc_offsets, hashes, lengths, alpha)
-    return doc_offsets, hashes, lengths, alpha
+    cap = max(1024, len(data) // 4)
+    hashes = np.empty(cap, dtype=np.uint64)
+    lengths = np.empty(cap, dtype=np.int64)
+    alpha = np.empty(cap, dtype=np.bool_)
+    m = 0
+    for d in range(n):
+        doc_offsets[d] = m
+        i, e = offsets[d], offsets[d + 1]
+        if m + (e - i) // 2 + 1 > cap:  # a token takes a byte and a boundary another: room for this text's
+            cap = max(2 * cap, m + (e - i) // 2 + 1)
+            hashes, lengths, alpha = _grown(hashes, cap), _grown(lengths, cap), _grown(alpha, cap)
+        sep = sep_mode[d]
+        start = -1
+        chars = 0
+        fl = 0
+        while i <= e:
+            if i < e:
+                cp, size = _decode(data, i)
+                f = flags[cp]
+                boundary = (cp == 0) if sep else (f & SPACE) != 0
+            else:
+                size, f, boundary = 1, 0, True
+            if boundary:
+                if start >= 0 and (not sep or (fl & (LETTER | NUMBER)) != 0):
+                    hashes[m] = hash_bytes(data, start, i)
+                    lengths[m] = chars
+                    alpha[m] = (fl & LETTER) != 0
+                    m += 1
+                start = -1
+                chars = 0
+                fl = 0
+            else:
+                if start < 0:
+                    start = i
+                chars += 1
+                fl |= f
+            i += size
+    doc_offsets[n] = m
+    return doc_offsets, hashes[:m], lengths[:m], alpha[:m]
