@@ -183,9 +183,10 @@ class ClassifyStage:
     prefilter: bool = True  # score only documents with math/code signals (others get 0)
     chunk_chars: int = 2000  # piece size (and crop/head size)
     max_chunks: int = 8  # pieces scored per document at most (spread over it)
-    # compiled: taosha's kernel (filters.fasttext_infer), fastText's answers to the bit, ~1.7x
-    # faster on these word-bigram models; fasttext: the library
-    predictor: Literal["compiled", "fasttext"] = "compiled"
+    predictor: Literal["compiled", "fasttext"] = field(
+        default="compiled",
+        metadata={"help": "compiled: taosha's kernel (filters.fasttext_infer), fastText's answers ~1.7x faster; fasttext: the library"},
+    )
 
     def __post_init__(self) -> None:
         if self.predictor not in ("compiled", "fasttext"):

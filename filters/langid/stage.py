@@ -74,7 +74,7 @@ class LangIdStage:
 
     predictor: Literal["compiled", "fasttext"] = field(
         default="compiled",
-        metadata={"help": "compiled: taosha's kernel (filters.fasttext_infer), fastText's answers ~3.8x faster; fasttext: the library"},
+        metadata={"help": "compiled: taosha's kernel (filters.fasttext_infer), fastText's answers ~4x faster; fasttext: the library"},
     )
     prediction_cache: int = field(default=300_000, metadata={"help": "fastText answers remembered per worker (by segment-sample hash); 0 = off"})
 
