@@ -39,6 +39,10 @@ def default_output_dir(config_path: str) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config_path = args.config or str(project_root() / DEMO_CONFIG)
+    if args.config is None and not Path(config_path).exists():
+        raise ConfigError("the embedded demo (configs/demo.yaml and its data) ships with the source tree, "
+                          "not with an installed wheel: run `pip install -e .` in a checkout, or pass a config: "
+                          "taosha run my_config.yaml", file=config_path)
     config = load_config(config_path)
     if args.input:
         config.input.paths = list(args.input)

@@ -75,3 +75,14 @@ def test_cli_wording_a_user_reads(tmp_path, capsys):
                  str(tmp_path / "run"), "--no-generate", "--quiet"]) == 0
     outputs = [x for x in capsys.readouterr().out.splitlines() if x.startswith("outputs:")]
     assert outputs and "errors/" not in outputs[0] and "rejects/" in outputs[0]
+
+
+def test_run_without_a_config_outside_a_checkout_says_where_the_demo_is(tmp_path, monkeypatch, capsys):
+    """An installed wheel (``pip install .``) holds the code and models but not ``configs/``:
+    ``taosha run`` with no config says so instead of "config file not found"."""
+    import pipeline.cli as cli
+
+    monkeypatch.setattr(cli, "project_root", lambda: tmp_path / "site-packages")
+    assert main(["run", "--quiet"]) != 0
+    err = capsys.readouterr().err
+    assert "ships with the source tree" in err and "pip install -e ." in err and "Traceback" not in err
