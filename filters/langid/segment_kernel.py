@@ -54,9 +54,11 @@ def segment_bytes(data: np.ndarray, offsets: np.ndarray, long_doc_bytes: int, ch
     texts are cut at newlines; blank lines are left out; a line's size is its bytes + 1; a
     line of at least ``chunk_bytes // 2`` starts a run and so does the line after it, and
     within a run a line joins the open piece (with a space) while the run's running size
-    // ``chunk_bytes`` stays the same and the document is the same. The run state carries
-    over from one long text to the next, exactly as the reference's frame-wide ``shift`` and
-    per-run ``cum_sum`` do. Segments without a non-space character are dropped."""
+    // ``chunk_bytes`` stays the same and the document is the same. Each long text's first
+    line starts a run: a text is cut the same whatever texts come before it in the batch (the
+    run state once carried over from the text before, as the reference plan's frame-wide
+    ``shift`` did, so a document's pieces, scores and even language depended on its batch).
+    Segments without a non-space character are dropped."""
     n = len(offsets) - 1
     total = offsets[n] - offsets[0]
     out = np.empty(total, dtype=np.uint8)
@@ -86,6 +88,7 @@ def segment_bytes(data: np.ndarray, offsets: np.ndarray, long_doc_bytes: int, ch
         s, e = offsets[d], offsets[d + 1]
         if e - s <= long_doc_bytes:
             continue
+        prev_big = True  # each document starts a run of its own: its pieces do not depend on its batch
         ls = s
         while ls <= e:
             le = ls

@@ -59,7 +59,9 @@ def _dev_texts() -> list[str]:
 
 
 def _segment_polars(view: pa.Array, long_doc_bytes: int, chunk_bytes: int) -> Segments:
-    """The reference plan the compiled segmentation replaced (same segments, same order)."""
+    """The reference plan the compiled segmentation replaced (same segments, same order), with
+    the run state per document (``shift(1).over("doc")``: each document's first line starts a
+    run; the frame-wide ``shift`` let a document's pieces depend on the one before it)."""
     df = pl.from_arrow(pa.table({"text": view})).with_row_index("doc")
     df = df.with_columns(pl.col("text").fill_null(""), pl.col("doc").cast(pl.Int64))
     size = pl.col("text").str.len_bytes()
@@ -71,7 +73,7 @@ def _segment_polars(view: pa.Array, long_doc_bytes: int, chunk_bytes: int) -> Se
             .filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
             .with_columns(size=pl.col("text").str.len_bytes() + 1)
             .with_columns(big=pl.col("size") >= chunk_bytes // 2)
-            .with_columns(run=(pl.col("big") | pl.col("big").shift(1).fill_null(True)).cum_sum())
+            .with_columns(run=(pl.col("big") | pl.col("big").shift(1).over("doc").fill_null(True)).cum_sum())
             .with_columns(chunk=pl.col("size").cum_sum().over("run") // chunk_bytes)
             .group_by(["doc", "run", "chunk"], maintain_order=True)
             .agg(pl.col("text").str.join(" "))
@@ -130,3 +132,23 @@ def test_segment_equals_the_polars_reference(long_doc_bytes, chunk_bytes, batch)
         got, want = segment(part, long_doc_bytes, chunk_bytes), _segment_polars(part, long_doc_bytes, chunk_bytes)
         assert got.text.to_pylist() == want.text.to_pylist()
         assert got.doc.tolist() == want.doc.tolist() and got.weight.tolist() == want.weight.tolist()
+
+
+def test_a_document_is_cut_and_scored_the_same_whatever_its_batch():
+    """A long document's segments, and so its language scores, do not depend on the texts
+    before it in the batch (a long text ending in short lines once shifted the next one's
+    piece boundaries, and batch size changed lang_score on 43 of the benchmark's documents)."""
+    from filters.langid.stage import LangIdStage
+    from pipeline.schema import make_batch
+
+    texts = [t for t in _dev_texts() if t and len(t.encode()) > 1000][:60]
+    short_tail = "intro line\n" + "short line here\n" * 40  # long, and ends in short lines
+    view = prose_view(pa.array(texts, pa.large_string()))
+    for k in range(len(texts)):
+        alone = segment(view.slice(k, 1), 1000, 400).text.to_pylist()
+        batch = segment(prose_view(pa.array([short_tail, texts[k]], pa.large_string())), 1000, 400)
+        assert [t for t, d in zip(batch.text.to_pylist(), batch.doc) if d == 1] == alone
+    stage = LangIdStage()
+    together = stage(make_batch([short_tail, *texts], ids=[str(i) for i in range(len(texts) + 1)], source="t"))
+    one_by_one = [stage(make_batch([t], ids=["x"], source="t"))["lang_score"][0].as_py() for t in texts]
+    assert together["lang_score"].to_pylist()[1:] == one_by_one
