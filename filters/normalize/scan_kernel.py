@@ -25,6 +25,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from filters.utf8_kernel import decode_utf8
+
 MOJIBAKE, CONTROL, WHITESPACE, CODE_MARKS, NON_ASCII, FOLD = 1, 2, 4, 8, 16, 32
 
 # bits of the per-character table
@@ -111,20 +113,11 @@ def lookup_counts(data: np.ndarray, offsets: np.ndarray, lookup: np.ndarray) -> 
         end = offsets[d + 1]
         c = 0
         while i < end:
-            b0 = np.int64(data[i])
-            if b0 < 0x80:
+            if data[i] < 0x80:
                 i += 1
                 continue
-            if b0 < 0xE0:
-                cp = ((b0 & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F)
-                i += 2
-            elif b0 < 0xF0:
-                cp = ((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F)
-                i += 3
-            else:
-                cp = (((b0 & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12)
-                      | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F))
-                i += 4
+            cp, size = decode_utf8(data, i)
+            i += size
             if lookup[cp]:
                 c += 1
         counts[d] = c
