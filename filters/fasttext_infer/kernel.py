@@ -81,25 +81,6 @@ def _mod(h: int, d: int, inv_d: float) -> int:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _mod64(h: np.uint64, d: int, inv_d: float) -> int:
-    """``h % d`` for a uint64 ``h`` and 0 < d < 2**31, exact, without the 64-bit division
-    (~40 cycles; once per word n-gram it was most of a word-only model's time): the
-    quotient from a float64 product is within a few units of the true one (float64 keeps
-    53 bits of ``h``), the remainder from it is then off by those few multiples of ``d``,
-    which the loops take back. Wrapping uint64 arithmetic, then a signed reading: the
-    true remainder plus a small multiple of ``d``."""
-    if d == 1:
-        return 0
-    q = np.uint64(np.float64(h) * inv_d)
-    r = np.int64(h - q * np.uint64(d))
-    while r < 0:
-        r += d
-    while r >= d:
-        r -= d
-    return r
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _pruned_row(bucket_id: int, prune_bits: np.ndarray, prune_keys: np.ndarray, prune_rows: np.ndarray) -> int:
     """Row (past the words) of an n-gram bucket, or -1 where pruning dropped it; empty
     arrays mean an unpruned model (every bucket has its row). The bit of the bucket answers
@@ -230,12 +211,11 @@ def _line_rows(data, s, e, word, starts, ids, hashes, table, word_data, word_off
         if is_eos:
             break
     # word n-grams: fastText's uint64 rolling hash over the int32 token hashes (sign-extended)
-    inv_bucket = 1.0 / bucket if bucket > 0 else 0.0
     for i in range(n_hashes):
         h64 = np.uint64(np.int64(np.int32(hashes[i])))
         for j in range(i + 1, min(n_hashes, i + word_ngrams)):
             h64 = h64 * WORD_NGRAM_PRIME + np.uint64(np.int64(np.int32(hashes[j])))
-            row = _pruned_row(_mod64(h64, bucket, inv_bucket), prune_bits, prune_keys, prune_rows)
+            row = _pruned_row(np.int64(h64 % np.uint64(bucket)), prune_bits, prune_keys, prune_rows)
             if row >= 0:
                 n_rows = _push(ids, nwords + row, n_rows)
     return n_rows, hashes
