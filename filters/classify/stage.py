@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import ClassVar, Literal, Sequence
 
 import json
-import logging
 
 import numpy as np
 import pyarrow as pa
@@ -54,7 +53,6 @@ from filters.classify.tokens import tokenize_many, tokenize_many_binary
 from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
-log = logging.getLogger(__name__)
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MATH_MODEL = str(MODELS_DIR / "math_classifier.bin")
 DEFAULT_CODE_MODEL = str(MODELS_DIR / "code_classifier.bin")
@@ -83,6 +81,12 @@ def positive_probability(model, lines: Sequence[str] | Sequence[bytes], label: s
     target = f"__label__{label}"
     top = np.fromiter((p[0] if len(p) else 0.0 for p in probs), dtype=np.float64, count=len(lines))
     is_pos = np.fromiter((bool(ls) and ls[0] == target for ls in labels), dtype=bool, count=len(lines))
+    return _positive(top, is_pos)
+
+
+def _positive(top: np.ndarray, is_pos: np.ndarray) -> np.ndarray:
+    """P(positive) from the top label's probability: itself where the positive label won,
+    one minus it otherwise (binary models)."""
     return np.clip(np.where(is_pos, top, 1.0 - top), 0.0, 1.0).astype(np.float32)
 
 
@@ -94,9 +98,9 @@ def positive_probability_compiled(predictor, lines: pa.Array, label: str) -> np.
     if not len(lines):
         return np.zeros(0, dtype=np.float32)
     idx, prob = predictor.top(lines)
-    target = predictor.labels.index(f"__label__{label}") if f"__label__{label}" in predictor.labels else -2
-    top = np.where(idx >= 0, prob.astype(np.float64), 0.0)
-    return np.clip(np.where(idx == target, top, 1.0 - top), 0.0, 1.0).astype(np.float32)
+    target = f"__label__{label}"
+    target_idx = predictor.labels.index(target) if target in predictor.labels else -2  # -1: no label
+    return _positive(np.where(idx >= 0, prob.astype(np.float64), 0.0), idx == target_idx)
 
 
 def sampled_crop(text: str, chars: int, windows: int = 3) -> str:
@@ -208,15 +212,9 @@ class ClassifyStage:
         if self._models is not None or self._compiled is not None:
             return
         if self.predictor == "compiled":
-            from filters.fasttext_infer.predictor import CompiledPredictor, ModelFileError
+            from filters.fasttext_infer.predictor import load_or_none
 
-            try:
-                self._compiled = (CompiledPredictor.load(self.math_model), CompiledPredictor.load(self.code_model))
-                for p in self._compiled:
-                    p.top(pa.array([b"warm-up\n"]))  # load (or compile) the kernel now, not in the first batch
-            except ModelFileError as err:  # same answers from the library, only slower
-                log.warning("classify: %s; predicting with the fastText library instead", err)
-                self._compiled = None
+            self._compiled = load_or_none([self.math_model, self.code_model], self.name)
         if self._compiled is None:
             import fasttext
 

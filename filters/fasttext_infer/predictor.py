@@ -9,6 +9,7 @@ cannot read (a quantized output matrix, a loss other than softmax or hierarchica
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ import pyarrow as pa
 from filters.fasttext_infer.model_file import FastTextModel, ModelFileError, read_model
 from filters.signals.script_detect import utf8_buffers
 
-__all__ = ["CompiledPredictor", "ModelFileError", "hs_tree"]
+__all__ = ["CompiledPredictor", "ModelFileError", "hs_tree", "load_or_none"]
+log = logging.getLogger(__name__)
 
 
 def hs_tree(label_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,3 +98,17 @@ class CompiledPredictor:
                            m.maxn, m.word_ngrams, self._prune_bits, self._prune_keys, self._prune_rows, m.input_rows, m.output_rows, m.loss == "hs",
                            self._left, self._right, np.float32(threshold), self._cache_keys, self._cache_labels,
                            self._cache_probs, self._cache_fill)
+
+
+def load_or_none(paths: list[str], stage: str, cache_entries: int = 0) -> tuple[CompiledPredictor, ...] | None:
+    """The compiled predictors of ``paths``, kernel loaded (or compiled) now rather than in
+    the first batch; None, with a warning naming ``stage``, when any file is one the reader
+    refuses: the stage then predicts with the fastText library (same answers, slower)."""
+    try:
+        predictors = tuple(CompiledPredictor.load(p, cache_entries=cache_entries) for p in paths)
+    except ModelFileError as err:
+        log.warning("%s: %s; predicting with the fastText library instead", stage, err)
+        return None
+    for predictor in predictors:
+        predictor.top(pa.array([b"warm-up\n"]))
+    return predictors

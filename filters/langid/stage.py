@@ -23,7 +23,6 @@ Reasons: ``langid:lang_<xx>`` (language not kept), ``langid:low_score``,
 
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,6 @@ from filters.signals.script_detect import char_stats
 from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
-log = logging.getLogger(__name__)
 DEFAULT_MODEL = str(Path(__file__).resolve().parents[1] / "models" / "lid.176.ftz")
 
 
@@ -86,13 +84,10 @@ class LangIdStage:
     def setup(self) -> None:
         if self._model is None and self._compiled is None:
             if self.predictor == "compiled":
-                from filters.fasttext_infer.predictor import CompiledPredictor, ModelFileError
+                from filters.fasttext_infer.predictor import load_or_none
 
-                try:
-                    self._compiled = CompiledPredictor.load(self.model_path, cache_entries=self.prediction_cache)
-                    self._compiled.top(pa.array(["warm-up"]))  # load (or compile) the kernel now, not in the first batch
-                except ModelFileError as err:  # same answers from the library, only slower
-                    log.warning("langid: %s; predicting with the fastText library instead", err)
+                loaded = load_or_none([self.model_path], self.name, cache_entries=self.prediction_cache)
+                self._compiled = loaded[0] if loaded else None
             if self._compiled is None:
                 import fasttext  # heavy import: only when the stage runs
 
