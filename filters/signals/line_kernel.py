@@ -48,7 +48,6 @@ SPACE_CHARS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005
 """Unicode White_Space (what polars' ``strip_chars`` and ``\\s`` take as space): all in the BMP."""
 
 
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def _is_space(marks: np.ndarray, cp: int) -> bool:
     return cp < 0x10000 and (marks[cp] & M_SPACE) != 0
