@@ -61,13 +61,28 @@ class _Reader:
     def one(self, dtype: str) -> int | float:
         return self.take(dtype)[0].item()
 
-    def cstring(self) -> bytes:
-        end = self.data.find(b"\0", self.pos)
+
+def _dictionary(r: _Reader, size: int) -> tuple[list[bytes], np.ndarray, np.ndarray]:
+    """(words, int64 counts, int8 entry types) of ``size`` entries ``word\\0 <i8 count> <i1 type>``:
+    one ``find`` per word, then the counts and types gathered in numpy (per-entry numpy
+    reads took 0.25 s per process for the three shipped models)."""
+    data, pos, find = r.data, r.pos, r.data.find
+    words, word_ends = [], []
+    for _ in range(size):
+        end = find(b"\0", pos)
         if end < 0:
-            raise ModelFileError(f"{self.path}: truncated fastText dictionary")
-        word = self.data[self.pos:end]
-        self.pos = end + 1
-        return word
+            raise ModelFileError(f"{r.path}: truncated fastText dictionary")
+        words.append(data[pos:end])
+        word_ends.append(end)
+        pos = end + 10
+    if pos > len(data):
+        raise ModelFileError(f"{r.path}: truncated fastText dictionary")
+    ends = np.array(word_ends, dtype=np.int64)
+    raw = np.frombuffer(data, dtype=np.uint8, count=pos)
+    counts = raw[(ends + 1)[:, None] + np.arange(8)].view("<i8").ravel().astype(np.int64)
+    types = raw[ends + 9].view(np.int8)
+    r.pos = pos
+    return words, counts, types
 
 
 def _quant_matrix(r: _Reader) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -121,11 +136,7 @@ def read_model(path: str | Path) -> FastTextModel:
     size, nwords, nlabels = (int(r.one("<i4")) for _ in range(3))
     r.take("<i8")  # ntokens
     prune_size = int(r.one("<i8"))
-    words, counts, types = [], np.empty(size, np.int64), np.empty(size, np.int8)
-    for i in range(size):
-        words.append(r.cstring())
-        counts[i] = r.one("<i8")
-        types[i] = r.one("<i1")
+    words, counts, types = _dictionary(r, size)
     if (types[:nwords] != 0).any() or (types[nwords:] != 1).any() or size != nwords + nlabels:
         raise ModelFileError(f"{path}: dictionary is not words followed by labels")
     if prune_size > 0:
