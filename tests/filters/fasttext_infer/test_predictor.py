@@ -171,6 +171,19 @@ def test_unsupported_and_broken_files_are_refused_clearly(tmp_path):
         read_model(tmp_path / "cut.bin")
 
 
+def test_a_model_cut_anywhere_is_refused_clearly(tmp_path):
+    """Cuts inside the header, the dictionary (mid-word, mid-count) and the matrices all
+    give ModelFileError, never an IndexError or a short read."""
+    data = Path(LID_MODEL).read_bytes()
+    cut = tmp_path / "cut.ftz"
+    dictionary_end = 92 + sum(len(w) + 10 for w in read_model(LID_MODEL).words)  # header: 92 bytes
+    for end in [*range(1, dictionary_end, 997), dictionary_end - 5, dictionary_end - 1,
+                *range(dictionary_end, len(data), 9973)]:
+        cut.write_bytes(data[:end])
+        with pytest.raises(ModelFileError):
+            read_model(cut)
+
+
 def test_arrow_inputs_sliced_chunked_large_and_null():
     pred = CompiledPredictor.load(LID_MODEL)
     texts = ["hello world, this is English", None, "这是中文", "Das ist ein deutscher Satz", ""]
