@@ -94,6 +94,7 @@ class HeuristicsStage:
     def setup(self) -> None:
         if self._jieba is None:
             self._jieba = JiebaWords(hmm=self.jieba_hmm)
+            self._jieba.joined(["预热 warm-up"])  # load the dictionary and the kernel now, not in the first batch
             keywords = load_keywords(self.spam_words_path, self.spam_words)
             self._spam_pattern = keyword_pattern(keywords)
             self._spam_needs_han = all_have_han(keywords)
@@ -126,7 +127,7 @@ class HeuristicsStage:
             head = docs.str.slice(0, self.jieba_max_chars)
             # word counts of a long document are extrapolated from its segmented head
             scale[idx] = (docs.str.len_chars() / pl.Series(head.str.len_chars()).clip(lower_bound=1)).to_numpy()
-            joined = pa.array(self._jieba.joined(head.to_list(), SEP), pa.large_string())
+            joined = self._jieba.joined(head.to_arrow(), SEP)
             word_texts = pc.replace_with_mask(word_texts.cast(pa.large_string()), pa.array(need_jieba), joined)
         cjk_chars = st.han + st.kana + st.hangul
         df = pl.DataFrame({"text": series, "_cjk_doc": cjk_doc, "_han": st.han})

@@ -5,12 +5,14 @@ Chinese text; jieba segments it (dictionary loaded once per worker by
 :class:`JiebaWords`; HMM off: ~2x faster and word counts barely move, since the
 unknown words HMM would join are then single characters).
 
-Segmentation without HMM runs on ``rjieba`` (jieba-rs: jieba's dictionary and its
-DAG + max-probability route, in Rust) when it is installed: ~20x jieba's speed, and the
-same tokens as jieba on every text of the dev sets (``tests/filters/signals/test_zh.py``
-checks it). With HMM jieba-rs splits unknown words differently from jieba, so HMM
-segmentation stays on jieba, as does everything when rjieba is missing. Character classes come from
-the vectorized ``filters.signals.script_detect.char_stats``; keyword hits from one RE2 pass.
+Segmentation without HMM runs in ``filters.signals.jieba_kernel``: jieba's dictionary
+and its DAG + max-probability route, compiled over the texts' UTF-8 bytes, with jieba's
+tokens (``tests/filters/signals/test_jieba_kernel.py`` compares them). It replaced
+jieba-rs (``rjieba``), whose tokens it equals on the benchmark corpus's Chinese
+documents and the dev sets, at about half its CPU time once the per-token ``str``
+objects jieba-rs returns are counted. HMM segmentation stays on jieba itself.
+Character classes come from the vectorized ``filters.signals.script_detect.char_stats``;
+keyword hits from one RE2 pass.
 """
 
 from __future__ import annotations
@@ -83,41 +85,36 @@ def _tokenizer() -> Any:
     return tok
 
 
-@lru_cache(maxsize=1)
-def _rjieba() -> Any:
-    """One jieba-rs tokenizer per process (its dictionary is built in: ~0.1 s), or None
-    when rjieba is not installed."""
-    try:
-        import rjieba
-    except ImportError:
-        return None
-    return rjieba.Jieba()
-
-
 def segmenter(hmm: bool = False, backend: str = "auto") -> Any:
-    """``cut(text) -> list[str]``: jieba's precise mode. ``backend``: ``auto`` (rjieba
-    without HMM when installed, else jieba), ``jieba`` or ``rjieba``."""
-    if backend not in ("auto", "jieba", "rjieba"):
+    """``cut(text) -> list[str]``: jieba's precise mode. ``backend``: ``auto`` (the
+    compiled kernel without HMM, jieba with it), ``compiled`` (no HMM only) or ``jieba``."""
+    if backend not in ("auto", "compiled", "jieba"):
         raise ValueError(f"unknown jieba backend {backend!r}")
-    if backend != "jieba" and not hmm:
-        rj = _rjieba()
-        if rj is not None:
-            cut = rj.cut
-            return lambda text: cut(text, False)
-        if backend == "rjieba":
-            raise ImportError("rjieba is not installed")
-    elif backend == "rjieba":
-        raise ValueError("rjieba is used without HMM only (its HMM splits differ from jieba's)")
+    if hmm and backend == "compiled":
+        raise ValueError("the compiled segmenter has no HMM (jieba's HMM runs on jieba)")
+    if not hmm and backend != "jieba":
+        return _compiled_cut
     tok = _tokenizer()
     return lambda text: tok.lcut(text, HMM=hmm)
 
 
+def _compiled_cut(text: str) -> list[str]:
+    from filters.signals import jieba_kernel as jk
+
+    d = jk.load_dictionary()
+    cp = np.fromiter(map(ord, text), dtype=np.int64, count=len(text))
+    starts = jk.token_starts(cp, d.root_children, d.slots, d.node_freq, d.log_prob, d.neg_log_total).tolist()
+    return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+
+
 class JiebaWords:
-    """Word segmentation for Chinese documents (rjieba when available, see the module doc)."""
+    """Word segmentation for Chinese documents (the compiled kernel without HMM, see the
+    module doc)."""
 
     def __init__(self, hmm: bool = False, backend: str = "auto") -> None:
         self.hmm = hmm
         self._cut = segmenter(hmm, backend)
+        self._compiled = self._cut is _compiled_cut
 
     def words(self, texts: list[str]) -> list[list[str]]:
         """Non-space tokens of every text (punctuation tokens included; callers that
@@ -125,9 +122,23 @@ class JiebaWords:
         cut = self._cut
         return [[w for w in cut(t) if not w.isspace()] for t in texts]
 
-    def joined(self, texts: list[str], sep: str = "\x00") -> list[str]:
+    def joined(self, texts: pa.Array | pa.ChunkedArray | list[str], sep: str = "\x00") -> pa.LargeStringArray:
         """Every token of every text (whitespace and punctuation tokens included), joined by
-        ``sep`` into one string per text: what :func:`filters.signals.general.text_word_signals`
-        reads, with no Python code per token."""
-        cut = self._cut
-        return [sep.join(cut(t)) for t in texts]
+        ``sep`` (one ASCII character) into one string per text, nulls as empty: what
+        :func:`filters.signals.general.text_word_signals` reads. The compiled segmenter
+        writes it from the UTF-8 bytes, with no Python object per token or text."""
+        if len(sep) != 1 or ord(sep) >= 128:
+            raise ValueError("sep must be one ASCII character")
+        if not self._compiled:
+            values = texts.to_pylist() if isinstance(texts, (pa.Array, pa.ChunkedArray)) else texts
+            cut = self._cut
+            return pa.array([sep.join(cut(t or "")) for t in values], pa.large_string())
+        from filters.signals import jieba_kernel as jk
+        from filters.signals.script_detect import utf8_buffers
+
+        arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
+        d = jk.load_dictionary()
+        data, offsets = utf8_buffers(arr)
+        out, out_offsets = jk.joined(data, offsets, ord(sep), d.root_children, d.slots, d.node_freq, d.log_prob,
+                                     d.neg_log_total)
+        return pa.LargeStringArray.from_buffers(len(out_offsets) - 1, pa.py_buffer(out_offsets), pa.py_buffer(out))
