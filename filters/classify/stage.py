@@ -20,8 +20,10 @@ Pipeline per batch (only rows not yet dropped are scored; dropped rows get nulls
    ``chunk_chars`` characters;
 3. the pieces go through :func:`filters.classify.tokens.tokenize_many`, the same
    function the trainer used (vectorized over the batch), once for both models, as the
-   UTF-8 bytes fastText reads (no Python string per line);
-4. one ``predict`` call per model over its gated pieces (``predictor``: taosha's compiled
+   UTF-8 bytes fastText reads (no Python string per line). With the compiled predictor the
+   pieces are byte ranges of the Arrow texts (:mod:`filters.classify.piece_kernel`, the
+   same pieces and lines, tested), so no document becomes a Python string either;
+4. one ``predict`` call per model over its gated pieces, read in place (``predictor``: taosha's compiled
    kernel, :mod:`filters.fasttext_infer`, by default: fastText's answers to the bit, ~1.7x
    faster; or the fastText library); the document score
    is mapped through the calibration stored in the model's card
@@ -49,7 +51,9 @@ import pyarrow as pa
 from filters.classify.calibrate import apply_calibration
 from filters.classify.data import text_chunks
 from filters.classify.prefilter import gates
-from filters.classify.tokens import tokenize_many, tokenize_many_binary
+from filters.classify.piece_kernel import piece_ranges, space_table
+from filters.classify.tokens import tokenize_many, tokenize_many_binary, tokenize_pieces_binary
+from filters.signals.script_detect import utf8_buffers
 from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
 
@@ -90,14 +94,14 @@ def _positive(top: np.ndarray, is_pos: np.ndarray) -> np.ndarray:
     return np.clip(np.where(is_pos, top, 1.0 - top), 0.0, 1.0).astype(np.float32)
 
 
-def positive_probability_compiled(predictor, lines: pa.Array, label: str) -> np.ndarray:
+def positive_probability_compiled(predictor, lines: pa.Array, label: str, rows: np.ndarray | None = None) -> np.ndarray:
     """:func:`positive_probability` from a
     :class:`~filters.fasttext_infer.predictor.CompiledPredictor` over the same line bytes
-    (an Arrow binary array): the same top label and float32 probability as fastText's, so
-    the same values to the bit."""
-    if not len(lines):
+    (an Arrow binary array; ``rows``: only those lines, read in place): the same top label
+    and float32 probability as fastText's, so the same values to the bit."""
+    if not len(lines) or (rows is not None and not len(rows)):
         return np.zeros(0, dtype=np.float32)
-    idx, prob = predictor.top(lines)
+    idx, prob = predictor.top(lines, rows=rows)
     target = f"__label__{label}"
     target_idx = predictor.labels.index(target) if target in predictor.labels else -2  # -1: no label
     return _positive(np.where(idx >= 0, prob.astype(np.float64), 0.0), idx == target_idx)
@@ -221,6 +225,8 @@ class ClassifyStage:
             fasttext.FastText.eprint = lambda *a, **k: None  # silence the load_model warning
             self._models = (fasttext.load_model(self.math_model), fasttext.load_model(self.code_model))
         tokenize_many(["x"], encoded=True)  # load (or compile, once per cache) the tokenizer kernels before the first batch
+        if self._compiled is not None:
+            self.raw_scores(pa.array(["x = 1;\n" * 3], pa.large_string()))
 
     def __getstate__(self) -> dict:
         """Pickle the config only (Ray ships stages to workers); models reload in setup()."""
@@ -244,24 +250,31 @@ class ClassifyStage:
         else:
             math_gate = code_gate = np.ones(n, dtype=bool)
         cand = np.flatnonzero(math_gate | code_gate)
-        if isinstance(texts, (pa.Array, pa.ChunkedArray)):
-            cand_texts = texts.take(pa.array(cand, pa.int64())).to_pylist() if len(cand) else []
-        else:
-            cand_texts = [texts[i] for i in cand]
-        out = []
-        pieces, offsets = document_pieces(cand_texts, self.long_docs, self.chunk_chars, self.max_chunks)
         compiled = self._compiled is not None
-        lines = tokenize_many_binary(pieces) if compiled else tokenize_many(pieces, encoded=True)
+        if compiled and self.long_docs != "crop":  # pieces as byte ranges: no Python string per piece
+            arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(list(texts), pa.large_string())
+            data, text_offsets = utf8_buffers(arr)
+            starts, ends, lengths, offsets = piece_ranges(data, text_offsets, cand, self.chunk_chars, self.max_chunks,
+                                                          self.long_docs == "head", space_table())
+            lines = tokenize_pieces_binary(data, starts, ends)
+        else:
+            if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+                cand_texts = texts.take(pa.array(cand, pa.int64())).to_pylist() if len(cand) else []
+            else:
+                cand_texts = [texts[i] for i in cand]
+            pieces, offsets = document_pieces(cand_texts, self.long_docs, self.chunk_chars, self.max_chunks)
+            lines = tokenize_many_binary(pieces) if compiled else tokenize_many(pieces, encoded=True)
+            lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
+        out = []
         piece_doc = np.repeat(cand, np.diff(offsets))
-        lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
         predictors = self._compiled if compiled else self._models
         for model, label, gate in ((predictors[0], self.math_label, math_gate),  # type: ignore[index]
                                    (predictors[1], self.code_label, code_gate)):  # type: ignore[index]
-            sel = np.flatnonzero(gate[piece_doc]) if len(pieces) else np.zeros(0, dtype=np.int64)
-            piece_scores = np.zeros(len(pieces), dtype=np.float64)
+            sel = np.flatnonzero(gate[piece_doc]) if len(lines) else np.zeros(0, dtype=np.int64)
+            piece_scores = np.zeros(len(lines), dtype=np.float64)
             if compiled:
-                picked = lines if len(sel) == len(pieces) else lines.take(pa.array(sel, pa.int64()))
-                piece_scores[sel] = positive_probability_compiled(model, picked, label)
+                piece_scores[sel] = positive_probability_compiled(model, lines, label,
+                                                                  None if len(sel) == len(lines) else sel)
             else:
                 piece_scores[sel] = positive_probability(model, [lines[i] for i in sel], label)
             if self.long_docs == "share":

@@ -146,6 +146,29 @@ def tokenize_many_binary(texts: Iterable[str]) -> pa.LargeBinaryArray:
     return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
+def tokenize_pieces_binary(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.LargeBinaryArray:
+    """:func:`tokenize_many_binary` of the UTF-8 pieces ``data[starts[i]:ends[i]]`` (byte
+    ranges of an Arrow text array, :func:`filters.classify.piece_kernel.piece_ranges`),
+    with no Python string per piece: the same lines, byte for byte."""
+    from filters.classify.piece_kernel import utf16_units
+
+    datas, ends_all, base = [], [np.zeros(1, np.int64)], 0
+    sizes = np.cumsum(ends - starts + 1)  # a piece has no more UTF-16 units than bytes
+    i = 0
+    while i < len(starts):
+        j = max(i + 1, int(np.searchsorted(sizes, (sizes[i - 1] if i else 0) + _BATCH_UNITS, side="right")))
+        units = utf16_units(data, starts[i:j], ends[i:j], ord(_SEPARATOR))
+        buf, line_ends = utf8_lines(tokenize_units(units, _LOWER, _CLASS, _SPACE_BETWEEN, SYMBOL, TEX, DIGIT),
+                                    ord(_SEPARATOR))
+        datas.append(buf[: line_ends[-1]])
+        ends_all.append(line_ends + base)
+        base += int(line_ends[-1])
+        i = j
+    offsets = np.concatenate(ends_all)
+    joined = np.concatenate(datas) if datas else np.zeros(0, np.uint8)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(joined)])
+
+
 def _joined_batches(texts: Iterable[str]) -> Iterator[str]:
     """The texts joined by the separator, a few million characters per piece (whole texts)."""
     texts = [t.replace(_SEPARATOR, "") if _SEPARATOR in t else t for t in texts]

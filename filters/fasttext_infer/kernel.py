@@ -348,10 +348,10 @@ def _softmax_top(hidden, output_rows, threshold, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def predict_top(data, offsets, table, word_data, word_offsets, nwords, bucket, minn, maxn, word_ngrams,
+def predict_top(data, line_starts, line_ends, table, word_data, word_offsets, nwords, bucket, minn, maxn, word_ngrams,
                 prune_bits, prune_keys, prune_rows, input_rows, output_rows, hierarchical, left, right, threshold,
                 cache_keys, cache_labels, cache_probs, cache_fill):
-    """(label index or -1, probability) per line ``data[offsets[i]:offsets[i+1]]``; -1 where
+    """(label index or -1, probability) per line ``data[line_starts[i]:line_ends[i]]``; -1 where
     fastText reads no row (it gives no label then).
 
     ``cache_*`` (empty: no cache) remember answers across calls by the line's 64-bit FNV-1a
@@ -359,7 +359,7 @@ def predict_top(data, offsets, table, word_data, word_offsets, nwords, bucket, m
     most ``cache_fill[1]``), cleared when it would pass that. Repeated lines (boilerplate,
     near-duplicate pages) are then answered without predicting; a 64-bit collision between
     two different lines is the one way to get another line's answer (~1e-9 for a full cache)."""
-    n = len(offsets) - 1
+    n = len(line_starts)
     labels = np.full(n, -1, np.int32)
     probs = np.zeros(n, np.float32)
     hashes = np.empty(64, np.int64)
@@ -368,7 +368,7 @@ def predict_top(data, offsets, table, word_data, word_offsets, nwords, bucket, m
     out = np.empty(osz, np.float32)
     longest = 0
     for li in range(n):
-        longest = max(longest, offsets[li + 1] - offsets[li])
+        longest = max(longest, line_ends[li] - line_starts[li])
     eos_hash = FNV_OFFSET
     for k in range(len(EOS)):
         eos_hash = _fnv_step(eos_hash, np.int64(EOS[k]))
@@ -387,7 +387,7 @@ def predict_top(data, offsets, table, word_data, word_offsets, nwords, bucket, m
         slot = np.uint64(0)
         key = np.uint64(0)
         if cached:
-            key = _line_key(data, offsets[li], offsets[li + 1])
+            key = _line_key(data, line_starts[li], line_ends[li])
             slot = key & mask
             while cache_keys[slot] != 0 and cache_keys[slot] != key:
                 slot = (slot + np.uint64(1)) & mask
@@ -395,7 +395,7 @@ def predict_top(data, offsets, table, word_data, word_offsets, nwords, bucket, m
                 labels[li] = cache_labels[slot]
                 probs[li] = cache_probs[slot]
                 continue
-        n_rows, hashes = _line_rows(data, offsets[li], offsets[li + 1], word, starts, ids, hashes, table, word_data,
+        n_rows, hashes = _line_rows(data, line_starts[li], line_ends[li], word, starts, ids, hashes, table, word_data,
                                     word_offsets, nwords, bucket, minn, maxn, word_ngrams, prune_bits, prune_keys,
                                     prune_rows, eos_id, eos_hash)
         if n_rows > 0:

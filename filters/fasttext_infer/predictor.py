@@ -79,9 +79,11 @@ class CompiledPredictor:
         answers by line hash across calls (0: none)."""
         return cls(read_model(path), cache_entries)
 
-    def top(self, lines: pa.Array | pa.ChunkedArray, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    def top(self, lines: pa.Array | pa.ChunkedArray, threshold: float = 0.0,
+            rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(label index into :attr:`labels`, -1 where fastText gives none; float32 probability)
-        for each line; a line is read up to its first newline, as fastText reads it."""
+        for each line, or for the lines ``rows`` (int64 indices) only, read in place; a line
+        is read up to its first newline, as fastText reads it."""
         from filters.fasttext_infer.kernel import predict_top
 
         kind = lines.type
@@ -94,7 +96,12 @@ class CompiledPredictor:
             self._cache_fill[0] = 0
             self._cache_threshold = threshold
         m = self.model
-        return predict_top(data, offsets, self._table, self._word_data, self._word_offsets, m.nwords, m.bucket, m.minn,
+        if rows is None:
+            line_starts, line_ends = offsets[:-1], offsets[1:]
+        else:
+            rows = np.asarray(rows, dtype=np.int64)
+            line_starts, line_ends = offsets[rows], offsets[rows + 1]
+        return predict_top(data, line_starts, line_ends, self._table, self._word_data, self._word_offsets, m.nwords, m.bucket, m.minn,
                            m.maxn, m.word_ngrams, self._prune_bits, self._prune_keys, self._prune_rows, m.input_rows, m.output_rows, m.loss == "hs",
                            self._left, self._right, np.float32(threshold), self._cache_keys, self._cache_labels,
                            self._cache_probs, self._cache_fill)

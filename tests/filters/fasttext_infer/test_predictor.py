@@ -194,6 +194,9 @@ def test_arrow_inputs_sliced_chunked_large_and_null():
         idx, p = pred.top(arr)
         assert idx.tolist() == plain_idx.tolist() and p.tolist() == plain_p.tolist()
     assert [pred.labels[i] for i in plain_idx[[0, 2, 3]]] == ["__label__en", "__label__zh", "__label__de"]
+    for rows in ([3, 0, 2], [4], [], [0, 0, 1, 2, 3, 4]):  # some lines, read in place, in any order
+        idx, p = pred.top(pa.array(["pad"] + texts, pa.large_string()).slice(1), rows=np.array(rows, np.int64))
+        assert idx.tolist() == plain_idx[rows].tolist() and p.tolist() == plain_p[rows].tolist()
     with pytest.raises(TypeError):
         pred.top(pa.array([1, 2]))
 
