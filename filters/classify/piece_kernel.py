@@ -6,9 +6,9 @@ head) and :func:`filters.classify.tokens.tokenize_many_binary` joins them, encod
 batch to UTF-16 and tokenizes it. Done in Python that needed a ``str`` per document and
 per piece, a join and an encode: ~0.45 CPU-s of the stage's ~3.8 on the 50,000-document
 benchmark corpus. Here the same pieces are found as byte ranges of the texts' UTF-8
-(:func:`piece_ranges`, code point by code point as the Python does it) and written
-straight into the tokenizer's UTF-16 input (:func:`utf16_units`). The tests compare
-pieces, lengths and tokenized lines with the Python path.
+(:func:`piece_ranges`, code point by code point as the Python does it), which
+:func:`filters.classify.token_kernel.tokenize_pieces` reads. The tests compare pieces,
+lengths and tokenized lines with the Python path.
 """
 
 from __future__ import annotations
@@ -127,34 +127,3 @@ def piece_ranges(data: np.ndarray, offsets: np.ndarray, docs: np.ndarray, chunk_
             k += 1
         doc_first[t + 1] = k
     return starts[:k], ends[:k], lengths[:k], doc_first
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def utf16_units(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, separator: int) -> np.ndarray:  # pragma: no cover - compiled
-    """The UTF-16 code units of the pieces ``data[starts[i]:ends[i]]`` joined by
-    ``separator`` (a BMP noncharacter; any in the text is left out), as
-    ``separator.join(pieces).encode("utf-16-le")`` gives them."""
-    total = 0
-    for i in range(len(starts)):
-        total += ends[i] - starts[i] + 1
-    out = np.empty(total, np.uint16)  # a piece has at most as many units as bytes
-    k = 0
-    for i in range(len(starts)):
-        if i > 0:
-            out[k] = separator
-            k += 1
-        p = starts[i]
-        while p < ends[i]:
-            c, w = decode_utf8(data, p)
-            p += w
-            if c == separator:
-                continue
-            if c >= 0x10000:
-                c -= 0x10000
-                out[k] = 0xD800 + (c >> 10)
-                out[k + 1] = 0xDC00 + (c & 0x3FF)
-                k += 2
-            else:
-                out[k] = c
-                k += 1
-    return out[:k]

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from filters.utf8_kernel import decode_utf8
+
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def tokenize_units(raw: np.ndarray, lower: np.ndarray, classes: np.ndarray, space_between: np.ndarray,
@@ -150,3 +152,75 @@ def utf8_lines(units: np.ndarray, separator: int) -> tuple[np.ndarray, np.ndarra
     ends[lines] = k
     lines += 1
     return buf[:k], ends[:lines]
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def tokenize_pieces(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, lower: np.ndarray, classes: np.ndarray,
+                    space_between: np.ndarray, symbol: int, tex: int, digit: int,
+                    separator: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """``utf8_lines(tokenize_units(<the pieces' UTF-16 units joined by separator>))``, one
+    piece at a time: each piece's units (``separator`` characters left out) are tokenized by
+    :func:`tokenize_units` itself and written as a UTF-8 line, so the three whole-batch
+    arrays of the joined path never exist (pieces are independent: the tokenizer's state
+    starts afresh after a separator as at the start)."""
+    longest = 0
+    total = 0
+    for p in range(len(starts)):
+        longest = max(longest, ends[p] - starts[p])
+        total += ends[p] - starts[p]
+    units = np.empty(longest + 1, np.uint16)  # a piece has no more UTF-16 units than bytes
+    buf = np.empty(2 * total + len(starts) + 16, np.uint8)
+    line_ends = np.empty(len(starts), np.int64)
+    k = 0
+    for p in range(len(starts)):
+        m = 0
+        b = starts[p]
+        while b < ends[p]:
+            c, w = decode_utf8(data, b)
+            b += w
+            if c == separator:
+                continue
+            if c >= 0x10000:
+                c -= 0x10000
+                units[m] = 0xD800 + (c >> 10)
+                units[m + 1] = 0xDC00 + (c & 0x3FF)
+                m += 2
+            else:
+                units[m] = c
+                m += 1
+        tokens = tokenize_units(units[:m], lower, classes, space_between, symbol, tex, digit)
+        n = len(tokens)
+        if k + 3 * n + 1 > len(buf):  # a unit is at most 3 bytes, a pair 4 for 2
+            grown = np.empty(2 * len(buf) + 3 * n + 1, np.uint8)
+            grown[:k] = buf[:k]
+            buf = grown
+        i = 0
+        while i < n:  # utf8_lines' encoding, for one line (a call per unit would cost 10x)
+            u = np.int64(tokens[i])
+            i += 1
+            if u < 0x80:
+                buf[k] = u
+                k += 1
+            elif u < 0x800:
+                buf[k] = 0xC0 | (u >> 6)
+                buf[k + 1] = 0x80 | (u & 0x3F)
+                k += 2
+            elif 0xD800 <= u < 0xDC00 and i < n and 0xDC00 <= tokens[i] < 0xE000:
+                cp = 0x10000 + ((u - 0xD800) << 10) + (np.int64(tokens[i]) - 0xDC00)
+                i += 1
+                buf[k] = 0xF0 | (cp >> 18)
+                buf[k + 1] = 0x80 | ((cp >> 12) & 0x3F)
+                buf[k + 2] = 0x80 | ((cp >> 6) & 0x3F)
+                buf[k + 3] = 0x80 | (cp & 0x3F)
+                k += 4
+            else:
+                if 0xD800 <= u < 0xE000:  # a lone surrogate
+                    u = 0xFFFD
+                buf[k] = 0xE0 | (u >> 12)
+                buf[k + 1] = 0x80 | ((u >> 6) & 0x3F)
+                buf[k + 2] = 0x80 | (u & 0x3F)
+                k += 3
+        buf[k] = 0x0A
+        k += 1
+        line_ends[p] = k
+    return buf[:k], line_ends

@@ -44,7 +44,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from filters.classify.token_kernel import tokenize_units, utf8_lines
+from filters.classify.token_kernel import tokenize_pieces, tokenize_units, utf8_lines
 
 NEWLINE = "N"
 INDENT = "I"
@@ -149,24 +149,13 @@ def tokenize_many_binary(texts: Iterable[str]) -> pa.LargeBinaryArray:
 def tokenize_pieces_binary(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.LargeBinaryArray:
     """:func:`tokenize_many_binary` of the UTF-8 pieces ``data[starts[i]:ends[i]]`` (byte
     ranges of an Arrow text array, :func:`filters.classify.piece_kernel.piece_ranges`),
-    with no Python string per piece: the same lines, byte for byte."""
-    from filters.classify.piece_kernel import utf16_units
-
-    datas, ends_all, base = [], [np.zeros(1, np.int64)], 0
-    sizes = np.cumsum(ends - starts + 1)  # a piece has no more UTF-16 units than bytes
-    i = 0
-    while i < len(starts):
-        j = max(i + 1, int(np.searchsorted(sizes, (sizes[i - 1] if i else 0) + _BATCH_UNITS, side="right")))
-        units = utf16_units(data, starts[i:j], ends[i:j], ord(_SEPARATOR))
-        buf, line_ends = utf8_lines(tokenize_units(units, _LOWER, _CLASS, _SPACE_BETWEEN, SYMBOL, TEX, DIGIT),
-                                    ord(_SEPARATOR))
-        datas.append(buf[: line_ends[-1]])
-        ends_all.append(line_ends + base)
-        base += int(line_ends[-1])
-        i = j
-    offsets = np.concatenate(ends_all)
-    joined = np.concatenate(datas) if datas else np.zeros(0, np.uint8)
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(joined)])
+    with no Python string per piece: the same lines, byte for byte, made piece by piece
+    (:func:`filters.classify.token_kernel.tokenize_pieces`)."""
+    buf, line_ends = tokenize_pieces(data, np.asarray(starts, np.int64), np.asarray(ends, np.int64), _LOWER, _CLASS,
+                                     _SPACE_BETWEEN, SYMBOL, TEX, DIGIT, ord(_SEPARATOR))
+    offsets = np.zeros(len(line_ends) + 1, np.int64)
+    offsets[1:] = line_ends
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(line_ends), [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
 
 
 def _joined_batches(texts: Iterable[str]) -> Iterator[str]:
