@@ -79,6 +79,26 @@ def test_demo_config_parity_with_local(ray_local, tmp_path):
     assert [s["stage"] for s in stats["stages"]] == ["read", *[s.name for s in cfg.stages]]
 
 
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_every_column_equals_local_across_batch_sizes(ray_local, tmp_path):
+    """The demo config over crawl pages and dev rows: Ray in blocks of 31 rows against the
+    local engine in batches of 512 writes the same files with the same value in every
+    column (the local engine's own batch independence is tests/pipeline/run/test_batch_independence.py)."""
+    from tests.pipeline.run.test_batch_independence import INPUTS
+
+    outs = {}
+    for engine, batch in (("local", 512), ("ray", 31)):
+        cfg = load_config(ROOT / "configs/demo.yaml")
+        cfg.input.paths = [str(ROOT / p) for p in INPUTS]
+        cfg.input.batch_size = batch
+        cfg.output.dir = str(tmp_path / engine)
+        (run_local if engine == "local" else run_ray)(cfg, progress=None)
+        outs[engine] = tmp_path / engine
+    assert frame(outs["local"] / "data").height > 50
+    assert_same_outputs(outs["ray"], outs["local"])
+
+
 def test_global_stage_between_segments(ray_local, tmp_path):
     """min_length -> exact_dup (global, run_global on the driver, applied in actors) -> min_length again."""
     inputs = make_inputs(tmp_path)
