@@ -25,6 +25,22 @@ def decode_utf8(data: np.ndarray, i: int) -> tuple[int, int]:  # pragma: no cove
             | (np.int64(data[i + 3]) & 0x3F)), 4
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def decode_text(data: np.ndarray, s: int, e: int, cp: np.ndarray, at: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Decode ``data[s:e]`` into ``cp`` (code points) and ``at`` (the byte where each
+    starts, and ``at[n] = e``); -> n. Both arrays need ``e - s + 1`` entries."""
+    n = 0
+    p = s
+    while p < e:
+        c, w = decode_utf8(data, p)
+        cp[n] = c
+        at[n] = p
+        n += 1
+        p += w
+    at[n] = e
+    return n
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def bytes_equal(data: np.ndarray, p: int, words: np.ndarray, ws: int, n: int, start: int,
                 fold_ascii: bool) -> bool:  # pragma: no cover - compiled

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from filters.utf8_kernel import decode_utf8
+from filters.utf8_kernel import decode_text
 
 
 @lru_cache(maxsize=1)
@@ -71,15 +71,7 @@ def piece_ranges(data: np.ndarray, offsets: np.ndarray, docs: np.ndarray, chunk_
     doc_first = np.zeros(n_docs + 1, np.int64)
     k = 0
     for t in range(n_docs):
-        p, end_byte = offsets[docs[t]], offsets[docs[t] + 1]
-        n = 0
-        while p < end_byte:
-            c, w = decode_utf8(data, p)
-            cp[n] = c
-            at[n] = p
-            n += 1
-            p += w
-        at[n] = end_byte
+        n = decode_text(data, offsets[docs[t]], offsets[docs[t] + 1], cp, at)
         if n <= chunk_chars or head_only:
             m = min(n, chunk_chars)
             starts = _grow(starts, k + 1)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from filters.utf8_kernel import decode_utf8
+from filters.utf8_kernel import decode_text, decode_utf8
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -283,15 +283,7 @@ def joined(data, offsets, sep, root_children, slots, node_freq, logp, neg_log_to
     out_offsets = np.zeros(n + 1, np.int64)
     o = 0
     for t in range(n):
-        p, end = offsets[t], offsets[t + 1]
-        nchars = 0
-        while p < end:
-            c, k = decode_utf8(data, p)
-            cp[nchars] = c
-            at[nchars] = p
-            nchars += 1
-            p += k
-        at[nchars] = end
+        nchars = decode_text(data, offsets[t], offsets[t + 1], cp, at)
         _mark(cp, nchars, brk, route_v, route_x, root_children, slots, node_freq, logp, neg_log_total)
         for i in range(nchars):
             if i > 0 and brk[i]:
