@@ -1,4 +1,4 @@
-"""The classify stage's pieces as byte ranges of the Arrow texts, and their UTF-16 units.
+"""The classify stage's pieces as byte ranges of the Arrow texts.
 
 :func:`filters.classify.stage.document_pieces` cuts every candidate document into the
 pieces the models score (``filters.classify.data.text_chunks`` at line breaks, or the
@@ -39,15 +39,6 @@ def _round_half_even(x: float) -> int:  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _grow(a: np.ndarray, need: int) -> np.ndarray:  # pragma: no cover - compiled
-    if need <= len(a):
-        return a
-    b = np.empty(max(need, 2 * len(a)), a.dtype)
-    b[:len(a)] = a
-    return b
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
 def piece_ranges(data: np.ndarray, offsets: np.ndarray, docs: np.ndarray, chunk_chars: int, max_chunks: int,
                  head_only: bool, is_space: np.ndarray):  # pragma: no cover - compiled
     """(byte starts, byte ends, code point lengths, per-document first piece with one
@@ -59,24 +50,28 @@ def piece_ranges(data: np.ndarray, offsets: np.ndarray, docs: np.ndarray, chunk_
     most ``max_chunks`` kept, spread as ``round(i * step)`` picks them."""
     n_docs = len(docs)
     longest = 0
+    total = 0
     for t in range(n_docs):
-        longest = max(longest, offsets[docs[t] + 1] - offsets[docs[t]])
+        size = offsets[docs[t] + 1] - offsets[docs[t]]
+        longest = max(longest, size)
+        total += size
+    # a window advances by more than chunk_chars // 2 characters: a document of n characters
+    # (n <= its bytes) has at most n // (chunk_chars // 2 + 1) + 1 pieces
+    step_min = chunk_chars // 2 + 1
     at = np.empty(longest + 1, np.int64)  # byte position of each code point of the document
     cp = np.empty(longest + 1, np.int64)
-    local_s = np.empty(16, np.int64)
-    local_e = np.empty(16, np.int64)
-    starts = np.empty(n_docs + 16, np.int64)
-    ends = np.empty(n_docs + 16, np.int64)
-    lengths = np.empty(n_docs + 16, np.int64)
+    local_s = np.empty(longest // step_min + 2, np.int64)
+    local_e = np.empty(longest // step_min + 2, np.int64)
+    most = n_docs + total // step_min + 1
+    starts = np.empty(most, np.int64)
+    ends = np.empty(most, np.int64)
+    lengths = np.empty(most, np.int64)
     doc_first = np.zeros(n_docs + 1, np.int64)
     k = 0
     for t in range(n_docs):
         n = decode_text(data, offsets[docs[t]], offsets[docs[t] + 1], cp, at)
         if n <= chunk_chars or head_only:
             m = min(n, chunk_chars)
-            starts = _grow(starts, k + 1)
-            ends = _grow(ends, k + 1)
-            lengths = _grow(lengths, k + 1)
             starts[k], ends[k], lengths[k] = at[0], at[m], m
             k += 1
             doc_first[t + 1] = k
@@ -101,17 +96,12 @@ def piece_ranges(data: np.ndarray, offsets: np.ndarray, docs: np.ndarray, chunk_
                     visible = True
                     break
             if visible:
-                local_s = _grow(local_s, count + 1)
-                local_e = _grow(local_e, count + 1)
                 local_s[count], local_e[count] = start, end
                 count += 1
             start = end
         keep = count
         if max_chunks > 0 and count > max_chunks:
             keep = max_chunks
-        starts = _grow(starts, k + keep)
-        ends = _grow(ends, k + keep)
-        lengths = _grow(lengths, k + keep)
         step = (count - 1) / (max_chunks - 1) if keep < count and max_chunks > 1 else 0.0
         for i in range(keep):
             j = i if keep == count or max_chunks == 1 else _round_half_even(i * step)

@@ -45,7 +45,7 @@ from filters.dedup.local_engine import DedupPlan, band_rows, exact_groups, input
 from filters.dedup.marks import component_best, component_rows, empty_marks, mark_rows
 from filters.dedup.signatures import band_keys, sig_matrix, signature_table
 from filters.dedup.sketch.minhash import jaccard_estimate
-from filters.dedup.storage import Store
+from filters.dedup.storage import HASH_PARQUET, Store
 from pipeline.io import fsutil
 
 
@@ -201,7 +201,7 @@ def _run(inputs: list[str], work: Store, plan: DedupPlan, old: pa.Table | None, 
     cols = input_columns(pq.read_schema(in_paths[0], filesystem=in_fs).names)
     part_of = {_path_key(p): i for i, p in enumerate(in_paths)}
     write = {"filesystem": work.fs}
-    hashes = {**write, "use_dictionary": False, "compression": "none"}  # as Store.write_table(hashes=True)
+    hashes = {**write, **HASH_PARQUET}  # as Store.write_table(hashes=True)
     sig_dir = _phase(work, "signatures", lambda d: rd.read_parquet(in_paths, filesystem=in_fs, include_paths=True)
                      .select_columns(cols + ["path"])
                      .map_batches(_signatures, batch_format="pyarrow",

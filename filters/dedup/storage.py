@@ -28,6 +28,9 @@ import pyarrow.parquet as pq
 from pipeline.io import fsutil
 
 DONE = "_SUCCESS"
+HASH_PARQUET = {"use_dictionary": False, "compression": "none"}
+"""Parquet options for tables of hash values (MinHash signatures, band keys, digests, ids),
+which neither a dictionary nor a codec shrinks (see :meth:`Store.write_table`)."""
 
 
 @dataclass(frozen=True)
@@ -84,14 +87,11 @@ class Store:
         path = self.path(*parts)
         self._parent_for(path)
         with fsutil.AtomicOutput(self.fs, path) as f:
-            if isinstance(table, pl.DataFrame):
-                table = table.to_arrow() if hashes else table
-            if isinstance(table, pl.DataFrame):
+            if isinstance(table, pl.DataFrame) and not hashes:
                 table.write_parquet(f)
-            elif hashes:
-                pq.write_table(table, f, use_dictionary=False, compression="none")
             else:
-                pq.write_table(table, f)
+                table = table.to_arrow() if isinstance(table, pl.DataFrame) else table
+                pq.write_table(table, f, **(HASH_PARQUET if hashes else {}))
         return path
 
     def read_table(self, path: str, columns: list[str] | None = None) -> pa.Table:

@@ -56,6 +56,15 @@ class Dictionary:
     log_prob: np.ndarray  # float64 per node: log(freq or 1) - log(total)
     neg_log_total: float  # log(1) - log(total): a character that is no word
 
+    def joined(self, data: np.ndarray, offsets: np.ndarray, sep: int) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`joined` with this dictionary."""
+        return joined(data, offsets, sep, self.root_children, self.slots, self.node_freq, self.log_prob,
+                      self.neg_log_total)
+
+    def token_starts(self, cp: np.ndarray) -> np.ndarray:
+        """:func:`token_starts` with this dictionary."""
+        return token_starts(cp, self.root_children, self.slots, self.node_freq, self.log_prob, self.neg_log_total)
+
 
 ROOT_DIRECT = 0xA000
 _KEY = np.uint64((1 << 42) - 1)

@@ -101,9 +101,8 @@ def segmenter(hmm: bool = False, backend: str = "auto") -> Any:
 def _compiled_cut(text: str) -> list[str]:
     from filters.signals import jieba_kernel as jk
 
-    d = jk.load_dictionary()
     cp = np.fromiter(map(ord, text), dtype=np.int64, count=len(text))
-    starts = jk.token_starts(cp, d.root_children, d.slots, d.node_freq, d.log_prob, d.neg_log_total).tolist()
+    starts = jk.load_dictionary().token_starts(cp).tolist()
     return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
 
 
@@ -137,8 +136,6 @@ class JiebaWords:
         from filters.signals.script_detect import utf8_buffers
 
         arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
-        d = jk.load_dictionary()
         data, offsets = utf8_buffers(arr)
-        out, out_offsets = jk.joined(data, offsets, ord(sep), d.root_children, d.slots, d.node_freq, d.log_prob,
-                                     d.neg_log_total)
+        out, out_offsets = jk.load_dictionary().joined(data, offsets, ord(sep))
         return pa.LargeStringArray.from_buffers(len(out_offsets) - 1, pa.py_buffer(out_offsets), pa.py_buffer(out))

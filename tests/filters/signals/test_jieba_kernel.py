@@ -86,8 +86,7 @@ def test_ties_go_to_the_longer_word_as_in_jieba(tmp_path):
     texts = ["甲乙丙", "丙甲乙丙乙", "丁甲", "甲乙丙丁戊", "e-mail甲", "ae-mail", "5%_x.y丙", "5%_x.z"]
     data = np.frombuffer("".join(texts).encode(), np.uint8)
     offsets = np.cumsum([0] + [len(t.encode()) for t in texts])
-    out, out_offsets = jk.joined(data, offsets, ord("|"), d.root_children, d.slots, d.node_freq, d.log_prob,
-                                 d.neg_log_total)
+    out, out_offsets = d.joined(data, offsets, ord("|"))
     got = [bytes(out[a:b]).decode() for a, b in zip(out_offsets[:-1], out_offsets[1:])]
     assert got == ["|".join(tok.lcut(t, HMM=False)) for t in texts]
     assert got[0] == "甲乙|丙"
