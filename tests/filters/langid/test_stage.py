@@ -154,15 +154,13 @@ def test_compiled_and_library_predictors_give_the_same_columns(stage, library_st
 def test_a_model_the_kernel_cannot_read_falls_back_to_the_library(tmp_path, caplog):
     """A quantized output matrix (quantize -qout) is not read by filters.fasttext_infer: the
     stage says so and predicts with fastText, answering as the library stage does."""
-    from tests.filters.fasttext_infer.test_predictor import _fit
+    from tests.filters.fasttext_infer.test_predictor import train_quantized_output_model
 
-    train = tmp_path / "many.txt"  # quantizing the output matrix needs 256 rows: 300 labels
-    train.write_text("".join(f"__label__l{i} word{i} w{i % 7} shared\n" for i in range(300)) * 2, encoding="utf-8")
-    _fit(train, tmp_path / "qout.ftz", {"epoch": 1, "dim": 16, "bucket": 300, "minn": 0, "maxn": 0}, {"qout": True})
+    model = train_quantized_output_model(tmp_path)
     texts = ["word3 shared", "这是中文句子", "word17 w2 shared and more words"]
     with caplog.at_level("WARNING", logger="filters.langid.stage"):
-        fallback = LangIdStage(model_path=str(tmp_path / "qout.ftz"), keep_languages=[])
+        fallback = LangIdStage(model_path=str(model), keep_languages=[])
         fallback.setup()
     assert fallback._compiled is None and "quantized output" in caplog.text
-    library = LangIdStage(model_path=str(tmp_path / "qout.ftz"), keep_languages=[], predictor="fasttext")
+    library = LangIdStage(model_path=str(model), keep_languages=[], predictor="fasttext")
     assert fallback(_batch(texts)).column("lang").to_pylist() == library(_batch(texts)).column("lang").to_pylist()
