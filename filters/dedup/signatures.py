@@ -33,7 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
@@ -127,8 +126,7 @@ def signature_table(batch: pa.Table, config: SignatureConfig, part: int = -1) ->
     index of the input file the batch came from (-1: none, e.g. a query)."""
     active = pc.is_null(batch["drop_reason"])
     batch = batch.filter(active)
-    texts = pl.from_arrow(batch["text"]).cast(pl.String) if batch.num_rows else pl.Series("text", [], pl.String)
-    norm, norm_off, hashes, offsets = fast_shingle_hashes(texts, config.shingles)
+    norm, norm_off, hashes, offsets = fast_shingle_hashes(batch["text"], config.shingles)
     sig = signatures(hashes, offsets, config.num_perm, config.seed)
     exact = exact_hashes(norm, norm_off)
     ids = batch["id"].to_pylist()

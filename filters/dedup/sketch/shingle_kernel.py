@@ -5,15 +5,16 @@ them on real text), in two passes over the bytes instead of five regex passes an
 a dozen numpy passes:
 
 * :func:`normalize_buffer`: decode UTF-8, fold each code point through a character map
-  (Traditional -> Simplified, one character to one), look it up in a class table
+  (lower case and Traditional -> Simplified, one character to one), look it up in a class table
   (separator / word / digit / CJK / punctuation / underscore), and write the
   normalized bytes: tokens separated by one space, CJK characters (and in code mode
   punctuation) as one-character tokens, digits optionally as ``0``;
 * :func:`shingle_buffer`: tokens -> runs -> n-gram spans -> ``span_hash64`` of each
   span, written straight into the output array.
 
-Lower-casing stays in polars before (Unicode's full lower-case mapping, final sigma
-included, is Rust's to keep).
+The character map holds the lower case too (polars' own mapping, character by character,
+see ``shingles.lower_fold``); the two characters whose lower case depends on context or is
+two characters long (capital sigma, U+0130) flag their document for polars to lower-case.
 Compiled on first use and cached on disk (``cache=True``).
 """
 
@@ -52,12 +53,15 @@ def _put_utf8(out, o, cp):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero, fold):  # pragma: no cover - compiled
     """``fold[cp]`` is the code point ``cp`` becomes (itself where it stays; code points
-    past the end of ``fold`` stay). Output room: a 3-byte character may fold to a 4-byte
-    one and take a separator, 5 bytes for 3, within the 2x allotted."""
+    past the end of ``fold`` stay); a negative ``fold[cp]`` flags the document in ``redo``
+    (its character stays, the caller normalizes that document again). Output room: a
+    character may fold to one a byte longer (2 -> 3, 3 -> 4 bytes) and take a separator,
+    5 bytes for 3, within the 2x allotted; a 1-byte character folds to a 1-byte one."""
     n_docs = offsets.shape[0] - 1
     n_fold = fold.shape[0]
     out = np.empty(2 * data.shape[0] + 1, dtype=np.uint8)
     out_off = np.zeros(n_docs + 1, dtype=np.int64)
+    redo = np.zeros(n_docs, dtype=np.bool_)
     o = 0
     for d in range(n_docs):
         i = offsets[d]
@@ -66,9 +70,14 @@ def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero, fold):  
         in_word = False  # the last written byte belongs to a multi-char word token
         while i < end:
             cp, ln = _decode(data, i)
-            folded = cp < n_fold and fold[cp] != cp
-            if folded:
-                cp = fold[cp]
+            folded = False
+            if cp < n_fold:
+                f = fold[cp]
+                if f < 0:
+                    redo[d] = True
+                elif f != cp:
+                    cp = f
+                    folded = True
             c = classes[cp]
             if c == UNDERSCORE:
                 c = WORD if code_mode else SEP
@@ -103,7 +112,7 @@ def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero, fold):  
                 in_word = False
             i += ln
         out_off[d + 1] = o
-    return out[:o], out_off
+    return out[:o], out_off, redo
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")

@@ -9,9 +9,10 @@ finished with fmix64 (:func:`span_hash64`). Two implementations give identical v
 
 * the reference: polars regexes (:func:`shingle_normal_form`) + numpy prefix sums over the
   byte buffer (``tests.filters.dedup.shingle_reference.shingle_hashes``), no per-shingle Python code;
-* the fast path the stage uses (:func:`fast_shingle_hashes`): polars for
-  Traditional -> Simplified and lower case, then two compiled passes
-  (``filters.dedup.sketch.shingle_kernel``) with a code-point class table (:func:`char_classes`).
+* the fast path the stage uses (:func:`fast_shingle_hashes`): two compiled passes
+  (``filters.dedup.sketch.shingle_kernel``) over the Arrow bytes, with a code point map
+  (lower case and Traditional -> Simplified, :func:`char_fold`) and a class table
+  (:func:`char_classes`).
 
 Tokens: a CJK character (a letter/digit/mark in :data:`CJK_RANGES`: kana and CJK
 ideographs) is one token; a run of other letters/digits/marks (Latin, Cyrillic,
@@ -39,6 +40,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
 """Kana, CJK Unified Ideographs (+ Extension A, B-G) and compatibility ideographs:
@@ -208,43 +210,105 @@ def t2s_fold() -> np.ndarray:
     return fold
 
 
+CASED_BELOW = 0x20000
+"""Every code point with a lower-case mapping is below this (Unicode 16: the last is Adlam's
+U+1E921); :func:`lower_fold` asks polars about each one under it."""
+CONTEXT_LOWER = -1
+"""``fold`` value of a character whose lower case depends on its neighbours (capital sigma:
+final sigma) or is more than one character (U+0130): its text is lower-cased by polars."""
+
+
+@lru_cache(maxsize=1)
+def lower_fold() -> np.ndarray:
+    """``fold[cp]``: the lower case of ``cp`` as polars' ``str.to_lowercase`` (Rust's full
+    mapping) gives it for the character alone, or :data:`CONTEXT_LOWER`. Built from polars
+    itself rather than ``str.lower``: polars' Unicode is newer than this Python's (Unicode 16
+    lower-cases 55 more characters than Python 3.11 does) and the reference is polars."""
+    import pyarrow as pa
+
+    cps = np.r_[0:0xD800, 0xE000:CASED_BELOW].astype(np.uint32)
+    data = cps.astype("<u4").tobytes().decode("utf-32-le").encode("utf-8")
+    offsets = np.zeros(len(cps) + 1, np.int64)
+    np.cumsum(1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000), out=offsets[1:])
+    chars = pl.from_arrow(pa.LargeStringArray.from_buffers(len(cps), pa.py_buffer(offsets), pa.py_buffer(data)))
+    lower = chars.str.to_lowercase()
+    changed = (lower != chars).to_numpy()
+    fold = np.arange(CASED_BELOW, dtype=np.int32)
+    for cp, low in zip(cps[changed].tolist(), lower.filter(pl.Series(changed)).to_list()):
+        fold[cp] = ord(low) if len(low) == 1 else CONTEXT_LOWER
+    fold[ord("\u03a3")] = CONTEXT_LOWER  # Σ -> σ, or ς at the end of a word
+    return fold
+
+
+@lru_cache(maxsize=4)
+def char_fold(lowercase: bool, traditional_to_simplified: bool) -> np.ndarray:
+    """The kernel's code point map for a config: lower case (:func:`lower_fold`), then
+    Traditional -> Simplified (:func:`t2s_fold`; the two touch disjoint characters, so the
+    order is the reference's either way). Empty when neither applies."""
+    t2s = t2s_fold() if traditional_to_simplified else _NO_FOLD
+    if not lowercase:
+        return t2s
+    fold = np.arange(max(CASED_BELOW, len(t2s)), dtype=np.int32)
+    fold[:CASED_BELOW] = lower_fold()
+    in_t2s = (fold >= 0) & (fold < len(t2s))
+    fold[in_t2s] = t2s[fold[in_t2s]]
+    return fold
+
+
 _NO_FOLD = np.zeros(0, dtype=np.int32)
 
 
 def prepare_texts(texts: pl.Series, config: ShingleConfig = ShingleConfig()) -> pl.Series:
-    """The polars part of normalization: lower case (Traditional -> Simplified is folded in
-    the kernel, character by character, see :func:`t2s_fold`)."""
+    """Lower case by polars, for the texts the kernel cannot lower-case alone (see
+    :data:`CONTEXT_LOWER`)."""
     e = pl.col("t").fill_null("")
     if config.lowercase:
         e = e.str.to_lowercase()
     return pl.DataFrame({"t": texts.cast(pl.String)}).select(e.alias("text")).to_series()
 
 
-def _arrow_buffers(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    arr = series.to_arrow().cast("large_string")
-    if hasattr(arr, "combine_chunks"):
-        arr = arr.combine_chunks()
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
-    return data, offsets
-
-
 def fast_shingle_hashes(
-    texts: pl.Series, config: ShingleConfig = ShingleConfig()
+    texts: pa.Array | pa.ChunkedArray | pl.Series, config: ShingleConfig = ShingleConfig()
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Compiled path: ``(norm_bytes, norm_offsets, hashes, doc_offsets)`` where the
     normalized texts are ``norm_bytes[norm_offsets[i]:norm_offsets[i+1]]`` (exactly
-    ``shingle_normal_form``) and the hashes exactly ``shingle_reference.shingle_hashes``'s."""
+    ``shingle_normal_form``) and the hashes exactly ``shingle_reference.shingle_hashes``'s.
+    The kernel reads the Arrow bytes in place and lower-cases through its code point map;
+    the rare text it flags (a capital sigma, U+0130) is lower-cased by polars and
+    normalized again."""
     from filters.dedup.sketch.shingle_kernel import normalize_buffer, shingle_buffer
+    from filters.signals.script_detect import utf8_buffers
 
-    data, offsets = _arrow_buffers(prepare_texts(texts, config))
+    arrow = texts.to_arrow() if isinstance(texts, pl.Series) else texts
+    data, offsets = utf8_buffers(arrow)
     classes = char_classes()
-    fold = t2s_fold() if config.traditional_to_simplified else _NO_FOLD
-    norm, norm_off = normalize_buffer(data, offsets - offsets[0] if len(offsets) else offsets, classes,
-                                      config.mode == "code", config.digits_to_zero, fold) if len(offsets) > 1 else (
-        np.zeros(0, np.uint8), np.zeros(1, np.int64))
+    fold = char_fold(config.lowercase, config.traditional_to_simplified)
+    code_mode = config.mode == "code"
+    norm, norm_off, redo = normalize_buffer(data, offsets, classes, code_mode, config.digits_to_zero, fold)
+    if redo.any():
+        idx = np.flatnonzero(redo)
+        lowered = prepare_texts(pl.from_arrow(pa.chunked_array([arrow]) if isinstance(arrow, pa.Array) else arrow)
+                                .gather(idx), config)
+        data2, offsets2 = utf8_buffers(lowered.to_arrow())
+        norm2, norm_off2, _ = normalize_buffer(data2, offsets2, classes, code_mode, config.digits_to_zero, fold)
+        norm, norm_off = _replace_docs(norm, norm_off, idx, norm2, norm_off2)
     hashes, counts = shingle_buffer(norm, norm_off, classes, config.n_cjk, config.n_word, _P)
     doc_offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=doc_offsets[1:])
     return norm, norm_off, hashes, doc_offsets
+
+
+def _replace_docs(data: np.ndarray, offsets: np.ndarray, idx: np.ndarray, new_data: np.ndarray,
+                  new_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The byte buffer and offsets with documents ``idx`` (ascending) replaced by the
+    documents of ``(new_data, new_offsets)``, in order: one copy, in 2 * len(idx) + 1 pieces."""
+    pieces, pos = [], 0
+    for k, d in enumerate(idx.tolist()):
+        pieces += [data[pos:offsets[d]], new_data[new_offsets[k]:new_offsets[k + 1]]]
+        pos = offsets[d + 1]
+    pieces.append(data[pos:offsets[-1]])
+    lengths = np.diff(offsets)
+    lengths[idx] = np.diff(new_offsets)
+    out_off = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=out_off[1:])
+    return np.concatenate(pieces), out_off

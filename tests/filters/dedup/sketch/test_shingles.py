@@ -87,3 +87,53 @@ def test_char_classes_skip_only_unassigned_planes():
     from filters.dedup.sketch.shingles import char_classes
 
     assert np.array_equal(char_classes(), char_classes.__wrapped__(None))
+
+
+def _fast_normal_form(texts, cfg):
+    import polars as pl
+
+    from filters.dedup.sketch.shingles import fast_shingle_hashes
+
+    norm, norm_off, _, _ = fast_shingle_hashes(pl.Series(texts, dtype=pl.String) if isinstance(texts, list) else texts, cfg)
+    return [bytes(norm[norm_off[i] : norm_off[i + 1]]).decode() for i in range(len(norm_off) - 1)]
+
+
+def test_compiled_lower_case_equals_polars_for_every_character():
+    """The kernel lower-cases through a code point map taken from polars; every character
+    below ``CASED_BELOW``, alone, inside words and next to its neighbours, normalizes as
+    the reference's ``str.to_lowercase`` does, and so do the two it leaves to polars:
+    capital sigma (final or not) and U+0130, which lower-cases to two characters."""
+    from filters.dedup.sketch.shingles import CASED_BELOW
+
+    import unicodedata
+
+    # characters this Python's Unicode assigns: the class table (char_classes) comes from
+    # it, while polars' regexes know newer letters too (a separate difference)
+    every = [chr(cp) for cp in range(CASED_BELOW) if not 0xD800 <= cp < 0xE000 and unicodedata.category(chr(cp)) != "Cn"]
+    texts = [" ".join(every), "".join(every), "a".join(every[::7]), "x" + "Y".join(every[1::5]) + "z"]
+    texts += ["ΣΑΣ ΟΔΥΣΣΕΥΣ Σ aΣ Σa", "İstanbul DİYARBAKIR İ", "no capital sigma", "ΚΑΛΗΜΕΡΑ, ΚΟΣΜΕ", "Kelvin \u212a", ""]
+    for cfg in (ShingleConfig(), ShingleConfig(mode="code"), ShingleConfig(traditional_to_simplified=False),
+                ShingleConfig(lowercase=False)):
+        assert _fast_normal_form(texts, cfg) == shingle_normal_form(texts, cfg).to_list()
+
+
+def test_lower_case_map_is_polars_not_this_python():
+    import polars as pl
+
+    from filters.dedup.sketch.shingles import CONTEXT_LOWER, lower_fold
+
+    fold = lower_fold()
+    for ch in ("\u1c89", "\ua7cb", "\U00010d50", "A", "Ä", "\u212a"):
+        assert chr(fold[ord(ch)]) == pl.Series([ch]).str.to_lowercase()[0]
+    assert fold[ord("Σ")] == fold[0x130] == CONTEXT_LOWER
+    assert fold[ord("a")] == ord("a") and fold[ord("中")] == ord("中")
+
+
+def test_arrow_input_sliced_or_with_nulls_normalizes_as_the_reference():
+    import pyarrow as pa
+
+    texts = ["skip me", "Hello World", None, "ΣΟΦΙΑ 體育", "İyi"]
+    for arr in (pa.array(texts, pa.large_string()).slice(1), pa.array(texts, pa.string()).slice(1),
+                pa.chunked_array([pa.array(texts[:3]), pa.array(texts[3:])])):
+        want = shingle_normal_form([t or "" for t in arr.to_pylist()]).to_list()
+        assert _fast_normal_form(arr, ShingleConfig()) == want
