@@ -80,11 +80,30 @@ def prepare_lines(examples: Sequence[LabeledText], label: str, params: TrainPara
 _CHILD = "import json, sys; from filters.classify.train import _fit; _fit(*json.loads(sys.argv[1]))"
 
 
+WEIGHT_LIMIT = 1e4
+"""A trained weight this large means corrupt training, not learning: healthy models here stay
+below ~12 (the shipped ones: 6.3 and 11.4 at most), while the wheel's corrupt trainings
+wrote 1e8 to 1e38 (see :func:`train_model`)."""
+
+
+class CorruptTraining(RuntimeError):
+    """fastText wrote weights that are not finite or beyond :data:`WEIGHT_LIMIT`."""
+
+
+def check_weights(*matrices) -> None:
+    """Raise :class:`CorruptTraining` unless every weight is finite and within the limit."""
+    for m in matrices:
+        worst = float(np.max(np.abs(m))) if m.size else 0.0
+        if not np.isfinite(worst) or worst > WEIGHT_LIMIT:
+            raise CorruptTraining(f"corrupt training: a weight of {worst:g} (limit {WEIGHT_LIMIT:g})")
+
+
 def _fit(train_file: str, out_file: str, options: dict, quantize: dict | None) -> None:
-    """Train (and quantize) one model and save it; runs in a fresh child process."""
+    """Train (and quantize) one model, check its weights and save it; runs in a fresh child process."""
     import fasttext
 
     model = fasttext.train_supervised(input=train_file, loss="softmax", verbose=0, **options)
+    check_weights(model.get_input_matrix(), model.get_output_matrix())
     if quantize is not None:
         model.quantize(input=train_file, qnorm=True, retrain=False, **quantize)
     model.save_model(out_file)
@@ -102,7 +121,8 @@ def train_model(examples: Sequence[LabeledText], label: str, params: TrainParams
     of a few hundred and no character n-grams) on memory that differs from run to run:
     NaN in about half the runs, and huge weights in others. Every model shipped or
     configured here has a matrix of megabytes (bucket 20,000 or more), where 8 of 8
-    fresh runs give the same file.
+    fresh runs give the same file. The child checks the weights it trained
+    (:func:`check_weights`): corrupt ones are trained again in a fresh process.
     """
     import fasttext
 
@@ -120,8 +140,15 @@ def train_model(examples: Sequence[LabeledText], label: str, params: TrainParams
         if done.returncode == 0:
             break
         error = (done.stderr.strip().splitlines() or ["fastText training failed"])[-1]
-        if "NaN" not in error or attempt == 3:
+        corrupt = "CorruptTraining" in error
+        if not (corrupt or "NaN" in error) or attempt == 3:
+            if corrupt or "NaN" in error:
+                error += (" (this fastText wheel corrupts the training of input matrices under ~128 KB"
+                          " without character n-grams: a larger bucket avoids it)")
             raise RuntimeError(error)
+        if corrupt:  # memory, not the learning rate: the same training in a fresh process
+            print("fastText wrote corrupt weights; retrying", file=sys.stderr)
+            continue
         lr /= 2
         print(f"fastText diverged (NaN); retrying with lr={lr:g}", file=sys.stderr)
     fasttext.FastText.eprint = lambda *a, **k: None  # silence the load_model warning

@@ -43,6 +43,37 @@ def test_model_separates_held_back_rows(dev_data, tmp_path):
     assert binary_metrics(scores[zh], truth[zh], 0.5)["f1"] >= 0.9
 
 
+def test_weights_are_checked_finite_and_bounded():
+    from filters.classify.train import CorruptTraining, check_weights
+
+    check_weights(np.zeros((0, 16), np.float32), np.full((3, 16), -11.5, np.float32))
+    for bad in (np.float32("nan"), np.float32("inf"), np.float32(2.4e15)):
+        m = np.zeros((4, 16), np.float32)
+        m[2, 5] = bad
+        with pytest.raises(CorruptTraining):
+            check_weights(np.zeros((2, 2), np.float32), m)
+
+
+def test_corrupt_weights_are_trained_again_in_a_fresh_process(dev_data, tmp_path, monkeypatch, capsys):
+    """The child's CorruptTraining (here: the first child of the run) is retried at the same
+    learning rate; a NaN halves it."""
+    import filters.classify.train as train
+
+    marker = tmp_path / "first"
+    monkeypatch.setattr(train, "_CHILD", (
+        "import json, pathlib, sys\n"
+        "from filters.classify.train import CorruptTraining, _fit\n"
+        f"m = pathlib.Path({str(marker)!r})\n"
+        "if not m.exists():\n"
+        "    m.write_text('x')\n"
+        "    raise CorruptTraining('corrupt training: a weight of 1e+20 (limit 10000)')\n"
+        "_fit(*json.loads(sys.argv[1]))\n"))
+    rows = _examples(dev_data, ["math_pos_en"], True)[:40] + _examples(dev_data, ["neg_en"], False)[:40]
+    model, _ = train_model(rows, "math", TrainParams(epoch=2, dim=16), tmp_path)
+    assert marker.exists() and model.lr_used == TrainParams().lr
+    assert "corrupt weights; retrying" in capsys.readouterr().err
+
+
 def test_one_class_is_an_error(dev_data, tmp_path):
     with pytest.raises(ValueError, match="both classes"):
         train_model(_examples(dev_data, ["neg_en"], False), "math", TrainParams(), tmp_path)
