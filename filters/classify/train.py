@@ -140,12 +140,12 @@ def train_model(examples: Sequence[LabeledText], label: str, params: TrainParams
         if done.returncode == 0:
             break
         error = (done.stderr.strip().splitlines() or ["fastText training failed"])[-1]
-        corrupt = "CorruptTraining" in error
-        if not (corrupt or "NaN" in error) or attempt == 3:
-            if corrupt or "NaN" in error:
-                error += (" (this fastText wheel corrupts the training of input matrices under ~128 KB"
-                          " without character n-grams: a larger bucket avoids it)")
+        corrupt, nan = "CorruptTraining" in error, "NaN" in error
+        if not (corrupt or nan):
             raise RuntimeError(error)
+        if attempt == 3:
+            raise RuntimeError(error + " (this fastText wheel corrupts the training of input matrices under"
+                               " ~128 KB without character n-grams: a larger bucket avoids it)")
         if corrupt:  # memory, not the learning rate: the same training in a fresh process
             print("fastText wrote corrupt weights; retrying", file=sys.stderr)
             continue

@@ -136,31 +136,15 @@ def code_point_counts(arr: pa.Array, lookup: np.ndarray) -> np.ndarray:
     return lookup_counts(data, offsets, np.asarray(lookup, dtype=np.bool_))
 
 
-def bmp_strings() -> tuple[np.ndarray, pa.Array]:
-    """Every character of the Basic Multilingual Plane but the surrogates, one per row, and
-    their code points."""
-    cp = np.arange(0x10000, dtype=np.int64)
-    cp = cp[(cp < 0xD800) | (cp > 0xDFFF)]
-    size = 1 + (cp >= 0x80) + (cp >= 0x800)
-    offsets = np.zeros(len(cp) + 1, dtype=np.int64)
-    np.cumsum(size, out=offsets[1:])
-    data = np.zeros(offsets[-1], dtype=np.uint8)
-    start = offsets[:-1]
-    data[start] = (np.array([0, 0x00, 0xC0, 0xE0])[size] | (cp >> (6 * (size - 1)))).astype(np.uint8)
-    for k in (1, 2):
-        has = size > k
-        data[start[has] + k] = (0x80 | ((cp[has] >> (6 * (size[has] - 1 - k))) & 0x3F)).astype(np.uint8)
-    return cp, pa.LargeStringArray.from_buffers(len(cp), pa.py_buffer(offsets), pa.py_buffer(data))
-
-
 @lru_cache(maxsize=1)
 def _scan_table() -> np.ndarray:
     """The character table of :func:`filters.normalize.scan_kernel.scan_flags`, read off the
     very regexes it stands for (each run once over every BMP character)."""
     from filters.normalize import scan_kernel as k
     from filters.normalize.mojibake import _CP1252_SIGNS
+    from filters.signals.script_detect import char_strings
 
-    cps, chars = bmp_strings()
+    cps, chars = char_strings(0x10000)
     table = np.zeros(0x10000, dtype=np.uint8)
     table[cps[matches(chars, _NEEDS_CONTROL_FIX)]] |= k.T_CONTROL
     table[cps[matches(chars, EXOTIC_SPACES)]] |= k.T_EXOTIC

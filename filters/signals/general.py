@@ -93,20 +93,10 @@ def char_flags(top: int = 0x40000) -> np.ndarray:
     so only planes 0-3 are read."""
     from filters.signals.word_kernel import LETTER, NUMBER, SPACE
 
-    cp = np.arange(top, dtype=np.int64)
-    cp = cp[(cp < 0xD800) | (cp > 0xDFFF)]  # surrogates are not characters
-    size = 1 + (cp >= 0x80) + (cp >= 0x800) + (cp >= 0x10000)
-    offsets = np.zeros(len(cp) + 1, dtype=np.int64)
-    np.cumsum(size, out=offsets[1:])
-    data = np.zeros(offsets[-1], dtype=np.uint8)
-    start = offsets[:-1]
-    lead = np.array([0, 0x00, 0xC0, 0xE0, 0xF0])[size]
-    data[start] = (lead | (cp >> (6 * (size - 1)))).astype(np.uint8)
-    for k in (1, 2, 3):  # continuation bytes, most significant first
-        has = size > k
-        shift = 6 * (size[has] - 1 - k)
-        data[start[has] + k] = (0x80 | ((cp[has] >> shift) & 0x3F)).astype(np.uint8)
-    chars = pl.Series(pa.LargeStringArray.from_buffers(len(cp), pa.py_buffer(offsets), pa.py_buffer(data)))
+    from filters.signals.script_detect import char_strings
+
+    cp, arr = char_strings(top)
+    chars = pl.Series(arr)
     flags = np.zeros(0x110000, dtype=np.uint8)
     flags[cp] = (chars.str.contains(r"\pL").to_numpy() * LETTER | chars.str.contains(r"\pN").to_numpy() * NUMBER
                  | chars.str.contains(r"\s").to_numpy() * SPACE)

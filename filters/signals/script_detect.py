@@ -97,6 +97,18 @@ def utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     return data, offsets - start
 
 
+def char_strings(top: int) -> tuple[np.ndarray, pa.Array]:
+    """Every character below ``top`` but the surrogates, one per row, and their int64 code
+    points: to read a regex's or a case mapping's own Unicode tables by running it once over
+    every character."""
+    cp = np.arange(top, dtype=np.int64)
+    cp = cp[(cp < 0xD800) | (cp > 0xDFFF)]
+    data = cp.astype("<u4").tobytes().decode("utf-32-le").encode("utf-8")
+    offsets = np.zeros(len(cp) + 1, dtype=np.int64)
+    np.cumsum(1 + (cp >= 0x80) + (cp >= 0x800) + (cp >= 0x10000), out=offsets[1:])
+    return cp, pa.LargeStringArray.from_buffers(len(cp), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
 HAN_SIMP, HAN_TRAD, DIGIT, N_CLASSES = 6, 7, 8, 9
 
 

@@ -224,13 +224,10 @@ def lower_fold() -> np.ndarray:
     mapping) gives it for the character alone, or :data:`CONTEXT_LOWER`. Built from polars
     itself rather than ``str.lower``: polars' Unicode is newer than this Python's (Unicode 16
     lower-cases 55 more characters than Python 3.11 does) and the reference is polars."""
-    import pyarrow as pa
+    from filters.signals.script_detect import char_strings
 
-    cps = np.r_[0:0xD800, 0xE000:CASED_BELOW].astype(np.uint32)
-    data = cps.astype("<u4").tobytes().decode("utf-32-le").encode("utf-8")
-    offsets = np.zeros(len(cps) + 1, np.int64)
-    np.cumsum(1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000), out=offsets[1:])
-    chars = pl.from_arrow(pa.LargeStringArray.from_buffers(len(cps), pa.py_buffer(offsets), pa.py_buffer(data)))
+    cps, arr = char_strings(CASED_BELOW)
+    chars = pl.Series(arr)
     lower = chars.str.to_lowercase()
     changed = (lower != chars).to_numpy()
     fold = np.arange(CASED_BELOW, dtype=np.int32)
@@ -287,8 +284,7 @@ def fast_shingle_hashes(
     norm, norm_off, redo = normalize_buffer(data, offsets, classes, code_mode, config.digits_to_zero, fold)
     if redo.any():
         idx = np.flatnonzero(redo)
-        lowered = prepare_texts(pl.from_arrow(pa.chunked_array([arrow]) if isinstance(arrow, pa.Array) else arrow)
-                                .gather(idx), config)
+        lowered = prepare_texts(pl.Series(arrow.take(pa.array(idx))), config)
         data2, offsets2 = utf8_buffers(lowered.to_arrow())
         norm2, norm_off2, _ = normalize_buffer(data2, offsets2, classes, code_mode, config.digits_to_zero, fold)
         norm, norm_off = _replace_docs(norm, norm_off, idx, norm2, norm_off2)
