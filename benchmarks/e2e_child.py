@@ -42,6 +42,9 @@ def main() -> None:
     out_path = Path(sys.argv[2])
     cpu_startup_begin = _cpu()
 
+    from pipeline.allocators import configure
+
+    configure()  # what `taosha run` does first (pipeline/cli.py)
     import pipeline.run.local as local
     from pipeline.config import load_config
     from pipeline.stats import timed_stage

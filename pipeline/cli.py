@@ -18,9 +18,13 @@ import importlib
 import sys
 from pathlib import Path
 
-from pipeline import __version__, registry
-from pipeline.config import ConfigError, InputConfig, load_config, parse_overrides, project_root
-from pipeline.run.plan import RunError
+from pipeline.allocators import configure as _configure_allocators
+
+_configure_allocators()  # before pyarrow and polars load their allocators (see pipeline.allocators)
+
+from pipeline import __version__, registry  # noqa: E402
+from pipeline.config import ConfigError, InputConfig, load_config, parse_overrides, project_root  # noqa: E402
+from pipeline.run.plan import RunError  # noqa: E402
 
 DEMO_CONFIG = "configs/demo.yaml"
 DEFAULT_OUTPUT_ROOT = "taosha-out"

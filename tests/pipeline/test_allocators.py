@@ -1,0 +1,71 @@
+"""pipeline.allocators: the allocator settings a run starts with."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import allocators
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in [*allocators.ENV_DEFAULTS, allocators.OFF_SWITCH]:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_sets_the_environment_defaults(clean_env):
+    done = allocators.configure()
+    for name, value in allocators.ENV_DEFAULTS.items():
+        assert os.environ[name] == value
+        assert done[name] == value
+
+
+def test_keeps_what_the_user_set(clean_env):
+    clean_env.setenv("MIMALLOC_PURGE_DELAY", "0")
+    done = allocators.configure()
+    assert os.environ["MIMALLOC_PURGE_DELAY"] == "0"
+    assert "MIMALLOC_PURGE_DELAY" not in done
+    assert os.environ["_RJEM_MALLOC_CONF"] == allocators.ENV_DEFAULTS["_RJEM_MALLOC_CONF"]
+
+
+@pytest.mark.parametrize("value", ["0", "off", "False"])
+def test_the_off_switch_changes_nothing(clean_env, value):
+    clean_env.setenv(allocators.OFF_SWITCH, value)
+    assert allocators.configure() == {}
+    assert not any(name in os.environ for name in allocators.ENV_DEFAULTS)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_glibc_takes_the_malloc_thresholds(clean_env):
+    assert "mallopt" in allocators.configure()
+
+
+def test_the_cli_configures_before_pyarrow_loads():
+    """The environment variables only work if they are set before pyarrow and polars load
+    their allocators: importing the CLI module must set them first."""
+    code = (
+        "import os, sys\n"
+        "import builtins\n"
+        "real = builtins.__import__\n"
+        "seen = {}\n"
+        "def spy(name, *a, **k):\n"
+        "    if name.split('.')[0] in ('pyarrow', 'polars') and name not in seen:\n"
+        "        seen[name] = os.environ.get('MIMALLOC_PURGE_DELAY')\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = spy\n"
+        "import pipeline.cli\n"
+        "print(sorted(set(seen.values())))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in allocators.ENV_DEFAULTS and k != allocators.OFF_SWITCH}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == repr([allocators.ENV_DEFAULTS["MIMALLOC_PURGE_DELAY"]])
