@@ -13,6 +13,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from pipeline.allocators import release_unused
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.io.part_reader import ReadTally, read_part, read_spill
 from pipeline.io.part_sink import PartSink
@@ -54,6 +55,7 @@ class LocalEngine:
 
     def run_global(self, segment: Segment, spill_paths: list[str], work: WorkDir) -> None:
         name = segment.names[0]
+        release_unused()  # the streaming phase's buffers, kept for reuse (pipeline.allocators)
         self.progress(f"[{name}] global phase over {len(spill_paths)} intermediate file(s)")
         t0 = time.perf_counter()
         context = GlobalContext(

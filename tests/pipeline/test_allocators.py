@@ -69,3 +69,20 @@ def test_the_cli_configures_before_pyarrow_loads():
     env["PYTHONPATH"] = str(ROOT)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == repr([allocators.ENV_DEFAULTS["MIMALLOC_PURGE_DELAY"]])
+
+
+def test_release_unused_runs_between_allocations():
+    """A smoke test: how much the kernel gets back is the allocator's business (measured in
+    benchmarks/e2e_scale.py's peak RSS), not assertable here."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pool = pa.default_memory_pool()
+    before = pool.bytes_allocated()
+    arrays = [pc.add(pa.array(np.arange(1 << 20)), 1) for _ in range(8)]
+    assert pool.bytes_allocated() >= before + 8 * (8 << 20)
+    del arrays
+    allocators.release_unused()
+    assert pool.bytes_allocated() == before
+    assert pc.sum(pc.add(pa.array(np.arange(10)), 1)).as_py() == 55  # the pool still serves

@@ -98,6 +98,17 @@ def test_global_stage_runs_over_all_files(tmp_path):
     assert stats["records_in"] == stats["kept"] + stats["rejected"] + stats["errored"]
 
 
+def test_memory_kept_for_reuse_is_released_before_a_global_phase(tmp_path, monkeypatch):
+    import pipeline.run.local as local
+
+    events: list[str] = []
+    monkeypatch.setattr(local, "release_unused", lambda: events.append("release"))
+    inputs = make_inputs(tmp_path)
+    run_local(config_for(inputs, tmp_path / "out", ["exact_dup"]),
+              progress=lambda m: events.append("global") if "global phase over" in m else None)
+    assert events == ["release", "global"]
+
+
 def test_rerun_skips_finished_files_and_refuses_other_config(tmp_path):
     inputs = make_inputs(tmp_path)
     out = tmp_path / "out"
