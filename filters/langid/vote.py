@@ -35,7 +35,10 @@ def label_segments(
 
     Where the script says Chinese, the label is ``zh`` and the score is the larger of
     fastText's probability (if it also said Chinese) and the Han share of the letters."""
-    lang = np.array([aliases.get(x, x) for x in (s[9:] for s in ft_labels)], dtype=object)
+    # a few hundred distinct labels at most: map those, then spread them by index
+    encoded = pa.array(ft_labels, pa.string()).dictionary_encode()
+    names = [aliases.get(x[9:], x[9:]) for x in encoded.dictionary.to_pylist()]
+    lang = np.array(names, dtype=object)[encoded.indices.to_numpy(zero_copy_only=False)] if names else np.array([], object)
     score = np.asarray(ft_probs, dtype=np.float64)
     zh = chinese_by_script(stats, min_han_share=min_han_share)
     script_conf = np.clip(stats.han_share, 0.0, 1.0)
@@ -52,6 +55,18 @@ def settled_by_script(stats: CharStats, min_han_share: float = 0.5) -> np.ndarra
     return chinese_by_script(stats, min_han_share=min_han_share) & (stats.han_share >= 1.0)
 
 
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values.astype(str), return_inverse=True)`` for an object array of a few
+    distinct strings, by hashing (Arrow's dictionary encoding) instead of sorting them all:
+    the distinct names sorted, and each value's index among them."""
+    encoded = pa.array(values, pa.string()).dictionary_encode()
+    distinct = np.array(encoded.dictionary.to_pylist(), dtype=str)
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
 @dataclass(frozen=True)
 class DocVote:
     lang: pa.Array  # string, null for a document without segments
@@ -64,7 +79,7 @@ class DocVote:
 
 def vote(labels: SegmentLabels, doc: np.ndarray, weight: np.ndarray, n_docs: int, stats: CharStats, share_langs: list[str]) -> DocVote:
     """Length-weighted vote of segments into ``n_docs`` documents (vectorized bincounts)."""
-    names, code = np.unique(labels.lang.astype(str), return_inverse=True) if len(doc) else (np.array([], str), np.zeros(0, np.int64))
+    names, code = _factorize(labels.lang) if len(doc) else (np.array([], str), np.zeros(0, np.int64))
     k = max(len(names), 1)
     key = doc * k + code
     w = np.bincount(key, weights=weight, minlength=n_docs * k).reshape(n_docs, k)

@@ -20,3 +20,17 @@ def test_settled_segments_do_not_depend_on_fasttext():
         probs = rng.uniform(0, 1.0001, len(samples))
         got = label_segments(labels, probs, stats, {"yue": "zh"})
         assert (got.lang[settled] == "zh").all() and (got.score[settled] == 1.0).all()
+
+
+def test_factorize_is_numpy_unique():
+    import numpy as np
+
+    from filters.langid.vote import _factorize
+
+    rng = np.random.default_rng(7)
+    for names in (["en"], ["zh", "en", "ja", "und", "yue", "de", "a", "zz", "é"], [f"l{i}" for i in range(300)]):
+        values = np.array(rng.choice(names, 5000), dtype=object)
+        got_names, got_codes = _factorize(values)
+        want_names, want_codes = np.unique(values.astype(str), return_inverse=True)
+        assert got_names.tolist() == want_names.tolist()
+        assert (got_codes == want_codes).all()
