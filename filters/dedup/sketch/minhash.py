@@ -53,12 +53,11 @@ def signatures(hashes: np.ndarray, doc_offsets: np.ndarray, num_perm: int = 128,
     out = np.full((n_docs, num_perm), _MAX32, dtype=np.uint32)
     if n_docs == 0 or len(hashes) == 0:
         return out
-    h32 = fmix32((hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32))
     kernel = _numba_kernel()
-    if kernel is not None:
-        kernel(h32, np.ascontiguousarray(doc_offsets, dtype=np.int64), a, b, out)
+    if kernel is not None:  # the kernel cuts and pre-mixes each hash itself
+        kernel(np.ascontiguousarray(hashes), np.ascontiguousarray(doc_offsets, dtype=np.int64), a, b, out)
         return out
-    return _blocks(h32, doc_offsets, a, b, out)
+    return _blocks(fmix32((hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)), doc_offsets, a, b, out)
 
 
 def _signatures_blocks(hashes: np.ndarray, doc_offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
@@ -102,10 +101,10 @@ def _numba_kernel():
     installed; ~10x the numpy block path because the (shingles x num_perm) block is
     never materialized. None -> the numpy path (same values)."""
     try:
-        from filters.dedup.sketch.minhash_kernel import min_affine32
+        from filters.dedup.sketch.minhash_kernel import min_affine32_mixed
     except ImportError:  # pragma: no cover - numba is a dependency; the numpy path stays correct
         return None
-    return min_affine32
+    return min_affine32_mixed
 
 
 def signatures_numpy(hashes: np.ndarray, doc_offsets: np.ndarray, num_perm: int = 128, seed: int = 1) -> np.ndarray:
