@@ -51,21 +51,26 @@ def _put_utf8(out, o, cp):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def normalize_buffer(data, offsets, classes, code_mode, digits_to_zero, fold):  # pragma: no cover - compiled
-    """``fold[cp]`` is the code point ``cp`` becomes (itself where it stays; code points
+def normalize_buffer(data, starts, ends, classes, code_mode, digits_to_zero, fold):  # pragma: no cover - compiled
+    """The texts ``data[starts[d]:ends[d]]`` (any rows of an Arrow array, in place: a
+    selection needs no copy of the text), normalized one after the other into one buffer.
+    ``fold[cp]`` is the code point ``cp`` becomes (itself where it stays; code points
     past the end of ``fold`` stay); a negative ``fold[cp]`` flags the document in ``redo``
     (its character stays, the caller normalizes that document again). Output room: a
     character may fold to one a byte longer (2 -> 3, 3 -> 4 bytes) and take a separator,
     5 bytes for 3, within the 2x allotted; a 1-byte character folds to a 1-byte one."""
-    n_docs = offsets.shape[0] - 1
+    n_docs = starts.shape[0]
     n_fold = fold.shape[0]
-    out = np.empty(2 * data.shape[0] + 1, dtype=np.uint8)
+    total = 0
+    for d in range(n_docs):
+        total += ends[d] - starts[d]
+    out = np.empty(2 * total + 1, dtype=np.uint8)
     out_off = np.zeros(n_docs + 1, dtype=np.int64)
     redo = np.zeros(n_docs, dtype=np.bool_)
     o = 0
     for d in range(n_docs):
-        i = offsets[d]
-        end = offsets[d + 1]
+        i = starts[d]
+        end = ends[d]
         doc_start = o
         in_word = False  # the last written byte belongs to a multi-char word token
         while i < end:

@@ -265,28 +265,35 @@ def prepare_texts(texts: pl.Series, config: ShingleConfig = ShingleConfig()) -> 
 
 
 def fast_shingle_hashes(
-    texts: pa.Array | pa.ChunkedArray | pl.Series, config: ShingleConfig = ShingleConfig()
+    texts: pa.Array | pa.ChunkedArray | pl.Series, config: ShingleConfig = ShingleConfig(),
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Compiled path: ``(norm_bytes, norm_offsets, hashes, doc_offsets)`` where the
     normalized texts are ``norm_bytes[norm_offsets[i]:norm_offsets[i+1]]`` (exactly
-    ``shingle_normal_form``) and the hashes exactly ``shingle_reference.shingle_hashes``'s.
-    The kernel reads the Arrow bytes in place and lower-cases through its code point map;
-    the rare text it flags (a capital sigma, U+0130) is lower-cased by polars and
-    normalized again."""
+    ``shingle_normal_form``) and the hashes exactly ``shingle_reference.shingle_hashes``'s;
+    for the texts ``rows`` (int64 indices, in that order) only, when given, which are read
+    where they are rather than copied out first. The kernel reads the Arrow bytes in place
+    and lower-cases through its code point map; the rare text it flags (a capital sigma,
+    U+0130) is lower-cased by polars and normalized again."""
     from filters.dedup.sketch.shingle_kernel import normalize_buffer, shingle_buffer
     from filters.signals.script_detect import utf8_buffers
 
     arrow = texts.to_arrow() if isinstance(texts, pl.Series) else texts
     data, offsets = utf8_buffers(arrow)
+    if rows is None:
+        rows = np.arange(len(offsets) - 1, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
     classes = char_classes()
     fold = char_fold(config.lowercase, config.traditional_to_simplified)
     code_mode = config.mode == "code"
-    norm, norm_off, redo = normalize_buffer(data, offsets, classes, code_mode, config.digits_to_zero, fold)
+    norm, norm_off, redo = normalize_buffer(data, offsets[rows], offsets[rows + 1], classes, code_mode,
+                                            config.digits_to_zero, fold)
     if redo.any():
         idx = np.flatnonzero(redo)
-        lowered = prepare_texts(pl.Series(arrow.take(pa.array(idx))), config)
+        lowered = prepare_texts(pl.Series(arrow.take(pa.array(rows[idx]))), config)
         data2, offsets2 = utf8_buffers(lowered.to_arrow())
-        norm2, norm_off2, _ = normalize_buffer(data2, offsets2, classes, code_mode, config.digits_to_zero, fold)
+        norm2, norm_off2, _ = normalize_buffer(data2, offsets2[:-1], offsets2[1:], classes, code_mode,
+                                               config.digits_to_zero, fold)
         norm, norm_off = _replace_docs(norm, norm_off, idx, norm2, norm_off2)
     hashes, counts = shingle_buffer(norm, norm_off, classes, config.n_cjk, config.n_word, _P)
     doc_offsets = np.zeros(len(counts) + 1, dtype=np.int64)

@@ -137,3 +137,21 @@ def test_arrow_input_sliced_or_with_nulls_normalizes_as_the_reference():
                 pa.chunked_array([pa.array(texts[:3]), pa.array(texts[3:])])):
         want = shingle_normal_form([t or "" for t in arr.to_pylist()]).to_list()
         assert _fast_normal_form(arr, ShingleConfig()) == want
+
+
+def test_selected_rows_are_the_rows_taken():
+    """``rows`` reads a selection in place: the same bytes and hashes as the selected
+    texts taken out first, in the order given (a flagged text, U+0130, among them)."""
+    import pyarrow as pa
+
+    from filters.dedup.sketch.shingles import fast_shingle_hashes
+
+    texts = _texts("langid.jsonl", 60) + ["İstanbul ΣΑΣ", "", "体育 體育"] + _texts("code_pos.jsonl", 20)
+    arrow = pa.chunked_array([pa.array(texts[:40]), pa.array(texts[40:])])
+    rng = np.random.default_rng(3)
+    for rows in (np.arange(len(texts)), np.sort(rng.choice(len(texts), 30, replace=False)), np.array([61, 2, 61, 0]),
+                 np.array([], np.int64)):
+        got = fast_shingle_hashes(arrow, ShingleConfig(), rows=rows)
+        want = fast_shingle_hashes(pa.array([texts[i] for i in rows], pa.string()), ShingleConfig())
+        for g, w in zip(got, want):
+            assert np.array_equal(g, w)
