@@ -32,6 +32,7 @@ import ctypes
 import os
 import platform
 import sys
+from functools import lru_cache
 
 ENV_DEFAULTS = {
     "MIMALLOC_PURGE_DELAY": "10000",  # ms before mimalloc returns freed pages (default 10)
@@ -63,13 +64,8 @@ def configure() -> dict[str, str]:
 
 def _glibc_mallopt(param: int, value: int) -> bool:
     """glibc's ``mallopt(param, value)``; False where this is not glibc or it refused."""
-    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        return bool(libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)))
-    except (OSError, AttributeError):
-        return False
+    libc = _glibc()
+    return libc is not None and bool(libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)))
 
 
 def release_unused() -> None:
@@ -80,8 +76,18 @@ def release_unused() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
-        try:
-            ctypes.CDLL(None).malloc_trim(ctypes.c_size_t(0))
-        except (OSError, AttributeError):
-            pass
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(ctypes.c_size_t(0))
+
+
+@lru_cache(maxsize=1)
+def _glibc() -> ctypes.CDLL | None:
+    """This process's C library where it is glibc (``mallopt`` and ``malloc_trim``), else None."""
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None

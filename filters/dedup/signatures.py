@@ -109,11 +109,6 @@ def exact_hashes(norm: np.ndarray, offsets: np.ndarray) -> list[str]:
     return [xxhash.xxh3_128_hexdigest(view[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)]
 
 
-def _keys_need_text(batch: pa.Table) -> bool:
-    """Whether :func:`row_keys` reads the text of some row of ``batch`` (one without a reader offset)."""
-    return "source_offset" not in batch.column_names or batch["source_offset"].null_count > 0
-
-
 def _scores(batch: pa.Table, score_column: str) -> pa.Array:
     names = [c for c in SCORE_COLUMNS if c in batch.column_names] if score_column == "auto" else (
         [score_column] if score_column in batch.column_names else []
@@ -133,18 +128,17 @@ def signature_table(batch: pa.Table, config: SignatureConfig, part: int = -1) ->
     rows = np.flatnonzero(active.to_numpy(zero_copy_only=False))
     text = batch["text"]
     norm, norm_off, hashes, offsets = fast_shingle_hashes(text, config.shingles, rows=rows)  # text read in place
-    # the other columns are small: the text is copied out only for row keys that hash it
-    keyed = batch.filter(active) if _keys_need_text(batch) else batch.drop_columns(["text"]).filter(active)
+    kept = batch.drop_columns(["text"]).filter(active)  # the small columns; the text is not copied out
     sig = signatures(hashes, offsets, config.num_perm, config.seed)
     exact = exact_hashes(norm, norm_off)
-    ids = keyed["id"].to_pylist()
+    ids = kept["id"].to_pylist()
     return pa.table(
         {
             "id": pa.array(ids, pa.string()),
-            "node": pa.array(row_keys(keyed)),
+            "node": pa.array(row_keys(batch)[rows]),
             "exact": pa.array(exact, pa.string()),
             "length": pc.utf8_length(text).filter(active).cast(pa.int64()),
-            "score": _scores(keyed, config.score_column),
+            "score": _scores(kept, config.score_column),
             "old": pa.array(np.zeros(len(ids), dtype=bool)),
             "part": pa.array(np.full(len(ids), part, dtype=np.int32)),
             "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.ravel(), pa.uint32()), config.num_perm),

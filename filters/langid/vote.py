@@ -35,10 +35,8 @@ def label_segments(
 
     Where the script says Chinese, the label is ``zh`` and the score is the larger of
     fastText's probability (if it also said Chinese) and the Han share of the letters."""
-    # a few hundred distinct labels at most: map those, then spread them by index
-    encoded = pa.array(ft_labels, pa.string()).dictionary_encode()
-    names = [aliases.get(x[9:], x[9:]) for x in encoded.dictionary.to_pylist()]
-    lang = np.array(names, dtype=object)[encoded.indices.to_numpy(zero_copy_only=False)] if names else np.array([], object)
+    distinct, code = _factorize(ft_labels)  # a few hundred labels at most: map those, spread them by index
+    lang = np.array([aliases.get(x[9:], x[9:]) for x in distinct.tolist()], dtype=object)[code]
     score = np.asarray(ft_probs, dtype=np.float64)
     zh = chinese_by_script(stats, min_han_share=min_han_share)
     script_conf = np.clip(stats.han_share, 0.0, 1.0)
@@ -55,9 +53,9 @@ def settled_by_script(stats: CharStats, min_han_share: float = 0.5) -> np.ndarra
     return chinese_by_script(stats, min_han_share=min_han_share) & (stats.han_share >= 1.0)
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(values.astype(str), return_inverse=True)`` for an object array of a few
-    distinct strings, by hashing (Arrow's dictionary encoding) instead of sorting them all:
+def _factorize(values: np.ndarray | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values.astype(str), return_inverse=True)`` for many strings of a few
+    distinct values, by hashing (Arrow's dictionary encoding) instead of sorting them all:
     the distinct names sorted, and each value's index among them."""
     encoded = pa.array(values, pa.string()).dictionary_encode()
     distinct = np.array(encoded.dictionary.to_pylist(), dtype=str)
