@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import subprocess
@@ -19,7 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def clean_env(monkeypatch):
     for name in [*allocators.ENV_DEFAULTS, allocators.OFF_SWITCH]:
         monkeypatch.delenv(name, raising=False)
-    return monkeypatch
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's default
+    yield monkeypatch
+    gc.set_threshold(*saved)
 
 
 def test_sets_the_environment_defaults(clean_env):
@@ -42,6 +46,23 @@ def test_the_off_switch_changes_nothing(clean_env, value):
     clean_env.setenv(allocators.OFF_SWITCH, value)
     assert allocators.configure() == {}
     assert not any(name in os.environ for name in allocators.ENV_DEFAULTS)
+    assert gc.get_threshold() == (700, 10, 10)
+    assert allocators.tune_gc() is False
+
+
+def test_the_collector_runs_rarely(clean_env):
+    assert "gc" in allocators.configure()
+    assert gc.get_threshold() == allocators.GC_THRESHOLDS
+    before = gc.get_stats()[0]["collections"]
+    keep = [[] for _ in range(50_000)]  # 50,000 container allocations: ~70 young passes by default
+    assert gc.get_stats()[0]["collections"] == before
+    del keep
+
+
+def test_a_higher_young_threshold_is_left_alone(clean_env):
+    gc.set_threshold(10 * allocators.GC_THRESHOLDS[0], 5, 5)
+    assert allocators.tune_gc() is True
+    assert gc.get_threshold() == (10 * allocators.GC_THRESHOLDS[0], 5, 5)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")

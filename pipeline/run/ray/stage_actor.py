@@ -115,6 +115,9 @@ class StageActor:
     (and, with ``write``, the staged rows) go."""
 
     def __init__(self, spec: dict[str, Any], fs, staging: str, write: bool = False):
+        from pipeline.allocators import tune_gc
+
+        tune_gc()  # the collector's settings are per process (see pipeline.allocators)
         self.spec, self.fs, self.staging, self.write = spec, fs, staging, write
         self.stage = build_from_spec(spec)
         self.stage.setup()
