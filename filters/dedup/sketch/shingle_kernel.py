@@ -50,6 +50,37 @@ def _put_utf8(out, o, cp):  # pragma: no cover - compiled
     return o + 4
 
 
+A_SEP, A_WORD, A_ALONE, A_OTHER = 0, 1, 2, 3  # what normalize_buffer does with an ASCII byte
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _ascii_actions(classes, code_mode, digits_to_zero, fold):  # pragma: no cover - compiled
+    """Per ASCII byte: its action (a separator, part of a word, a token alone, or
+    ``A_OTHER``: the general path, for a byte whose fold leaves ASCII or flags its text) and
+    the byte it is written as (folded; ``0`` for a digit with ``digits_to_zero``)."""
+    kind = np.full(128, A_OTHER, dtype=np.uint8)
+    byte = np.zeros(128, dtype=np.uint8)
+    for b in range(128):
+        cp = b
+        if b < fold.shape[0]:
+            cp = fold[b]
+        if cp < 0 or cp >= 0x80:
+            continue
+        c = classes[cp]
+        if c == UNDERSCORE:
+            c = WORD if code_mode else SEP
+        elif c == PUNCT and not code_mode:
+            c = SEP
+        if c == SEP:
+            kind[b] = A_SEP
+        elif c == WORD or c == DIGIT:
+            kind[b] = A_WORD
+        else:
+            kind[b] = A_ALONE
+        byte[b] = 48 if c == DIGIT and digits_to_zero else cp
+    return kind, byte
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def normalize_buffer(data, starts, ends, classes, code_mode, digits_to_zero, fold):  # pragma: no cover - compiled
     """The texts ``data[starts[d]:ends[d]]`` (any rows of an Arrow array, in place: a
@@ -67,6 +98,7 @@ def normalize_buffer(data, starts, ends, classes, code_mode, digits_to_zero, fol
     out = np.empty(2 * total + 1, dtype=np.uint8)
     out_off = np.zeros(n_docs + 1, dtype=np.int64)
     redo = np.zeros(n_docs, dtype=np.bool_)
+    kind, byte = _ascii_actions(classes, code_mode, digits_to_zero, fold)
     o = 0
     for d in range(n_docs):
         i = starts[d]
@@ -74,6 +106,20 @@ def normalize_buffer(data, starts, ends, classes, code_mode, digits_to_zero, fol
         doc_start = o
         in_word = False  # the last written byte belongs to a multi-char word token
         while i < end:
+            b = data[i]
+            k = kind[b] if b < 0x80 else A_OTHER
+            if k != A_OTHER:
+                # ASCII without a branch on the text (a mispredicted branch per word
+                # boundary cost more than the rest): the separator byte and the character
+                # are both written, and the position moves past the ones that count
+                token = k != A_SEP
+                out[o] = 32
+                o += token and o > doc_start and (k == A_ALONE or not in_word)
+                out[o] = byte[b]
+                o += token
+                in_word = k == A_WORD
+                i += 1
+                continue
             cp, ln = _decode(data, i)
             folded = False
             if cp < n_fold:
