@@ -27,6 +27,19 @@ from pipeline.config import OutputConfig
 
 DATA_DIR, REJECTS_DIR, ERRORS_DIR = "data", "rejects", "errors"
 TEXT_COLUMNS = ("text", "text_original")
+DISTINCT_PER_ROW = (*TEXT_COLUMNS, "id", "url")
+"""String columns whose values are (nearly) all different: never dictionary-encoded."""
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth Parquet's dictionary encoding: string and boolean columns other than
+    :data:`DISTINCT_PER_ROW` (languages, kinds, reasons, sources: a few values each). Parquet
+    writers try a dictionary on every column by default, so each text and id column built a
+    hash table of its values until the dictionary outgrew its page and fell back; and float
+    scores, nearly all distinct, took a dictionary per row group. On the benchmark corpus's
+    outputs: writing 0.49 -> 0.45 CPU-s (zstd), spills 0.28 -> 0.25 (lz4), files 2% smaller."""
+    return [f.name for f in schema if f.name not in DISTINCT_PER_ROW
+            and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_boolean(f.type))]
 
 
 @dataclass
@@ -149,6 +162,7 @@ class ShardWriter:
             schema,
             compression=self.config.compression,
             compression_level=self.config.compression_level if self.config.compression == "zstd" else None,
+            use_dictionary=dictionary_columns(schema),
         )
         self._rows = 0
         self._seq += 1
@@ -266,7 +280,8 @@ class SpillWriter:
                 schemas.append(pq.read_schema(f))
         schema = unified_schema(schemas)
         with fsutil.AtomicOutput(self.fs, final) as stream:
-            with pq.ParquetWriter(stream, schema, compression=self.config.compression) as writer:
+            with pq.ParquetWriter(stream, schema, compression=self.config.compression,
+                                  use_dictionary=dictionary_columns(schema)) as writer:
                 for path in paths:
                     with self.fs.open_input_file(path) as f:
                         for rb in pq.ParquetFile(f).iter_batches(batch_size=self.config.row_group_rows):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.config import OutputConfig
@@ -104,3 +105,22 @@ def test_spill_is_one_file_even_when_columns_appear_and_change_type(tmp_path):
     assert table["id"].to_pylist() == [str(i) for i in range(20)]
     assert table["late"].to_pylist() == [None] * 10 + [str(i) for i in range(5)] + [f"s{i}" for i in range(5)]
     assert table["drop_reason"].to_pylist() == batch(10)["drop_reason"].to_pylist() + 2 * batch(5)["drop_reason"].to_pylist()
+
+
+def test_dictionary_encoding_only_where_values_repeat(tmp_path):
+    """Text, id and url are written plain (no dictionary built and dropped); short string
+    and boolean columns keep their dictionaries; values read back unchanged."""
+    b = set_column(batch(40), "lang", pa.array(["en", "zh"] * 20))
+    b = set_column(b, "flag", pa.array([True, False] * 20))
+    w = OutputWriter(str(tmp_path), OutputConfig(row_group_rows=16), "p")
+    w.write(b)
+    entries = {e.kind: e for e in w.close()}
+    path = tmp_path / entries["data"].path
+    meta = pq.ParquetFile(path).metadata
+    encodings = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i).encodings
+                 for i in range(meta.num_columns)}
+    for plain in ("text", "id", "score"):
+        assert "RLE_DICTIONARY" not in encodings[plain] and "PLAIN_DICTIONARY" not in encodings[plain], plain
+    assert "RLE_DICTIONARY" in encodings["lang"] and "RLE_DICTIONARY" in encodings["source"]
+    kept = b.filter(pc.is_null(b["drop_reason"])).drop_columns(["drop_reason"])
+    assert pq.read_table(path).equals(kept)
