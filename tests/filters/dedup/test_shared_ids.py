@@ -56,10 +56,10 @@ def check(out: pa.Table) -> None:
     assert all(r == "dedup:near" for r in reasons[8:]) and set(dup_of[8:]) == {"m"}
 
 
-def run_stage(rows: list[dict], tmp_path: Path, engine: str = "local", output_dir: Path | None = None) -> pa.Table:
-    offsets = pa.array(range(1, len(rows) + 1), pa.int64())  # as every reader gives (line, row, byte)
-    batch = make_batch([r["text"] for r in rows], ids=[r["id"] for r in rows], source="s",
-                       extra={"source_offset": offsets})
+def run_stage(rows: list[dict], tmp_path: Path, engine: str = "local", output_dir: Path | None = None,
+              offsets: bool = True) -> pa.Table:
+    extra = {"source_offset": pa.array(range(1, len(rows) + 1), pa.int64())} if offsets else {}  # as every reader gives (line, row, byte)
+    batch = make_batch([r["text"] for r in rows], ids=[r["id"] for r in rows], source="s", extra=extra)
     paths = [str(tmp_path / "in-0.parquet"), str(tmp_path / "in-1.parquet")]
     pq.write_table(batch.slice(0, 5), paths[0])
     pq.write_table(batch.slice(5), paths[1])
@@ -80,6 +80,18 @@ def test_documents_sharing_an_id_get_their_own_decisions(tmp_path):
     rows = shared_id_rows()
     want = sorted((rows[i]["id"], len(rows[i]["text"])) for i in (0, 2, 3, 6, 7))
     assert sorted(zip(index["id"].to_pylist(), index["length"].to_pylist())) == want
+
+
+def test_without_reader_offsets_the_text_tells_namesakes_apart(tmp_path):
+    """Rows from a caller without reader offsets: both phases key a row by its text too, so
+    namesakes with different texts get their own decisions (rows 1 and 2, 5 and 6). Two
+    rows alike in id and text (3 and 4) are then one key, and one decision: both kept."""
+    out = run_stage(shared_id_rows(), tmp_path, offsets=False)
+    reasons, dup_of = out["drop_reason"].to_pylist(), out["dup_of"].to_pylist()
+    assert reasons[:3] == [None, "dedup:exact", None] and dup_of[:3] == [None, "y", None]
+    assert reasons[3] is None and reasons[4] is None
+    assert reasons[5] == "dedup:near" and dup_of[5] == "m" and reasons[6] is None and reasons[7] is None
+    assert all(r == "dedup:near" for r in reasons[8:]) and set(dup_of[8:]) == {"m"}
 
 
 def test_a_run_over_a_file_with_repeated_ids_drops_only_the_duplicates(tmp_path):
