@@ -43,12 +43,13 @@ def text_flag_signals(text: pl.Expr) -> list[pl.Expr]:
 
 @lru_cache(maxsize=1)
 def _ngram_kernel():
-    """The compiled top-n-gram loop (``filters.signals.ngram_kernel``), or None without numba."""
+    """The compiled top-n-gram loop for several n at once
+    (``filters.signals.ngram_kernel.top_ngrams_covered``), or None without numba."""
     try:
-        from filters.signals.ngram_kernel import top_ngram_covered
+        from filters.signals.ngram_kernel import top_ngrams_covered
     except ImportError:  # pragma: no cover - numba is a dependency; the polars path stays correct
         return None
-    return top_ngram_covered
+    return top_ngrams_covered
 
 
 def text_word_signals(texts: pa.Array | pa.ChunkedArray, joined: np.ndarray | None = None,
@@ -76,11 +77,11 @@ def text_word_signals(texts: pa.Array | pa.ChunkedArray, joined: np.ndarray | No
         "quality_mean_word_len": np.where(has, word_chars / safe, 0.0),
         "quality_alpha_word_frac": np.where(has, alpha_words / safe, 0.0),
     }
-    kernel = _ngram_kernel()
     chars = np.maximum(word_chars, 1)
+    ns = sorted(set(ngrams))
+    covered = _ngram_kernel()(doc_offsets, hashes, lengths, np.array(ns, dtype=np.int64), np.uint64(_MIX))
     for n in ngrams:
-        covered = kernel(doc_offsets, hashes, lengths, n, np.uint64(_MIX))
-        out[f"quality_top_{n}gram_frac"] = np.where(has, covered / chars, 0.0)
+        out[f"quality_top_{n}gram_frac"] = np.where(has, covered[:, ns.index(n)] / chars, 0.0)
     return pl.DataFrame(out)
 
 

@@ -121,7 +121,9 @@ def word_signals(words: pl.Series, ngrams: tuple[int, ...] = (2, 3, 4), *, compi
         np.cumsum(np.bincount(ex["doc"].to_numpy(), minlength=n_docs), out=doc_offsets[1:])
         hashes = ex["h"].to_numpy().astype(np.uint64, copy=False)
         lengths = ex["len"].to_numpy().astype(np.int64, copy=False)
-        covered = {n: kernel(doc_offsets, hashes, lengths, n, np.uint64(_MIX)) for n in ngrams}
+        ns = sorted(set(ngrams))
+        both = kernel(doc_offsets, hashes, lengths, np.array(ns, dtype=np.int64), np.uint64(_MIX))
+        covered = {n: both[:, ns.index(n)] for n in ngrams}
         out = out.sort("doc").with_columns(
             pl.Series(f"_top{n}", covered[n], dtype=pl.Int64).replace(0, None) for n in ngrams)
     for n in (() if kernel is not None else ngrams):
