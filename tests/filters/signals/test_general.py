@@ -144,3 +144,20 @@ def test_line_hash_tells_apart_lines_that_differ_in_far_apart_bytes():
     texts = ["\n".join(pair) for pair in pairs] + ["\n".join([*pairs[0], pairs[0][1]])]
     frac = text_line_signals(pl.Series(texts), np.zeros(len(texts), bool))["quality_dup_line_frac"].to_list()
     assert frac[:2] == [0.0, 0.0] and frac[2] == 1 / 3
+
+
+def test_stop_words_are_counted_as_the_regex_counts_them():
+    """The line kernel packs each ASCII word into a 64-bit key and looks it up: case, word
+    characters around a stop word (digits, underscore), non-ASCII neighbours, words longer
+    than the key holds and line ends all as ``STOPWORDS_EN`` reads them."""
+    import numpy as np
+
+    from filters.signals.general import STOPWORDS_EN, text_line_signals
+
+    texts = ["The THE tHe the", "theatre bathe other 9the the9 _the the_", "the\u00e9 \u00e9the caf\u00e9 the",
+             "withwithwithwith with-with and/that have,be to.of", "a\nthe\nTo\n\nbe", "xxxxxxxxxxxxxxxxthe the",
+             "thethethe", "", "\u4e2d\u6587the\u4e2d", "HAVE\tWITH\u3000and"]
+    got = text_line_signals(pl.Series(texts), np.zeros(len(texts), bool))["quality_stopwords_en"].to_list()
+    want = pl.Series(texts).str.count_matches(STOPWORDS_EN).to_list()
+    assert got == want
+    assert got[0] == 4 and got[1] == 0 and got[3] == 8
