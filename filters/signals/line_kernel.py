@@ -16,7 +16,9 @@ reference regex reads:
   duplicate: the same stripped line occurred earlier in the text (64-bit hash set, as the
   reference's hash);
 * paragraphs are split at ``\\n[ \\t]*\\n\\s*`` (and at ``\\x00``, which the reference's split
-  marker is), stripped, blank ones left out; duplicates by a hash set;
+  marker is), stripped, blank ones left out; duplicates by a hash set. They are found from
+  the lines as the line pass ends them (a line of spaces and tabs only closes the open
+  paragraph), and byte by byte only in a text holding a ``\\x00``;
 * a data line is a line (blank or not, the piece after a final ``\\n`` included) of only
   ``DATA_CHARS``; a base64 run is a maximal run of at least 120 ``[A-Za-z0-9+/=]``;
 * stop words are maximal runs of ASCII word characters equal (ASCII case-folded) to one of
@@ -83,12 +85,13 @@ def _strip(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[int, in
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _strip_ends(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[int, int, int, int, int]:
-    """(start, end, first code point, last code point, characters stripped) of ``data[s:e]``
-    without White_Space at both ends; start == end for a blank piece. Reads in from both
-    ends only, so a line costs its leading and trailing spaces, not a test per character."""
+def _strip_ends(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[int, int, int, int, int, int]:
+    """(start, end, first code point, last code point, characters stripped at the start, at
+    the end) of ``data[s:e]`` without White_Space at both ends; start == end for a blank
+    piece (all its characters counted as stripped at the start). Reads in from both ends
+    only, so a line costs its leading and trailing spaces, not a test per character."""
     i = s
-    stripped = 0
+    lead = 0
     first_cp = -1
     while i < e:
         cp, size = _decode(data, i)
@@ -96,10 +99,11 @@ def _strip_ends(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[in
             first_cp = cp
             break
         i += size
-        stripped += 1
+        lead += 1
     if i >= e:
-        return s, s, -1, -1, stripped
+        return s, s, -1, -1, lead, 0
     j = e
+    trail = 0
     last_cp = first_cp
     while j > i:
         k = j - 1
@@ -110,8 +114,17 @@ def _strip_ends(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[in
             last_cp = cp
             break
         j = k
-        stripped += 1
-    return i, j, first_cp, last_cp, stripped
+        trail += 1
+    return i, j, first_cp, last_cp, lead, trail
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _tabs_and_spaces(data: np.ndarray, s: int, e: int) -> bool:
+    """Whether ``data[s:e]`` holds only ``' '`` and ``'\t'`` (or nothing)."""
+    for k in range(s, e):
+        if data[k] != 32 and data[k] != 9:
+            return False
+    return True
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -185,6 +198,64 @@ def _has_phrase(data: np.ndarray, s: int, e: int, buf: np.ndarray, first: np.nda
     return False
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _close_paragraph(data, s, e, chars, table, used, n_used, mask, paras, para_chars, dup_paras, dup_para_chars):
+    """Count the stripped paragraph ``data[s:e]`` of ``chars`` characters (a duplicate if
+    its hash is in ``table``); the updated table size and counts."""
+    seen, n_used = _seen(table, used, n_used, mask, _hash(data, s, e))
+    if seen:
+        dup_paras += 1
+        dup_para_chars += chars
+    return n_used, paras + 1, para_chars + chars, dup_paras, dup_para_chars
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _paragraphs_bytewise(data, marks, s0, e0, table, used, mask):
+    """(paragraphs, their characters, duplicates, their characters) of ``data[s0:e0]``, split at
+    ``\\n[ \\t]*\\n\\s*`` and at ``\\x00`` by scanning every byte: for a text holding a
+    ``\\x00`` (the line pass splits at separators between lines only). Leaves ``table`` empty."""
+    paras, para_chars, dup_paras, dup_para_chars, n_used = 0, 0, 0, 0, 0
+    item = s0
+    i = s0
+    while True:
+        cut_end = -1  # where the next item starts, when a separator ends at i
+        if i >= e0:
+            cut_at = e0
+        else:
+            b = data[i]
+            if b == 0:
+                cut_at, cut_end = i, i + 1
+            elif b == 10:
+                j = i + 1
+                while j < e0 and (data[j] == 32 or data[j] == 9):
+                    j += 1
+                if j < e0 and data[j] == 10:
+                    j += 1
+                    while j < e0:
+                        cp, sz = _decode(data, j)
+                        if not _is_space(marks, cp):
+                            break
+                        j += sz
+                    cut_at, cut_end = i, j
+                else:
+                    i += 1
+                    continue
+            else:
+                i += 1
+                continue
+        ss, se, sc = _strip(data, marks, item, cut_at)
+        if se > ss:
+            n_used, paras, para_chars, dup_paras, dup_para_chars = _close_paragraph(
+                data, ss, se, sc, table, used, n_used, mask, paras, para_chars, dup_paras, dup_para_chars)
+        if cut_end < 0:
+            break
+        item = cut_end
+        i = cut_end
+    for u in range(n_used):
+        table[used[u]] = 0
+    return paras, para_chars, dup_paras, dup_para_chars
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_docs: np.ndarray, marks: np.ndarray,
                 phrases: np.ndarray, phrase_off: np.ndarray, stopwords: np.ndarray, stop_off: np.ndarray, ellipses: np.ndarray,
@@ -202,6 +273,8 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
         cap *= 2
     table = np.zeros(cap, dtype=np.uint64)
     used = np.empty(longest + 2, dtype=np.int64)
+    para_table = np.zeros(cap, dtype=np.uint64)  # paragraphs' hashes, apart from the lines'
+    para_used = np.empty(longest + 2, dtype=np.int64)
     buf = np.empty(longest + 1, dtype=np.int64)
     stop_tab, stop_mult = _stop_table(stopwords, stop_off)
     lower = np.arange(128, dtype=np.uint8)  # ASCII case folded, as the stop words are stored
@@ -228,6 +301,14 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
         b64_run = 0
         stop, symbols, b64_runs, data_lines, max_len = 0, 0, 0, 0, 0
         lines, bullet, ellipsis, terminal, short, boiler, dup, line_chars_sum, dup_chars = 0, 0, 0, 0, 0, 0, 0, 0, 0
+        has_nul = 0
+        # paragraphs, from the lines as they end (see _close_paragraph): the open one's
+        # stripped bytes [para_s, para_e) and characters [para_c0, para_c1). The whitespace a
+        # separator's \s* takes is blank lines and a line's leading spaces: neither opens a
+        # paragraph nor shows in a stripped one, so it needs no state of its own
+        paras, para_chars, dup_paras, dup_para_chars, para_n_used = 0, 0, 0, 0, 0
+        para_open = False
+        para_s, para_e, para_c0, para_c1 = 0, 0, 0, 0
         i = s0
         # one pass: every line's characters are decoded once; the line is stripped (from both
         # ends, see _strip_ends), hashed and, in a document where a boilerplate phrase occurs
@@ -246,6 +327,7 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
                 line_chars += 1
                 if b0 < 0x80:  # ASCII: every run and class below is ASCII-only
                     mk = np.int64(marks[b0])
+                    has_nul |= np.int64(b0 == 0)
                     data_line &= (mk >> B_DATA) & 1
                     is_word = (mk >> B_WORD) & 1
                     stop += (1 - is_word) * _stop_hit(word_key, word_len, stop_tab, stop_mult)
@@ -281,9 +363,23 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
                 data_lines += 1
             if line_chars > max_len:
                 max_len = line_chars
-            first_ns, last_end, first_cp, last_cp, stripped = _strip_ends(data, marks, line_start, i)
+            first_ns, last_end, first_cp, last_cp, lead, trail = _strip_ends(data, marks, line_start, i)
             if first_ns < last_end:
-                sc = line_chars - stripped
+                line_c0 = chars_total - line_chars  # the line's first character, counted in the text
+                if not para_open:
+                    para_open, para_s, para_c0 = True, first_ns, line_c0 + lead
+                para_e, para_c1 = last_end, line_c0 + line_chars - trail
+            elif _tabs_and_spaces(data, line_start, i):
+                # a line of spaces and tabs only ends the open paragraph: between two newlines
+                # it is a separator \n[ \t]*\n\s*; as the text's first line nothing is open
+                # yet, as its last nothing follows, so no more needs checking
+                if para_open:
+                    para_n_used, paras, para_chars, dup_paras, dup_para_chars = _close_paragraph(
+                        data, para_s, para_e, para_c1 - para_c0, para_table, para_used, para_n_used, mask,
+                        paras, para_chars, dup_paras, dup_para_chars)
+                    para_open = False
+            if first_ns < last_end:
+                sc = line_chars - lead - trail
                 lines += 1
                 if first_cp < 0x10000 and (marks[first_cp] & M_BULLET) != 0:
                     bullet += 1
@@ -317,50 +413,16 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
         row[STOPWORDS], row[SYMBOLS], row[BASE64_RUNS], row[DATA_LINES] = stop, symbols, b64_runs, data_lines
         row[MAX_LINE_LEN], row[NEWLINES], row[CHARS] = max_len, newlines, chars_total
         row[HEAD_CHARS] = head_chars if head_chars >= 0 else chars_total
-        # --- paragraphs: split at \n[ \t]*\n\s* and at \x00
-        n_used = 0
-        item = s0
-        i = s0
-        while True:
-            cut_end = -1  # where the next item starts, when a separator ends at i
-            if i >= e0:
-                cut_at = e0
-            else:
-                b = data[i]
-                if b == 0:
-                    cut_at, cut_end = i, i + 1
-                elif b == 10:
-                    j = i + 1
-                    while j < e0 and (data[j] == 32 or data[j] == 9):
-                        j += 1
-                    if j < e0 and data[j] == 10:
-                        j += 1
-                        while j < e0:
-                            cp, sz = _decode(data, j)
-                            if not _is_space(marks, cp):
-                                break
-                            j += sz
-                        cut_at, cut_end = i, j
-                    else:
-                        i += 1
-                        continue
-                else:
-                    i += 1
-                    continue
-            ss, se, sc = _strip(data, marks, item, cut_at)
-            if se > ss:
-                out[d, PARAS] += 1
-                out[d, PARA_CHARS] += sc
-                seen, n_used = _seen(table, used, n_used, mask, _hash(data, ss, se))
-                if seen:
-                    out[d, DUP_PARAS] += 1
-                    out[d, DUP_PARA_CHARS] += sc
-            if cut_end < 0:
-                break
-            item = cut_end
-            i = cut_end
-        for u in range(n_used):
-            table[used[u]] = 0
+        if para_open:
+            para_n_used, paras, para_chars, dup_paras, dup_para_chars = _close_paragraph(
+                data, para_s, para_e, para_c1 - para_c0, para_table, para_used, para_n_used, mask,
+                paras, para_chars, dup_paras, dup_para_chars)
+        for u in range(para_n_used):
+            para_table[para_used[u]] = 0
+        if has_nul:  # \x00 splits paragraphs too, anywhere in a line: split byte by byte
+            paras, para_chars, dup_paras, dup_para_chars = _paragraphs_bytewise(data, marks, s0, e0, para_table,
+                                                                                 para_used, mask)
+        row[PARAS], row[PARA_CHARS], row[DUP_PARAS], row[DUP_PARA_CHARS] = paras, para_chars, dup_paras, dup_para_chars
     return out
 
 

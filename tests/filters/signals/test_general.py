@@ -161,3 +161,23 @@ def test_stop_words_are_counted_as_the_regex_counts_them():
     want = pl.Series(texts).str.count_matches(STOPWORDS_EN).to_list()
     assert got == want
     assert got[0] == 4 and got[1] == 0 and got[3] == 8
+
+
+def test_paragraphs_split_as_the_regex_splits_them():
+    """The line kernel finds paragraphs from its lines (a separator ``\\n[ \\t]*\\n\\s*`` starts
+    at the newline before a line of spaces and tabs only), and byte by byte in a text with a
+    ``\\x00``: both as the reference's regex split, on separators of every shape."""
+    import numpy as np
+
+    from tests.filters.signals.polars_reference import duplicate_fracs
+    from filters.signals.general import text_line_signals
+
+    texts = ["A\n\nB\n\nA", "A\n \t \nB\n\nA", "A\n\u3000\nB\n\u3000\nA", "A\n\u3000\n\nA\n\u3000", "\n\nA\n\nA",
+             "A\n\n\n\n  A  \n\n", "x\x00x\x00y", "A\n\nB\x00A", "  \nA\n\nA", "A\r\n\r\nA\n\nA\r\n\r\nA",
+             "\u7532\u4e59\n\n\u7532\u4e59\n\n\u4e19", "", "\n", "\n\n", " \n \n", "A\n\n\u3000\u3000A\n \nA",
+             "A\n  \nB\n  \n\n  \nB", "A\n\t\n\tA\n", "A \n \nA", "A\n \nA\n \n", "one\ntwo\n\none\ntwo\n\nthree"]
+    got = text_line_signals(pl.Series(texts), np.zeros(len(texts), bool))
+    want = duplicate_fracs(pl.Series(texts), "para")
+    for column in ("quality_dup_para_frac", "quality_dup_para_char_frac"):
+        assert got[column].to_list() == pytest.approx(want[column].to_list()), column
+    assert got["quality_dup_para_frac"][0] == pytest.approx(1 / 3) and got["quality_dup_para_frac"][2] == 0.0
