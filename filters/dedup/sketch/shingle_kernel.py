@@ -181,9 +181,12 @@ def shingle_buffer(norm, offsets, classes, n_cjk, n_word, prime):  # pragma: no 
     n_docs = offsets.shape[0] - 1
     hashes = np.empty(norm.shape[0] + n_docs, dtype=np.uint64)
     counts = np.zeros(n_docs, dtype=np.int64)
-    tok_s = np.empty(norm.shape[0] + 1, dtype=np.int64)
-    tok_e = np.empty(norm.shape[0] + 1, dtype=np.int64)
-    tok_c = np.empty(norm.shape[0] + 1, dtype=np.bool_)
+    longest = 0
+    for d in range(n_docs):
+        longest = max(longest, offsets[d + 1] - offsets[d])
+    tok_s = np.empty(longest // 2 + 2, dtype=np.int64)  # a token takes a byte, and a space another
+    tok_e = np.empty(longest // 2 + 2, dtype=np.int64)
+    tok_c = np.empty(longest // 2 + 2, dtype=np.bool_)
     # span hashes from prefix sums: H[j] = sum of (b + 1) * p^k for k < j (k counted from the
     # document's start), so a span's hash, sum (b + 1) * p^(k - s) over [s, e), is
     # (H[e] - H[s]) * p^-s mod 2^64 (p is odd, so invertible): O(1) per shingle instead of
@@ -192,40 +195,43 @@ def shingle_buffer(norm, offsets, classes, n_cjk, n_word, prime):  # pragma: no 
     pinv = prime
     for _ in range(6):  # Newton: each step doubles the correct low bits (3 -> 192 >= 64)
         pinv *= np.uint64(2) - prime * pinv
-    prefix = np.empty(norm.shape[0] + 1, dtype=np.uint64)
-    inv_pow = np.empty(norm.shape[0] + 1, dtype=np.uint64)
+    prefix = np.empty(longest + 1, dtype=np.uint64)
+    inv_pow = np.empty(longest + 1, dtype=np.uint64)
     m = 0
     for d in range(n_docs):
         m0 = m
         base = offsets[d]
+        end = offsets[d + 1]
         h = np.uint64(0)
         pw = np.uint64(1)
         iw = np.uint64(1)
-        for j in range(base, offsets[d + 1]):
+        # one pass: the prefix sums and the tokens' starts and ends (a token starts at a byte
+        # that is not a space after one that is, or the start; it ends at a space after a byte
+        # that is not). Each start and end is written at every byte and the count moves past
+        # it only where it is one: no branch per token boundary, mispredicted at most of them
+        n_starts = 0
+        n_ends = 0
+        after_space = 1
+        for j in range(base, end):
+            b = norm[j]
             prefix[j - base] = h
             inv_pow[j - base] = iw
-            h += (np.uint64(norm[j]) + np.uint64(1)) * pw
+            h += (np.uint64(b) + np.uint64(1)) * pw
             pw *= prime
             iw *= pinv
-        prefix[offsets[d + 1] - base] = h
-        inv_pow[offsets[d + 1] - base] = iw
-        # tokens of this document
-        nt = 0
-        i = offsets[d]
-        end = offsets[d + 1]
-        while i < end:
-            if norm[i] == 32:
-                i += 1
-                continue
-            j = i
-            while j < end and norm[j] != 32:
-                j += 1
-            cp, ln = _decode(norm, i)
-            tok_s[nt] = i
-            tok_e[nt] = j
-            tok_c[nt] = ln == j - i and classes[cp] == CJK
-            nt += 1
-            i = j
+            space = np.int64(b == 32)
+            tok_s[n_starts] = j
+            n_starts += (1 - space) & after_space
+            tok_e[n_ends] = j
+            n_ends += space & (1 - after_space)
+            after_space = space
+        prefix[end - base] = h
+        inv_pow[end - base] = iw
+        tok_e[n_ends] = end  # the last token ends at the end
+        nt = n_starts
+        for t in range(nt):  # a CJK token: one character of the CJK class
+            cp, ln = _decode(norm, tok_s[t])
+            tok_c[t] = ln == tok_e[t] - tok_s[t] and classes[cp] == CJK
         # runs of same-kind tokens -> n-gram spans
         t = 0
         while t < nt:
