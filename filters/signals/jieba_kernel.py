@@ -54,16 +54,16 @@ class Dictionary:
     slots: np.ndarray  # uint64, a power of two long; 0: empty
     node_freq: np.ndarray  # int64 per node: 0 for a prefix that is not a word (and the root)
     log_prob: np.ndarray  # float64 per node: log(freq or 1) - log(total)
+    word_log_prob: np.ndarray  # float64 per node: log_prob of a word, -inf for a prefix only (one load per step)
     neg_log_total: float  # log(1) - log(total): a character that is no word
 
     def joined(self, data: np.ndarray, offsets: np.ndarray, sep: int) -> tuple[np.ndarray, np.ndarray]:
         """:func:`joined` with this dictionary."""
-        return joined(data, offsets, sep, self.root_children, self.slots, self.node_freq, self.log_prob,
-                      self.neg_log_total)
+        return joined(data, offsets, sep, self.root_children, self.slots, self.word_log_prob, self.neg_log_total)
 
     def token_starts(self, cp: np.ndarray) -> np.ndarray:
         """:func:`token_starts` with this dictionary."""
-        return token_starts(cp, self.root_children, self.slots, self.node_freq, self.log_prob, self.neg_log_total)
+        return token_starts(cp, self.root_children, self.slots, self.word_log_prob, self.neg_log_total)
 
 
 ROOT_DIRECT = 0xA000
@@ -89,7 +89,8 @@ def load_dictionary(path: str | None = None) -> Dictionary:
 
     source = Path(path or default_dictionary_path())
     arrays = cached_arrays("jieba-dictionary", source, __file__, lambda: _build_dictionary(source))
-    return Dictionary(arrays["root_children"], arrays["slots"], arrays["node_freq"], arrays["log_prob"],
+    word_log_prob = np.where(arrays["node_freq"] != 0, arrays["log_prob"], -np.inf)
+    return Dictionary(arrays["root_children"], arrays["slots"], arrays["node_freq"], arrays["log_prob"], word_log_prob,
                       float(arrays["neg_log_total"]))
 
 
@@ -233,9 +234,10 @@ def _in_block(c: int) -> bool:  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _mark(cp, nchars, brk, route_v, route_x, root_children, slots, node_freq, logp,
+def _mark(cp, nchars, brk, route_v, route_x, root_children, slots, word_logp,
           neg_log_total) -> None:  # pragma: no cover - compiled
-    """``brk[i]``: a token starts at character ``i`` (``i`` > 0 only is read)."""
+    """``brk[i]``: a token starts at character ``i`` (``i`` > 0 only is read). ``word_logp``:
+    a node's log-probability where it is a word, -inf where it is a prefix only."""
     i = 0
     while i < nchars:
         if not _in_block(cp[i]):
@@ -260,8 +262,9 @@ def _mark(cp, nchars, brk, route_v, route_x, root_children, slots, node_freq, lo
                 node = _child(node, cp[x], root_children, slots)
                 if node < 0:
                     break
-                if node_freq[node] != 0:
-                    v = logp[node] + route_v[x + 1]
+                w = word_logp[node]
+                if w != -np.inf:
+                    v = w + route_v[x + 1]
                     if best_x < 0 or v >= best_v:  # max over (v, x) in rising x: ties to the later x
                         best_v = v
                         best_x = x
@@ -288,7 +291,7 @@ def _mark(cp, nchars, brk, route_v, route_x, root_children, slots, node_freq, lo
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def joined(data, offsets, sep, root_children, slots, node_freq, logp, neg_log_total):  # pragma: no cover - compiled
+def joined(data, offsets, sep, root_children, slots, word_logp, neg_log_total):  # pragma: no cover - compiled
     """(bytes, int64 offsets): each text with byte ``sep`` between consecutive tokens."""
     n = len(offsets) - 1
     longest = 0
@@ -304,7 +307,7 @@ def joined(data, offsets, sep, root_children, slots, node_freq, logp, neg_log_to
     o = 0
     for t in range(n):
         nchars = decode_text(data, offsets[t], offsets[t + 1], cp, at)
-        _mark(cp, nchars, brk, route_v, route_x, root_children, slots, node_freq, logp, neg_log_total)
+        _mark(cp, nchars, brk, route_v, route_x, root_children, slots, word_logp, neg_log_total)
         for i in range(nchars):
             if i > 0 and brk[i]:
                 out[o] = sep
@@ -317,13 +320,13 @@ def joined(data, offsets, sep, root_children, slots, node_freq, logp, neg_log_to
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def token_starts(cp, root_children, slots, node_freq, logp, neg_log_total):  # pragma: no cover - compiled
+def token_starts(cp, root_children, slots, word_logp, neg_log_total):  # pragma: no cover - compiled
     """Character index of every token start of one text's code points ``cp`` (int64)."""
     nchars = len(cp)
     brk = np.zeros(nchars + 1, np.bool_)
     route_v = np.empty(nchars + 1, np.float64)
     route_x = np.empty(nchars + 1, np.int64)
-    _mark(cp, nchars, brk, route_v, route_x, root_children, slots, node_freq, logp, neg_log_total)
+    _mark(cp, nchars, brk, route_v, route_x, root_children, slots, word_logp, neg_log_total)
     if nchars:
         brk[0] = True
     return np.flatnonzero(brk[:nchars])
