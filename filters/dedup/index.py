@@ -2,7 +2,8 @@
 
 ``OUT/index/dedup/kept-NNNNN.parquet`` (one per signature file) hold, per document
 this run kept: ``id``, ``exact`` (normalized-text hash), ``length``, ``score``, ``sig``
-(MinHash values) and ``bands`` (the LSH bucket keys, one per band); ``meta.json`` holds the scheme, seed, num_perm,
+(MinHash values, see ``signatures.sig_array``; an index holding them as a list of uint32,
+as written before, reads the same) and ``bands`` (the LSH bucket keys, one per band); ``meta.json`` holds the scheme, seed, num_perm,
 shingle config and bands x rows. ``OUT`` is a URI (local disk or object storage); the
 directory is complete when its ``_SUCCESS`` marker exists (``filters.dedup.storage``).
 A later run passes earlier output dirs as ``previous_outputs``: their kept documents join
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filters.dedup.marks import read_part_marks
-from filters.dedup.signatures import band_keys, combine_keys, node_ids, sig_matrix
+from filters.dedup.signatures import band_keys, combine_keys, node_ids, sig_array, sig_matrix
 from filters.dedup.storage import Store
 
 INDEX_SUBDIR = "index/dedup"
@@ -96,6 +97,7 @@ def load_index(previous_outputs: list[str], meta: dict) -> pa.Table | None:
             "id": t["id"], "node": pa.array(index_nodes(t["id"].to_pylist(), k)), "exact": t["exact"],
             "length": t["length"], "score": t["score"].cast(pa.float64()),
             "old": pa.array(np.ones(n, dtype=bool)),
-            "part": pa.array(np.full(n, -1, dtype=np.int32)), "sig": t["sig"],
+            "part": pa.array(np.full(n, -1, dtype=np.int32)),
+            "sig": sig_array(sig_matrix(t["sig"], meta["num_perm"])),  # one type, whichever form the index holds
         }))
     return pa.concat_tables(tables) if tables else None

@@ -6,8 +6,10 @@ what the marks are keyed by),
 ``exact`` (xxh3-128 of the normalized text), ``length`` (characters), ``score``
 (quality score used by the survivor rule, null if none), ``old`` (false: the
 document belongs to this run), ``part`` (index of the input file, which the marks are
-partitioned by) and ``sig`` (fixed-size list of num_perm uint32,
-datasketch ``affine32`` values). The same function runs in the local phases and in a
+partitioned by) and ``sig`` (num_perm uint32 datasketch ``affine32`` values,
+little-endian, as one fixed-size binary value: :func:`sig_array`; a Parquet list column
+writes and reads every element with its own levels, ~5x the cost, and :func:`sig_matrix`
+still reads that form, which indexes written before hold). The same function runs in the local phases and in a
 Ray ``map_batches``, which is why local and Ray runs give identical signatures.
 
 Decisions are keyed by :func:`row_keys`, never by the user's ``id`` alone (ids need not
@@ -141,16 +143,31 @@ def signature_table(batch: pa.Table, config: SignatureConfig, part: int = -1) ->
             "score": _scores(kept, config.score_column),
             "old": pa.array(np.zeros(len(ids), dtype=bool)),
             "part": pa.array(np.full(len(ids), part, dtype=np.int32)),
-            "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.ravel(), pa.uint32()), config.num_perm),
+            "sig": sig_array(sig.reshape(-1, config.num_perm)),
         }
     )
 
 
+def sig_array(sig: np.ndarray) -> pa.FixedSizeBinaryArray:
+    """The ``sig`` column of an (n, num_perm) uint32 matrix: each row's values as
+    little-endian bytes in one fixed-size binary value."""
+    n, num_perm = sig.shape
+    data = np.ascontiguousarray(sig, dtype="<u4")
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * num_perm), n, [None, pa.py_buffer(data)])
+
+
 def sig_matrix(sig_column: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray:
-    """(n, num_perm) uint32 view of a fixed-size-list signature column."""
+    """(n, num_perm) uint32 matrix of a signature column: fixed-size binary (:func:`sig_array`),
+    or a fixed-size list of uint32 (indexes written before that)."""
     arr = sig_column.combine_chunks() if isinstance(sig_column, pa.ChunkedArray) else sig_column
     if len(arr) == 0:
         return np.zeros((0, num_perm), np.uint32)
+    if pa.types.is_fixed_size_binary(arr.type):
+        if arr.type.byte_width != 4 * num_perm:
+            raise ValueError(f"signatures of {arr.type.byte_width // 4} values, expected {num_perm}")
+        values = np.frombuffer(arr.buffers()[1], dtype="<u4", count=len(arr) * num_perm,
+                               offset=arr.offset * 4 * num_perm)
+        return values.astype(np.uint32, copy=False).reshape(-1, num_perm)
     return arr.flatten().to_numpy(zero_copy_only=False).astype(np.uint32, copy=False).reshape(-1, num_perm)
 
 

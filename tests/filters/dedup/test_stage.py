@@ -2,6 +2,7 @@
 calls it (Parquet intermediates -> run_global -> __call__ per batch)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from filters.dedup.signatures import sig_matrix
 from filters.dedup.stage import DedupStage
 from filters.dedup.index import INDEX_SUBDIR, index_files
 from filters.dedup.marks import read_marks, read_part_marks
@@ -188,6 +190,33 @@ def test_incremental_run_dedups_against_earlier_index(tmp_path):
     assert "fresh" in kept2["id"].to_list() and not set(kept2["id"].to_list()) & {r["id"] for r in dropped}
     with pytest.raises(ValueError, match="index"):
         run_stage(DedupStage(ngram_word=5), [new], tmp_path, name="r3", previous=[out1])
+
+
+def test_an_index_written_with_list_signatures_is_read_the_same(tmp_path):
+    """Indexes written before signatures were one fixed-size binary value hold them as a
+    list of uint32: an incremental run against one decides exactly as against a new one,
+    also with both forms among its previous outputs."""
+    gsm = [r for r in ROWS if r["label"].startswith("gsm8k")][:40]
+    first, second = gsm[0::2], gsm[1::2]
+    out1 = tmp_path / "out1"
+    run_stage(DedupStage(), [make_batch([r["text"] for r in first], ids=[r["id"] for r in first], source="a")],
+              tmp_path, name="r1", output_dir=out1)
+    legacy = tmp_path / "legacy"
+    shutil.copytree(out1, legacy)
+    index = Store.at(legacy).sub(INDEX_SUBDIR)
+    num_perm = index.read_json("meta.json")["num_perm"]
+    for f in index_files(index):
+        t = pq.read_table(f)
+        assert pa.types.is_fixed_size_binary(t.schema.field("sig").type)
+        values = pa.array(sig_matrix(t["sig"], num_perm).ravel(), pa.uint32())
+        t = t.set_column(t.column_names.index("sig"), "sig", pa.FixedSizeListArray.from_arrays(values, num_perm))
+        pq.write_table(t, f)
+    new = make_batch([r["text"] for r in second], ids=[r["id"] for r in second], source="b")
+    want = run_stage(DedupStage(), [new], tmp_path, name="r2", previous=[out1])
+    got = run_stage(DedupStage(), [new], tmp_path, name="r3", previous=[legacy])
+    assert got.equals(want) and want["drop_reason"].null_count < want.num_rows
+    both = run_stage(DedupStage(), [new], tmp_path, name="r4", previous=[legacy, out1])
+    assert both["drop_reason"].to_pylist() == want["drop_reason"].to_pylist()
 
 
 def test_no_documents_gives_empty_marks(tmp_path):
