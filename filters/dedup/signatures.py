@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from filters.dedup.sketch.minhash import SCHEME, signatures
-from filters.dedup.sketch.shingles import ShingleConfig, fast_shingle_hashes, fmix64
+from filters.dedup.sketch.shingles import ShingleConfig, fast_shingle_hashes
 
 SCORE_COLUMNS = ("quality_score", "math_score", "code_score")
 """Score columns the survivor rule looks at when ``score_column`` is "auto": the
@@ -172,13 +172,8 @@ def sig_matrix(sig_column: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndar
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(n, bands) uint64 bucket keys; band j hashes ``sig[:, j*rows:(j+1)*rows]`` and j."""
-    n = sig.shape[0]
-    out = np.empty((n, bands), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(bands):
-            h = np.full(n, np.uint64(j + 1) * np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
-            for v in sig[:, j * rows : (j + 1) * rows].T:
-                h = fmix64(h ^ v.astype(np.uint64))
-            out[:, j] = h
-    return out
+    """(n, bands) uint64 bucket keys; band j hashes ``sig[:, j*rows:(j+1)*rows]`` and j
+    (``filters.dedup.sketch.band_kernel``)."""
+    from filters.dedup.sketch.band_kernel import band_keys as kernel
+
+    return kernel(np.ascontiguousarray(sig, dtype=np.uint32), bands, rows)
