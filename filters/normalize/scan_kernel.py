@@ -41,6 +41,12 @@ def scan_flags(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, newline
     """The bit set of every row (see the module docstring)."""
     n = len(offsets) - 1
     out = np.zeros(n, dtype=np.uint8)
+    # ASCII bytes that only reset runs (none of the checks below can fire on them or on
+    # the byte after them): skipped in a tight loop, the state set once after the run
+    plain = np.zeros(256, dtype=np.bool_)
+    for b in range(32, 127):
+        plain[b] = b != 96 and b != 126 and (table[b] & T_CONTROL) == 0
+    plain[9] = (table[9] & T_CONTROL) == 0
     for d in range(n):
         i, e = offsets[d], offsets[d + 1]
         f = 0
@@ -50,6 +56,16 @@ def scan_flags(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, newline
         tilde_run = 0
         at_start = True  # only spaces, tabs and U+3000 so far
         while i < e:
+            if not at_start and (prev_t & T_LEAD) == 0 and plain[data[i]]:
+                j = i + 1
+                while j < e and plain[data[j]]:
+                    j += 1
+                prev_cp = np.int64(data[j - 1])
+                prev_t = table[prev_cp]
+                nl_run = 0
+                tilde_run = 0
+                i = j
+                continue
             b0 = np.int64(data[i])
             if b0 < 0x80:
                 cp = b0
