@@ -20,6 +20,7 @@ then the smallest row key (documents may share an id). Graph nodes are row keys
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -138,17 +139,36 @@ def star_edges(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def verify_edges(edges: pl.DataFrame, nodes: np.ndarray, sig: np.ndarray, threshold: float | None) -> pl.DataFrame:
-    """Edges with their estimated Jaccard; those below ``threshold`` dropped."""
+def verify_edges(edges: pl.DataFrame, nodes: np.ndarray, signatures_of: Callable[[np.ndarray], np.ndarray],
+                 threshold: float | None) -> pl.DataFrame:
+    """Edges with their estimated Jaccard; those below ``threshold`` dropped.
+    ``signatures_of(rows)``: the signature matrix of the documents ``nodes[rows]`` (``rows``
+    ascending): only the documents on a candidate edge are read."""
     index = pl.DataFrame({"node": nodes, "row": np.arange(len(nodes), dtype=np.int64)})
     e = edges.join(index, left_on="a", right_on="node").rename({"row": "ra"})
     e = e.join(index, left_on="b", right_on="node").rename({"row": "rb"})
     ra, rb = e["ra"].to_numpy(), e["rb"].to_numpy()
+    needed = np.unique(np.concatenate([ra, rb]))
+    sig = signatures_of(needed)
+    ra, rb = np.searchsorted(needed, ra), np.searchsorted(needed, rb)
     jac = np.zeros(len(ra), dtype=np.float32)
     for s in range(0, len(ra), 65536):
         jac[s : s + 65536] = jaccard_estimate(sig[ra[s : s + 65536]], sig[rb[s : s + 65536]])
     e = e.select("a", "b").with_columns(pl.Series("jaccard", jac))
     return e if threshold is None else e.filter(pl.col("jaccard") >= threshold)
+
+
+def survivor_band_keys(work: Store, sig_paths: list[str], old: pa.Table | None, keep: np.ndarray,
+                       plan: DedupPlan) -> np.ndarray:
+    """LSH band keys of the rows where ``keep`` (in the order of ``sig_paths`` then ``old``),
+    one file at a time: memory is the keys (bands x 8 bytes a document) plus one file's
+    signatures, not every signature at once (num_perm x 4 bytes a document)."""
+    parts, row = [], 0
+    for column in _sig_columns(work, sig_paths, old):
+        matrix = sig_matrix(column, plan.signature.num_perm)
+        parts.append(band_keys(matrix[keep[row : row + len(matrix)]], plan.bands, plan.rows))
+        row += len(matrix)
+    return np.concatenate(parts) if parts else np.zeros((0, plan.bands), np.uint64)
 
 
 def survivor_signatures(work: Store, sig_paths: list[str], old: pa.Table | None, keep: np.ndarray,
@@ -191,11 +211,20 @@ def run_phases_local(inputs: list[str], work: Store, plan: DedupPlan, old: pa.Ta
         keep = (exact["node"] == exact["exact_survivor"]).to_numpy()
         if plan.near and not work.exists("edges.parquet"):
             nodes = docs["node"].to_numpy()[keep]
-            sig = survivor_signatures(work, sig_paths, old, keep, plan.signature.num_perm)
             if not work.exists("buckets.parquet"):
-                work.write_table(bucket_edges(nodes, band_keys(sig, plan.bands, plan.rows)), "buckets.parquet")
+                keys = survivor_band_keys(work, sig_paths, old, keep, plan)
+                work.write_table(bucket_edges(nodes, keys), "buckets.parquet")
+                del keys
             cand = work.read_frame("buckets.parquet")
-            work.write_table(verify_edges(cand, nodes, sig, plan.threshold if plan.verify else None), "edges.parquet")
+            survivors = np.flatnonzero(keep)  # each survivor's row among all signature rows
+
+            def signatures_of(rows: np.ndarray) -> np.ndarray:
+                wanted = np.zeros(len(keep), dtype=bool)
+                wanted[survivors[rows]] = True
+                return survivor_signatures(work, sig_paths, old, wanted, plan.signature.num_perm)
+
+            work.write_table(verify_edges(cand, nodes, signatures_of, plan.threshold if plan.verify else None),
+                             "edges.parquet")
         edges = work.read_frame("edges.parquet") if plan.near else pl.DataFrame(
             {"a": [], "b": []}, schema={"a": pl.Int64, "b": pl.Int64})
         work.write_table(components_polars(edges.select("a", "b")), "components.parquet")

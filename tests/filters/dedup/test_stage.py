@@ -238,3 +238,43 @@ def test_bucket_edges_band_by_band_equal_all_bands_at_once():
     got = bucket_edges(nodes, keys).sort("a", "b")
     want = star_edges(band_rows(nodes, keys)).sort("a", "b")
     assert got.height > 500 and got.equals(want)
+
+
+def test_lsh_reads_signatures_file_by_file_and_verifies_only_candidates(tmp_path):
+    """The streamed LSH phase: band keys computed one signature file at a time equal those of
+    the whole survivor matrix; verification asks only for the documents on candidate edges
+    and gives the Jaccard estimates the whole matrix gives."""
+    from filters.dedup.local_engine import DedupPlan, survivor_band_keys, survivor_signatures, verify_edges
+    from filters.dedup.signatures import band_keys, sig_array
+    from filters.dedup.sketch.minhash import jaccard_estimate
+
+    rng = np.random.default_rng(1)
+    store = Store.at(tmp_path)
+    base = rng.integers(0, 2**32, size=(60, 128), dtype=np.uint64).astype(np.uint32)
+    sig = np.vstack([base, base[:30] ^ (rng.random((30, 128)) < 0.2).astype(np.uint32)])  # 30 near copies
+    paths = []
+    for k, (lo, hi) in enumerate([(0, 35), (35, 70), (70, 90)]):
+        store.write_table(pa.table({"sig": sig_array(sig[lo:hi])}), "signatures", f"sig-{k}.parquet", hashes=True)
+        paths.append(store.path("signatures", f"sig-{k}.parquet"))
+    keep = np.ones(len(sig), dtype=bool)
+    keep[[3, 40, 77]] = False
+    plan = DedupPlan(bands=16, rows=8)
+    keys = survivor_band_keys(store, paths, None, keep, plan)
+    assert np.array_equal(keys, band_keys(sig[keep], 16, 8))
+    nodes = np.arange(len(sig), dtype=np.int64)[keep] * 7 + 11
+    cand = pl.DataFrame({"a": nodes[[0, 5, 50]], "b": nodes[[60, 64, 52]]})
+    asked = []
+    survivors = np.flatnonzero(keep)
+
+    def signatures_of(rows):
+        asked.append(rows.copy())
+        wanted = np.zeros(len(keep), dtype=bool)
+        wanted[survivors[rows]] = True
+        return survivor_signatures(store, paths, None, wanted, 128)
+
+    got = verify_edges(cand, nodes, signatures_of, None).sort("a")
+    (rows,) = asked
+    assert sorted(rows.tolist()) == sorted({0, 5, 50, 60, 64, 52})
+    full = sig[keep]
+    want = [jaccard_estimate(full[[a]], full[[b]])[0] for a, b in ((0, 60), (5, 64), (50, 52))]
+    assert got["jaccard"].to_list() == pytest.approx(want)
