@@ -11,7 +11,7 @@ walk the hierarchical-softmax tree or take the softmax, with fastText's float/do
 roundings. Why not the library: its per-n-gram ``std::string`` and ``unordered_map`` work
 is ~2/3 of its time on short lines; here an n-gram's hash extends the previous one, a bucket
 pruning dropped (most of them) is one bit test and a kept one a probe into a table in L2.
-lid.176 on the benchmark corpus's 251,622 segment samples: 1.3 CPU-s against fastText's 5.5.
+lid.176 on the benchmark corpus's 251,622 segment samples: 1.1 CPU-s against fastText's 5.5.
 Each line's rows are found first and summed after (:func:`_sum_rows`), so the row loads do not
 wait on the hashing: on word-bigram models (the classifiers), where fastText's own cost is
 mostly those loads, this makes the kernel 1.7-1.8x faster than the library (the math and code
