@@ -58,25 +58,8 @@ def _is_space(marks: np.ndarray, cp: int) -> bool:
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _strip(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[int, int, int]:
     """(start, end, characters) of ``data[s:e]`` without White_Space at both ends; start ==
-    end for a blank piece. Scans in from both ends; the characters are counted by their
-    lead bytes."""
-    i = s
-    while i < e:
-        cp, size = _decode(data, i)
-        if not _is_space(marks, cp):
-            break
-        i += size
-    if i >= e:
-        return s, s, 0
-    j = e
-    while j > i:
-        k = j - 1
-        while k > i and (data[k] & 0xC0) == 0x80:
-            k -= 1
-        cp, _ = _decode(data, k)
-        if not _is_space(marks, cp):
-            break
-        j = k
+    end for a blank piece (:func:`_strip_ends`); the characters are counted by their lead bytes."""
+    i, j, _, _, _, _ = _strip_ends(data, marks, s, e)
     chars = 0
     for k in range(i, j):
         if (data[k] & 0xC0) != 0x80:

@@ -22,64 +22,11 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
 def top_ngram_covered(doc_offsets: np.ndarray, hashes: np.ndarray, lengths: np.ndarray, n: int,
                       mix: np.uint64) -> np.ndarray:
-    n_docs = len(doc_offsets) - 1
-    out = np.zeros(n_docs, dtype=np.int64)
-    most = 0
-    for d in range(n_docs):
-        most = max(most, doc_offsets[d + 1] - doc_offsets[d] - n + 1)
-    if most < 2:
-        return out
-    cap = 16
-    while cap < 2 * most:
-        cap *= 2
-    table_key = np.empty(cap, dtype=np.uint64)
-    table_cnt = np.zeros(cap, dtype=np.int64)  # 0 = free slot
-    table_len = np.empty(cap, dtype=np.int64)
-    used = np.empty(most, dtype=np.int64)
-    for d in range(n_docs):
-        s, e = doc_offsets[d], doc_offsets[d + 1]
-        m = e - s - n + 1
-        if m < 2:
-            continue
-        size, bits = 16, 4
-        while size < 2 * m:
-            size *= 2
-            bits += 1
-        mask = size - 1
-        n_used = 0
-        for i in range(m):
-            k = hashes[s + i]
-            length = lengths[s + i]
-            for j in range(1, n):
-                k = k * mix + hashes[s + i + j]
-                length += lengths[s + i + j]
-            slot = np.int64((k * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
-            while True:
-                if table_cnt[slot] == 0:  # first occurrence: its characters are the n-gram's
-                    table_key[slot] = k
-                    table_cnt[slot] = 1
-                    table_len[slot] = length
-                    used[n_used] = slot
-                    n_used += 1
-                    break
-                if table_key[slot] == k:
-                    table_cnt[slot] += 1
-                    break
-                slot = (slot + 1) & mask
-        best_cnt, best_cov = 0, 0
-        for u in range(n_used):
-            slot = used[u]
-            cnt = table_cnt[slot]
-            if cnt > 1:
-                cov = cnt * table_len[slot]
-                if cnt > best_cnt or (cnt == best_cnt and cov > best_cov):
-                    best_cnt, best_cov = cnt, cov
-            table_cnt[slot] = 0
-        out[d] = best_cov
-    return out
+    """Per document, the characters covered by its most frequent repeating word ``n``-gram
+    (see the module docstring); :func:`top_ngrams_covered` for one n."""
+    return top_ngrams_covered(doc_offsets, hashes, lengths, np.array([n], dtype=np.int64), mix)[:, 0]
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -13,14 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _fmix64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
+from filters.dedup.sketch.shingle_kernel import fmix64
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -32,6 +25,6 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:  # pragma: 
         for j in range(bands):
             h = np.uint64(j + 1) * np.uint64(0x9E3779B97F4A7C15)
             for r in range(j * rows, (j + 1) * rows):
-                h = _fmix64(h ^ np.uint64(sig[d, r]))
+                h = fmix64(h ^ np.uint64(sig[d, r]))
             out[d, j] = h
     return out

@@ -53,6 +53,17 @@ def _put_utf8(out, o, cp):  # pragma: no cover - compiled
 A_SEP, A_WORD, A_ALONE, A_OTHER = 0, 1, 2, 3  # what normalize_buffer does with an ASCII byte
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _token_class(c, code_mode):  # pragma: no cover - compiled
+    """A character's class as tokens see it: an underscore is part of a word in code and a
+    separator elsewhere; punctuation is a token of its own in code and a separator elsewhere."""
+    if c == UNDERSCORE:
+        return WORD if code_mode else SEP
+    if c == PUNCT and not code_mode:
+        return SEP
+    return c
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _ascii_actions(classes, code_mode, digits_to_zero, fold):  # pragma: no cover - compiled
     """Per ASCII byte: its action (a separator, part of a word, a token alone, or
@@ -66,11 +77,7 @@ def _ascii_actions(classes, code_mode, digits_to_zero, fold):  # pragma: no cove
             cp = fold[b]
         if cp < 0 or cp >= 0x80:
             continue
-        c = classes[cp]
-        if c == UNDERSCORE:
-            c = WORD if code_mode else SEP
-        elif c == PUNCT and not code_mode:
-            c = SEP
+        c = _token_class(classes[cp], code_mode)
         if c == SEP:
             kind[b] = A_SEP
         elif c == WORD or c == DIGIT:
@@ -129,11 +136,7 @@ def normalize_buffer(data, starts, ends, classes, code_mode, digits_to_zero, fol
                 elif f != cp:
                     cp = f
                     folded = True
-            c = classes[cp]
-            if c == UNDERSCORE:
-                c = WORD if code_mode else SEP
-            elif c == PUNCT and not code_mode:
-                c = SEP
+            c = _token_class(classes[cp], code_mode)
             if c == SEP:
                 in_word = False
             elif c == WORD or c == DIGIT:
@@ -166,14 +169,19 @@ def normalize_buffer(data, starts, ends, classes, code_mode, digits_to_zero, fol
     return out[:o], out_off, redo
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
-def _prefix_hash(prefix, inv_pow, s, e):  # pragma: no cover - compiled
-    h = (prefix[e] - prefix[s]) * inv_pow[s]
+@numba.njit(cache=True, nogil=True, inline="always")
+def fmix64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    """MurmurHash3's 64-bit finalizer (``shingles.fmix64``, the numpy form, is the same)."""
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xC4CEB9FE1A85EC53)
     return h ^ (h >> np.uint64(33))
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _prefix_hash(prefix, inv_pow, s, e):  # pragma: no cover - compiled
+    return fmix64((prefix[e] - prefix[s]) * inv_pow[s])
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
