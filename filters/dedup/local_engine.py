@@ -163,11 +163,8 @@ def survivor_band_keys(work: Store, sig_paths: list[str], old: pa.Table | None, 
     """LSH band keys of the rows where ``keep`` (in the order of ``sig_paths`` then ``old``),
     one file at a time: memory is the keys (bands x 8 bytes a document) plus one file's
     signatures, not every signature at once (num_perm x 4 bytes a document)."""
-    parts, row = [], 0
-    for column in _sig_columns(work, sig_paths, old):
-        matrix = sig_matrix(column, plan.signature.num_perm)
-        parts.append(band_keys(matrix[keep[row : row + len(matrix)]], plan.bands, plan.rows))
-        row += len(matrix)
+    parts = [band_keys(m, plan.bands, plan.rows) for m in _kept_signatures(work, sig_paths, old, keep,
+                                                                           plan.signature.num_perm)]
     return np.concatenate(parts) if parts else np.zeros((0, plan.bands), np.uint64)
 
 
@@ -176,14 +173,21 @@ def survivor_signatures(work: Store, sig_paths: list[str], old: pa.Table | None,
     """Signature matrix of the rows where ``keep`` (in the order of ``sig_paths`` then
     ``old``), filled one file at a time: memory is the result plus one file's matrix."""
     out = np.empty((int(keep.sum()), num_perm), np.uint32)
-    row = pos = 0
+    pos = 0
+    for matrix in _kept_signatures(work, sig_paths, old, keep, num_perm):
+        out[pos : pos + len(matrix)] = matrix
+        pos += len(matrix)
+    return out
+
+
+def _kept_signatures(work: Store, sig_paths: list[str], old: pa.Table | None, keep: np.ndarray,
+                     num_perm: int):
+    """Per signature file (then ``old``), the signature matrix of its rows where ``keep``."""
+    row = 0
     for column in _sig_columns(work, sig_paths, old):
         matrix = sig_matrix(column, num_perm)
-        mine = keep[row : row + len(matrix)]
-        n = int(mine.sum())
-        out[pos : pos + n] = matrix[mine]
-        row, pos = row + len(matrix), pos + n
-    return out
+        yield matrix[keep[row : row + len(matrix)]]
+        row += len(matrix)
 
 
 def _sig_columns(work: Store, sig_paths: list[str], old: pa.Table | None):

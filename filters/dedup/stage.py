@@ -171,16 +171,13 @@ class DedupStage:
         return self._marks
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        from filters.dedup.signatures import ROW_KEY_COLUMNS, row_keys
+        from filters.dedup.signatures import row_keys
 
         rows = ActiveRows.of(batch)  # only rows not already dropped take part
         marks = self._current_marks().select("node", "dup_cluster", "dup_of", "dup_reason")
-        # the key columns only (not every column of every active row): the text too only
-        # where a row has no reader offset, the one case row_keys hashes it
-        names = batch.column_names
-        needs_text = "source_offset" not in names or batch["source_offset"].null_count > 0
-        key_columns = [c for c in ROW_KEY_COLUMNS if c in names and (c != "text" or needs_text)]
-        keys = pl.DataFrame({"node": row_keys(rows.table(key_columns))})
+        # keys of the whole batch, then the active rows': taking the active rows out first
+        # copied every column, text included (row_keys reads the text only where it needs it)
+        keys = pl.DataFrame({"node": rows.take(row_keys(batch))})
         joined = keys.with_row_index("_row").join(marks, on="node", how="left").sort("_row")
         why = joined["dup_reason"].to_numpy()
         return rows.scatter(batch, {

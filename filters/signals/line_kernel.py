@@ -103,7 +103,7 @@ def _strip_ends(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[in
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _tabs_and_spaces(data: np.ndarray, s: int, e: int) -> bool:
-    """Whether ``data[s:e]`` holds only ``' '`` and ``'\t'`` (or nothing)."""
+    """Whether ``data[s:e]`` holds only spaces and tabs (or nothing)."""
     for k in range(s, e):
         if data[k] != 32 and data[k] != 9:
             return False
@@ -352,16 +352,6 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
                 if not para_open:
                     para_open, para_s, para_c0 = True, first_ns, line_c0 + lead
                 para_e, para_c1 = last_end, line_c0 + line_chars - trail
-            elif _tabs_and_spaces(data, line_start, i):
-                # a line of spaces and tabs only ends the open paragraph: between two newlines
-                # it is a separator \n[ \t]*\n\s*; as the text's first line nothing is open
-                # yet, as its last nothing follows, so no more needs checking
-                if para_open:
-                    para_n_used, paras, para_chars, dup_paras, dup_para_chars = _close_paragraph(
-                        data, para_s, para_e, para_c1 - para_c0, para_table, para_used, para_n_used, mask,
-                        paras, para_chars, dup_paras, dup_para_chars)
-                    para_open = False
-            if first_ns < last_end:
                 sc = line_chars - lead - trail
                 lines += 1
                 if first_cp < 0x10000 and (marks[first_cp] & M_BULLET) != 0:
@@ -381,6 +371,14 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
                 if seen:
                     dup += 1
                     dup_chars += sc
+            elif para_open and _tabs_and_spaces(data, line_start, i):
+                # a line of spaces and tabs only ends the open paragraph: between two newlines
+                # it is a separator \n[ \t]*\n\s*; as the text's first line nothing is open
+                # yet, as its last nothing follows, so no more needs checking
+                para_n_used, paras, para_chars, dup_paras, dup_para_chars = _close_paragraph(
+                    data, para_s, para_e, para_c1 - para_c0, para_table, para_used, para_n_used, mask,
+                    paras, para_chars, dup_paras, dup_para_chars)
+                para_open = False
             if i >= e0:
                 break
             newlines += 1
