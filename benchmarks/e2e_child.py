@@ -42,7 +42,7 @@ def main() -> None:
     out_path = Path(sys.argv[2])
     cpu_startup_begin = _cpu()
 
-    from pipeline.allocators import configure
+    from pipeline.allocators import configure, freeze_for_exit
 
     configure()  # what `taosha run` does first (pipeline/cli.py)
     import pipeline.run.local as local
@@ -104,6 +104,7 @@ def main() -> None:
         "stats": stats,
     }
     out_path.write_text(json.dumps(out, indent=1))
+    freeze_for_exit()  # what `taosha run` does last (pipeline/cli.py: entry)
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ class ActiveRows:
             raise ValueError(f"{len(values)} values for a batch of {self.num_rows} rows")
         if isinstance(values, np.ndarray):
             return values if self.all else values[self.indices]
-        values = _contiguous(values)
+        values = contiguous(values)
         return values if self.all else values.take(self._index_array)
 
     # -- writing -----------------------------------------------------------------------
@@ -168,7 +168,7 @@ class ActiveRows:
         if self.all:
             full = new
         else:
-            old = _contiguous(batch.column(index)).cast(type)
+            old = contiguous(batch.column(index)).cast(type)
             if not len(self):
                 full = old
             else:
@@ -188,7 +188,7 @@ class ActiveRows:
         _check_reasons(per_row)
         index = batch.schema.get_field_index("drop_reason")
         field = batch.schema.field(index)
-        current = _contiguous(batch.column(index))
+        current = contiguous(batch.column(index))
         new = pc.coalesce(current, self.expand(per_row).cast(field.type))  # the first reason wins
         return batch.set_column(index, field, new)
 
@@ -208,8 +208,9 @@ class ActiveRows:
         return pa.array(pos, pa.int64(), mask=~self.mask)
 
 
-def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One Arrow array (a chunked column's chunks concatenated; zero-copy for one chunk)."""
+def contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow array (a chunked column's chunks concatenated; zero-copy for one chunk:
+    ``ChunkedArray.combine_chunks`` copies even a single chunk)."""
     if isinstance(values, pa.Array):
         return values
     if values.num_chunks == 1:
@@ -240,7 +241,7 @@ def _as_arrow_or_numpy(values: Values | Sequence, type: pa.DataType | None, n: i
         if type is None:
             raise TypeError(f"numpy values of dtype {values.dtype} need an explicit type: give (values, type)")
         return pa.array(values, type), type
-    values = _contiguous(values)
+    values = contiguous(values)
     if type is not None and values.type != type:
         values = values.cast(type)
     return values, values.type

@@ -88,6 +88,18 @@ def tune_gc() -> bool:
     return True
 
 
+def freeze_for_exit() -> None:
+    """Move every object alive now out of the cyclic collector's reach (``gc.freeze``), for a
+    process about to exit: the interpreter's shutdown runs full collections over everything
+    the imports made (numba's typing registries alone are large), which cost 0.33 CPU-s at
+    the end of the benchmark corpus's run and 0.10 after a freeze (whole process, user +
+    system, alternating runs). Exit handlers and finalizers run as before; only cyclic
+    garbage made before the call is never collected, which an exiting process does not miss.
+    Not for a process that goes on working (a notebook, a test run)."""
+    if not _switched_off():
+        gc.freeze()
+
+
 def _switched_off() -> bool:
     return os.environ.get(OFF_SWITCH, "1").strip().lower() in ("0", "false", "no", "off")
 

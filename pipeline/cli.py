@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from pipeline.allocators import configure as _configure_allocators
+from pipeline.allocators import freeze_for_exit as _freeze_for_exit
 
 _configure_allocators()  # before pyarrow and polars load their allocators (see pipeline.allocators)
 
@@ -263,5 +264,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> int:
+    """The ``taosha`` command: :func:`main`, then a cheaper interpreter exit
+    (:func:`pipeline.allocators.freeze_for_exit`; ``main`` itself can be called again)."""
+    code = main()
+    _freeze_for_exit()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

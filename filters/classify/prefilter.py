@@ -25,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.active_rows import contiguous
+
 # RE2 syntax (Arrow's regex engine).
 TEX = r"\\[a-zA-Z]+|\$"
 MATH_SYMBOL = r"[∑∫√∞∂∈∉⊂⊆∀∃≤≥≠≈±×÷→⇒⇔∝∏∇αβγδεθλμπσφωΔΣΩ]"
@@ -56,8 +58,7 @@ class Gates:
 def text_heads(texts: pa.Array | pa.ChunkedArray | list[str], max_chars: int = 0) -> pa.Array:
     """``texts`` as one contiguous Arrow array, cut to their first ``max_chars`` code units when > 0."""
     arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = contiguous(arr)
     if max_chars > 0 and len(arr):
         arr = pc.utf8_slice_codeunits(arr, 0, max_chars)
     return arr

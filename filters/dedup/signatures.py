@@ -41,6 +41,7 @@ import xxhash
 
 from filters.dedup.sketch.minhash import SCHEME, signatures
 from filters.dedup.sketch.shingles import ShingleConfig, fast_shingle_hashes
+from pipeline.active_rows import contiguous
 
 SCORE_COLUMNS = ("quality_score", "math_score", "code_score")
 """Score columns the survivor rule looks at when ``score_column`` is "auto": the
@@ -159,7 +160,7 @@ def sig_array(sig: np.ndarray) -> pa.FixedSizeBinaryArray:
 def sig_matrix(sig_column: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray:
     """(n, num_perm) uint32 matrix of a signature column: fixed-size binary (:func:`sig_array`),
     or a fixed-size list of uint32 (indexes written before that)."""
-    arr = sig_column.combine_chunks() if isinstance(sig_column, pa.ChunkedArray) else sig_column
+    arr = contiguous(sig_column)
     if len(arr) == 0:
         return np.zeros((0, num_perm), np.uint32)
     if pa.types.is_fixed_size_binary(arr.type):

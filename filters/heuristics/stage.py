@@ -26,15 +26,14 @@ from typing import ClassVar
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from filters.signals.doc_kind import DocKindConfig, doc_kind_frame
 from filters.heuristics.rules import build_rules, first_failed
 from filters.signals.script_detect import char_stats
-from filters.signals.general import text_flag_signals, text_line_signals, text_word_signals
+from filters.signals.general import mixed_word_signals, text_flag_signals, text_line_signals, text_word_signals
 from filters.signals.word_kernel import SEP
 from filters.signals.zh import DEFAULT_SPAM_WORDS, JiebaWords, all_have_han, keyword_hits, keyword_pattern, load_keywords
-from pipeline.active_rows import ActiveRows
+from pipeline.active_rows import ActiveRows, contiguous
 
 
 @dataclass
@@ -107,7 +106,7 @@ class HeuristicsStage:
         """Every ``quality_*`` signal plus ``doc_kind`` for ``texts`` (no filtering)."""
         self.setup()
         assert self._jieba is not None
-        texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        texts = contiguous(texts)
         dk = doc_kind_frame(texts, DocKindConfig())
         if kinds is not None:
             dk = dk.with_columns(pl.Series("doc_kind", kinds, dtype=pl.String).fill_null(dk["doc_kind"]))
@@ -119,7 +118,6 @@ class HeuristicsStage:
         # whitespace otherwise; code needs none. Both are cut in one compiled pass over the
         # bytes (the Chinese documents as jieba's tokens joined by a separator).
         need_jieba = cjk_doc & (kind != "code")
-        word_texts = series.to_arrow()
         scale = np.ones(len(series))
         if need_jieba.any():
             idx = np.flatnonzero(need_jieba)
@@ -127,8 +125,9 @@ class HeuristicsStage:
             head = docs.str.slice(0, self.jieba_max_chars)
             # word counts of a long document are extrapolated from its segmented head
             scale[idx] = (docs.str.len_chars() / pl.Series(head.str.len_chars()).clip(lower_bound=1)).to_numpy()
-            joined = self._jieba.joined(head.to_arrow(), SEP)
-            word_texts = pc.replace_with_mask(word_texts.cast(pa.large_string()), pa.array(need_jieba), joined)
+            words = mixed_word_signals(texts, idx, self._jieba.joined(head.to_arrow(), SEP))
+        else:
+            words = text_word_signals(texts)
         cjk_chars = st.han + st.kana + st.hangul
         df = pl.DataFrame({"text": series, "_cjk_doc": cjk_doc, "_han": st.han})
         df = df.with_columns(*text_flag_signals(pl.col("text")))
@@ -136,7 +135,7 @@ class HeuristicsStage:
         lines = text_line_signals(series, cjk_doc)
         para = ["quality_dup_para_frac", "quality_dup_para_char_frac"]
         df = pl.concat(
-            [df, lines.drop(para), text_word_signals(word_texts, need_jieba), lines.select(para), dk],
+            [df, lines.drop(para), words, lines.select(para), dk],
             how="horizontal",
         )
         chars = np.maximum(st.chars, 1)

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filters.signals.script_detect import utf8_buffers
+from pipeline.active_rows import contiguous
 
 # One alternation, so the text is scanned once. Order matters: fenced blocks and
 # display math before inline forms. RE2 has no backreferences, so \begin{X}...\end{Y}
@@ -94,7 +95,7 @@ def prose_view(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Mask LaTeX, code, URLs and markup in every text (newlines are kept): :data:`MASK_PATTERN`,
     run as :data:`MASK_PATTERN_UNCOUNTED` on the texts where that gives the same view."""
     if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], texts.type)
+        texts = contiguous(texts)
     if len(texts) == 0:
         return texts
     from filters.langid.span_guard import DOLLAR_MAX_CHARS, TAG_MAX_CHARS, long_spans

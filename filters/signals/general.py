@@ -62,12 +62,44 @@ def text_word_signals(texts: pa.Array | pa.ChunkedArray, joined: np.ndarray | No
     tokens without a letter or number are left out. Same columns and values as
     the polars reference on the same words (tested)."""
     from filters.signals.script_detect import utf8_buffers
-    from filters.signals.word_kernel import doc_sums, word_tokens
 
     data, offsets = utf8_buffers(texts)
     n_docs = len(offsets) - 1
     sep = np.zeros(n_docs, dtype=np.bool_) if joined is None else np.asarray(joined, dtype=np.bool_)
-    doc_offsets, hashes, lengths, alpha = word_tokens(data, offsets, sep, char_flags())
+    return pl.DataFrame(_word_columns(data, offsets[:-1], offsets[1:], sep, ngrams))
+
+
+def mixed_word_signals(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray, joined: pa.Array | pa.ChunkedArray,
+                       ngrams: tuple[int, ...] = (2, 3, 4)) -> pl.DataFrame:
+    """:func:`text_word_signals` of ``texts`` whose rows ``rows`` (int64 indices, ascending) are
+    replaced by ``joined`` (their jieba tokens joined by ``word_kernel.SEP``, in that order) and
+    cut in the separator mode: the same frame, without building that mixed array. The other
+    rows are read where they are; building the array copied every text of the batch
+    (Arrow's ``replace_with_mask``, ~0.1 CPU-s of the benchmark corpus's run)."""
+    from filters.signals.script_detect import utf8_buffers
+
+    data, offsets = utf8_buffers(texts)
+    n_docs = len(offsets) - 1
+    rows = np.asarray(rows, dtype=np.int64)
+    others = np.setdiff1d(np.arange(n_docs, dtype=np.int64), rows, assume_unique=True)
+    plain = _word_columns(data, offsets[others], offsets[others + 1], np.zeros(len(others), np.bool_), ngrams)
+    jdata, joffsets = utf8_buffers(joined)
+    tokens = _word_columns(jdata, joffsets[:-1], joffsets[1:], np.ones(len(rows), np.bool_), ngrams)
+    out = {}
+    for name, values in plain.items():
+        column = np.empty(n_docs, dtype=values.dtype)
+        column[others] = values
+        column[rows] = tokens[name]
+        out[name] = column
+    return pl.DataFrame(out)
+
+
+def _word_columns(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, sep: np.ndarray,
+                  ngrams: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The columns of :func:`text_word_signals` for the texts ``data[starts[d]:ends[d]]``."""
+    from filters.signals.word_kernel import doc_sums, word_tokens
+
+    doc_offsets, hashes, lengths, alpha = word_tokens(data, starts, ends, sep, char_flags())
     count = np.diff(doc_offsets)
     word_chars, alpha_words = doc_sums(doc_offsets, lengths, alpha)
     has = count > 0
@@ -82,7 +114,7 @@ def text_word_signals(texts: pa.Array | pa.ChunkedArray, joined: np.ndarray | No
     covered = _ngram_kernel()(doc_offsets, hashes, lengths, np.array(ns, dtype=np.int64), np.uint64(_MIX))
     for n in ngrams:
         out[f"quality_top_{n}gram_frac"] = np.where(has, covered[:, ns.index(n)] / chars, 0.0)
-    return pl.DataFrame(out)
+    return out
 
 
 @lru_cache(maxsize=1)

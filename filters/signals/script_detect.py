@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from pipeline.active_rows import contiguous
+
 # code-point classes for the Basic Multilingual Plane (uint8 codes in one lookup table)
 OTHER, HAN, KANA, HANGUL, LETTER, ZH_PUNCT = 0, 1, 2, 3, 4, 5
 _RANGES: list[tuple[int, int, int]] = [
@@ -83,7 +85,7 @@ def utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     """(bytes as uint8, int64 offsets rebased to 0) of a string array, nulls as empty; a
     binary array gives its bytes as they are (no UTF-8 check). No copy for large types."""
     if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.large_string())
+        texts = contiguous(texts) if texts.num_chunks else pa.array([], pa.large_string())
     binary = pa.types.is_binary(texts.type) or pa.types.is_large_binary(texts.type)
     large = pa.large_binary() if binary else pa.large_string()
     if texts.type != large:

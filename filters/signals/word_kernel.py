@@ -49,15 +49,16 @@ def doc_sums(doc_offsets: np.ndarray, lengths: np.ndarray, alpha: np.ndarray) ->
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def word_tokens(data: np.ndarray, offsets: np.ndarray, sep_mode: np.ndarray, flags: np.ndarray):
-    """``(doc_offsets, hashes, lengths, alpha)`` of the kept tokens of every text: the tokens
-    of text ``d`` are ``doc_offsets[d]:doc_offsets[d + 1]``; ``sep_mode[d]`` picks how text
-    ``d`` is cut (see the module docstring). One pass: the outputs grow, when needed, before
+def word_tokens(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, sep_mode: np.ndarray, flags: np.ndarray):
+    """``(doc_offsets, hashes, lengths, alpha)`` of the kept tokens of every text (text ``d``
+    is ``data[starts[d]:ends[d]]``: Arrow offsets, or any rows of them read in place): the
+    tokens of text ``d`` are ``doc_offsets[d]:doc_offsets[d + 1]``; ``sep_mode[d]`` picks how
+    text ``d`` is cut (see the module docstring). One pass: the outputs grow, when needed, before
     a text by the most tokens it can hold (a counting pass first cost a second decode of every
     byte; growing inside the token loop made numba keep the arrays' reference counts per
     token, 10x slower), and a token's hash is taken over its bytes when it ends
     (:func:`filters.utf8_kernel.hash_bytes`)."""
-    n = len(offsets) - 1
+    n = len(starts)
     doc_offsets = np.zeros(n + 1, dtype=np.int64)
     cap = max(1024, len(data) // 4)
     hashes = np.empty(cap, dtype=np.uint64)
@@ -66,7 +67,7 @@ def word_tokens(data: np.ndarray, offsets: np.ndarray, sep_mode: np.ndarray, fla
     m = 0
     for d in range(n):
         doc_offsets[d] = m
-        i, e = offsets[d], offsets[d + 1]
+        i, e = starts[d], ends[d]
         if m + (e - i) // 2 + 1 > cap:  # a token takes a byte and a boundary another: room for this text's
             cap = max(2 * cap, m + (e - i) // 2 + 1)
             hashes, lengths, alpha = _grown(hashes, cap), _grown(lengths, cap), _grown(alpha, cap)

@@ -311,14 +311,17 @@ class OutputWriter:
             fsutil.remove_matching(self.fs, fsutil.join(self.out_dir, sub), f"{self.part}-")
 
     def write(self, batch: pa.Table) -> None:
+        n_kept = batch["drop_reason"].null_count
+        if n_kept == batch.num_rows:  # no filter: it would copy every column
+            self.data.write(batch.drop_columns(["drop_reason"]))
+            return
         is_kept = pc.is_null(batch["drop_reason"])
-        kept = batch.filter(is_kept)
-        if kept.num_rows:
-            self.data.write(kept.drop_columns(["drop_reason"]))
+        if n_kept:
+            self.data.write(batch.filter(is_kept).drop_columns(["drop_reason"]))
+        if not self.config.rejects_text:  # before the filter: the texts are not copied to be dropped
+            batch = batch.drop_columns([c for c in TEXT_COLUMNS if c in batch.column_names])
         rejected = batch.filter(pc.invert(is_kept))
         if rejected.num_rows:
-            if not self.config.rejects_text:
-                rejected = rejected.drop_columns([c for c in TEXT_COLUMNS if c in rejected.column_names])
             self.rejects.write(rejected)
 
     def close(self) -> list[FileEntry]:

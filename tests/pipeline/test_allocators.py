@@ -107,3 +107,23 @@ def test_release_unused_runs_between_allocations():
     allocators.release_unused()
     assert pool.bytes_allocated() == before
     assert pc.sum(pc.add(pa.array(np.arange(10)), 1)).as_py() == 55  # the pool still serves
+
+
+def test_the_command_freezes_before_exit():
+    """``taosha`` (pipeline.cli:entry) freezes the objects alive after its work, so the
+    interpreter's shutdown collections skip them; ``main`` alone (tests, notebooks) does not."""
+    code = (
+        "import gc, sys\n"
+        "import pipeline.cli as cli\n"
+        "cli.main = lambda argv=None: 0\n"
+        "assert gc.get_freeze_count() == 0\n"
+        "code = cli.entry()\n"
+        "print(code, gc.get_freeze_count() > 0)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != allocators.OFF_SWITCH}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["0", "True"]
+    env[allocators.OFF_SWITCH] = "0"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["0", "False"]

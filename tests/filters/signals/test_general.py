@@ -89,6 +89,28 @@ def test_text_word_signals_equal_word_signals_on_the_dev_sets():
     assert text_word_signals(joined, np.ones(len(texts), bool)).equals(word_signals(tokens))
 
 
+def test_mixed_word_signals_equal_the_mixed_array():
+    """Rows read from jieba's joined tokens, the others from the texts in place: the frame of
+    the array that mixes them, without building it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from filters.signals.general import mixed_word_signals, text_word_signals
+    from filters.signals.word_kernel import SEP
+    from filters.signals.zh import JiebaWords
+
+    texts = pa.array(_dev_texts()[:400] + ["", None, "数学 题目 x = 3"], pa.large_string())
+    rng = np.random.default_rng(3)
+    for share in (0.0, 0.3, 1.0):
+        mask = rng.random(len(texts)) < share
+        rows = np.flatnonzero(mask)
+        joined = pa.array(JiebaWords().joined(texts.take(pa.array(rows)).fill_null("").to_pylist(), SEP), pa.large_string())
+        mixed = pc.replace_with_mask(texts.fill_null(""), pa.array(mask), joined)
+        expected = text_word_signals(mixed, mask)
+        assert mixed_word_signals(texts, rows, joined).equals(expected)
+        assert mixed_word_signals(texts.slice(0), rows, pa.chunked_array([joined])).equals(expected)
+
+
 def test_char_flags_hold_nothing_past_plane_3():
     from filters.signals.general import char_flags
 
