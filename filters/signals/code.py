@@ -5,8 +5,9 @@ alphanumeric fraction (binary-ish or tables of symbols), auto-generated markers,
 data files dressed as code (JSON/CSV dumps, base64 blobs). These patterns define the
 signals: ``filters.signals.general.text_line_signals`` computes the code columns in one
 compiled pass, ``filters.heuristics.stage`` applies the thresholds, and
-``filters.signals.doc_kind`` counts ``code_line_count``'s lines (``CODE_LINE`` by regex, the
-others in ``filters.signals.kind_kernel``) to route a document to the code rules.
+``filters.signals.doc_kind`` counts ``code_line_count``'s lines (``CODE_LINE`` in
+``filters.signals.code_line_kernel``, the others in ``filters.signals.kind_kernel``) to route a
+document to the code rules.
 """
 
 from __future__ import annotations
@@ -34,15 +35,26 @@ import polars as pl
 # ASCII word boundaries and classes keep the Rust regex engine on its fast path.
 _B = r"(?-u:\b)"
 _ID = r"[A-Za-z_][A-Za-z0-9_.]*"
-_KEYWORDS = (
-    r"def|class|import|from[ \t]+[A-Za-z0-9_.]+[ \t]+import|return|elif|except|try|finally|with|async|await"
-    r"|raise|yield|lambda|assert|del|global|nonlocal"
-    r"|#[ \t]*(?:include|define|pragma|if|ifdef|ifndef|elif|else|endif|undef|error|warning|import)"
-    r"|package|public|private|protected|static|final|void|int|char|using|typedef|extern|unsigned|virtual|explicit"
-    r"|inline|operator|template|typename|constexpr|static_assert|friend"
-    r"|namespace|function|const|let|var|export|module\.exports|require|console|if|for|while|switch|else"
-    r"|fn|impl|pub|struct|enum|union|func|SELECT|INSERT|CREATE|@[A-Za-z]+"
+DIRECTIVE_WORDS = ("include", "define", "pragma", "if", "ifdef", "ifndef", "elif", "else", "endif", "undef", "error",
+                   "warning", "import")
+"""Preprocessor directives: a line ``#`` + spaces or tabs + one of them, then a word boundary."""
+_FROM_IMPORT = r"from[ \t]+[A-Za-z0-9_.]+[ \t]+import"
+_DIRECTIVE = r"#[ \t]*(?:" + "|".join(DIRECTIVE_WORDS) + ")"
+_AT_NAME = r"@[A-Za-z]+"
+_KEYWORD_ALTERNATIVES = (
+    "def", "class", "import", _FROM_IMPORT, "return", "elif", "except", "try", "finally", "with", "async", "await",
+    "raise", "yield", "lambda", "assert", "del", "global", "nonlocal",
+    _DIRECTIVE,
+    "package", "public", "private", "protected", "static", "final", "void", "int", "char", "using", "typedef", "extern",
+    "unsigned", "virtual", "explicit", "inline", "operator", "template", "typename", "constexpr", "static_assert",
+    "friend", "namespace", "function", "const", "let", "var", "export", r"module\.exports", "require", "console", "if",
+    "for", "while", "switch", "else", "fn", "impl", "pub", "struct", "enum", "union", "func", "SELECT", "INSERT",
+    "CREATE", _AT_NAME,
 )
+_KEYWORDS = "|".join(_KEYWORD_ALTERNATIVES)
+KEYWORD_WORDS = tuple(k.replace("\\.", ".") for k in _KEYWORD_ALTERNATIVES if k not in (_FROM_IMPORT, _DIRECTIVE, _AT_NAME))
+"""The literal line-start keywords of ``CODE_LINE`` (each then a word boundary); the other three
+alternatives are ``from X import``, a directive (:data:`DIRECTIVE_WORDS`) and ``@name``."""
 _LINE_START = "|".join([
     r"(?:" + _KEYWORDS + r")" + _B,
     r"//|/\*|\*/|#[ \t!-]|#$|(?:>>>|\.\.\.)(?:[ \t]|$)|(?:In|Out)[ \t]?\[[0-9]*\]:|\.{3,}:(?:[ \t]|$)",

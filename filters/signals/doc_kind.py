@@ -18,8 +18,9 @@ Rules (thresholds in :class:`DocKindConfig`, defaults measured on tests/data/dev
 * prose: everything else.
 
 The signals are the regexes' counts (``filters.signals.code``, ``filters.signals.math``):
-``CODE_LINE`` runs as a polars regex, everything else comes from one compiled pass over the
-UTF-8 bytes (``filters.signals.kind_kernel``, tested equal to the regexes).
+two compiled passes over the UTF-8 bytes count them (``filters.signals.kind_kernel``; and
+``filters.signals.code_line_kernel`` for ``CODE_LINE``, which leaves the rare line it cannot
+decide to the regex), tested equal to the regexes.
 """
 
 from __future__ import annotations
@@ -97,6 +98,20 @@ def _kernel_tables() -> tuple[np.ndarray, ...]:
     return (char_table(), byte_table(), *en, prefix_bits(en_words), *zh)
 
 
+def _code_lines(data: np.ndarray, offsets: np.ndarray, head_bytes: np.ndarray, head: pl.Series) -> np.ndarray:
+    """``CODE_LINE`` matches on each head: compiled (``filters.signals.code_line_kernel``, half
+    the regex's cost), and by the regex on the heads the kernel leaves undecided (an operator
+    next to a non-ASCII character, where Unicode's ``\\w`` decides)."""
+    from filters.signals.code_line_kernel import line_code_counts
+
+    starts = offsets[:-1]
+    counts, undecided = line_code_counts(data, starts, starts + head_bytes)
+    if undecided.any():
+        rows = np.flatnonzero(undecided)
+        counts[rows] = head.gather(rows).str.count_matches(CODE_LINE).to_numpy()
+    return counts
+
+
 def _doc_kind_frame(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig, head: pl.Series | None = None) -> pl.DataFrame:
     """The frame of :func:`doc_kind_frame`, computed. Everything but ``CODE_LINE`` comes from one
     compiled pass over the bytes (``filters.signals.kind_kernel``: the same counts as the
@@ -109,8 +124,8 @@ def _doc_kind_frame(texts: pa.Array | pa.ChunkedArray, config: DocKindConfig, he
     c = k.kind_counts(data, offsets, config.head_chars, *_kernel_tables())
     if head is None:
         head = _heads(texts, config)
-    code_lines = pl.DataFrame({"text": head}).select(pl.col("text").str.count_matches(CODE_LINE)).to_series().to_numpy()
-    code_lines = code_lines.astype(np.int64) + c[:, k.STARS] * c[:, k.C_COMMENT]  # code.code_line_count
+    code_lines = _code_lines(data, offsets, c[:, k.HEAD_END], head)
+    code_lines = code_lines + c[:, k.STARS] * c[:, k.C_COMMENT]  # code.code_line_count
     lines = np.maximum(c[:, k.NONBLANK], 1)
     code_frac = code_lines / lines
     chars = np.maximum(c[:, k.CHARS], 1)

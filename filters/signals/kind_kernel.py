@@ -2,8 +2,8 @@
 
 One pass over each text's UTF-8 bytes (as Arrow stores them, no Python string per
 document) counts, on the text's head (its first ``head_chars`` code points), what the
-polars regexes of ``filters.signals.code`` and ``filters.signals.math`` count, so that only
-``CODE_LINE`` still runs as a regex. Each count as its regex reads (``count_matches``:
+polars regexes of ``filters.signals.code`` and ``filters.signals.math`` count, but ``CODE_LINE``
+(``filters.signals.code_line_kernel``). Each count as its regex reads (``count_matches``:
 leftmost-first, non-overlapping; ``(?m)`` ``^``/``$`` only at ``\\n`` and the head's ends):
 
 * ``CHARS``: code points of the head (``str.len_chars``);
