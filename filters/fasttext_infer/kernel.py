@@ -355,7 +355,6 @@ def _softmax_top(hidden, output_rows, threshold, out):
     return best, best_score
 
 
-@numba.njit(cache=True, nogil=True)
 def predict_top(data, line_starts, line_ends, table, word_data, word_offsets, nwords, bucket, minn, maxn, word_ngrams,
                 prune_bits, prune_keys, prune_rows, input_rows, output_rows, hierarchical, left, right, threshold,
                 cache_keys, cache_labels, cache_probs, cache_fill):
@@ -367,15 +366,15 @@ def predict_top(data, line_starts, line_ends, table, word_data, word_offsets, nw
     most ``cache_fill[1]``), cleared when it would pass that. Repeated lines (boilerplate,
     near-duplicate pages) are then answered without predicting; a 64-bit collision between
     two different lines is the one way to get another line's answer (~1e-9 for a full cache)."""
+    line_starts = np.ascontiguousarray(line_starts, np.int64)
+    line_ends = np.ascontiguousarray(line_ends, np.int64)
     n = len(line_starts)
     labels = np.full(n, -1, np.int32)
     probs = np.zeros(n, np.float32)
     hidden = np.empty(input_rows.shape[1], np.float32)
     osz = output_rows.shape[0] if not hierarchical else (len(left) + 1) // 2
     out = np.empty(osz, np.float32)
-    longest = 0
-    for li in range(n):
-        longest = max(longest, line_ends[li] - line_starts[li])
+    longest = int((line_ends - line_starts).max()) if n else 0
     word = np.empty(longest + 3, np.uint8)
     starts = np.empty(longest + 3, np.int64)
     hashes = np.empty(longest + 3, np.int64)  # a token per byte at most, and </s>
@@ -400,7 +399,8 @@ def _predict_lines(data, line_starts, line_ends, table, word_data, word_offsets,
                    stack_node, stack_score):
     """:func:`predict_top`'s loop over the lines, into ``labels`` and ``probs``, with the scratch
     arrays it allocated. Compiled without numba's reference counting (``_nrt=False``: it
-    allocates nothing): with it, every array bound by an inlined helper (the per-token look-up,
+    allocates nothing, and is called from Python only: called from a compiled function that
+    counts references, such a function corrupted the heap): with it, every array bound by an inlined helper (the per-token look-up,
     the n-gram loop, the pruned-row probe) took an atomic increment and decrement, a quarter
     of lid.176's time on the benchmark corpus's segments (1.0 -> 0.8 CPU-s without)."""
     n = len(line_starts)
