@@ -30,7 +30,8 @@ Three loops per text: the head cut (texts longer than ``head_chars`` bytes only)
 (only the bytes that may start something are looked at; letters, spaces and UTF-8
 continuation bytes are skipped), and the English words (a rolling four-byte window looked up
 in a bit set at every byte; words are compared only where it hits). Numba counts references
-to an array passed to a function that is not inlined, so the per-byte paths call none.
+to an array at every binding, a call's and an inlined helper's alike (an atomic increment and
+decrement each), so the pass is compiled without reference counting (:func:`_kind_counts_into`).
 Compiled on first use and cached on disk (``cache=True``); the tests compare every count
 with the regexes on tricky and random inputs and the dev sets.
 """
@@ -176,7 +177,7 @@ def _eq_after(b: int) -> bool:
     return _is_word(b) or b == 45 or b == 40 or b == 91 or b == 123 or b == 92 or b == 36
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _equation_at(data: np.ndarray, ls: int, p: int, n: int, e: int) -> bool:
     """Whether the operator of ``n`` bytes at ``p`` (line starting at ``ls``) has an operand
     on both sides, past spaces and tabs. Called only at operators (a call per byte would
@@ -192,7 +193,7 @@ def _equation_at(data: np.ndarray, ls: int, p: int, n: int, e: int) -> bool:
     return r < e and _eq_after(data[r])
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _latex_at(data: np.ndarray, p: int, e: int, flags: np.ndarray) -> int:
     """End of the ``LATEX_TOKEN`` match starting at ``p``, or -1."""
     b = data[p]
@@ -230,7 +231,6 @@ def _latex_at(data: np.ndarray, p: int, e: int, flags: np.ndarray) -> int:
     return -1
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
 def kind_counts(data: np.ndarray, offsets: np.ndarray, head_chars: int, flags: np.ndarray, bytes_: np.ndarray,
                 en_words: np.ndarray, en_off: np.ndarray, en_start: np.ndarray, en_group: np.ndarray, en_prefix: np.ndarray,
                 zh_words: np.ndarray, zh_off: np.ndarray, zh_start: np.ndarray, zh_group: np.ndarray) -> np.ndarray:
@@ -238,10 +238,21 @@ def kind_counts(data: np.ndarray, offsets: np.ndarray, head_chars: int, flags: n
     ``head_chars`` code points (the whole text when ``head_chars`` <= 0); ``HEAD_END``: the
     head's length in bytes. ``flags``: :func:`char_table`; ``bytes_``: :func:`byte_table`;
     the English alternatives (lower case) and the Chinese ones as :func:`grouped_words`
-    gives them, grouped by first character. The hot loop calls no function that takes an
-    array unless it is inlined (numba would count references to it at every call)."""
+    gives them, grouped by first character."""
+    out = np.zeros((len(offsets) - 1, N_COUNTS), dtype=np.int64)
+    _kind_counts_into(data, np.ascontiguousarray(offsets, np.int64), head_chars, flags, bytes_, en_words, en_off, en_start,
+                      en_group, en_prefix, zh_words, zh_off, zh_start, zh_group, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, _nrt=False)
+def _kind_counts_into(data, offsets, head_chars, flags, bytes_, en_words, en_off, en_start, en_group, en_prefix, zh_words,
+                      zh_off, zh_start, zh_group, out) -> None:
+    """:func:`kind_counts` into ``out``. Compiled without numba's reference counting
+    (``_nrt=False``; it allocates nothing, calls only inlined helpers and is called from
+    Python only): each array an inlined helper binds costs an atomic increment and decrement
+    otherwise."""
     n = len(offsets) - 1
-    out = np.zeros((n, N_COUNTS), dtype=np.int64)
     for d in range(n):
         s, e0 = offsets[d], offsets[d + 1]
         # the head: the first head_chars code points
@@ -365,4 +376,3 @@ def kind_counts(data: np.ndarray, offsets: np.ndarray, head_chars: int, flags: n
         row = out[d]
         row[CHARS], row[NONBLANK], row[STARS], row[C_COMMENT], row[DIGIT] = e - s - extra, nonblank, stars, ccom, digit
         row[EQ_LINES], row[MW_EN], row[MW_ZH], row[LATEX], row[HEAD_END] = eq, mw_en, mw_zh, latex, e - s
-    return out

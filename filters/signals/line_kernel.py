@@ -55,7 +55,7 @@ def _is_space(marks: np.ndarray, cp: int) -> bool:
     return cp < 0x10000 and (marks[cp] & M_SPACE) != 0
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _strip(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[int, int, int]:
     """(start, end, characters) of ``data[s:e]`` without White_Space at both ends; start ==
     end for a blank piece (:func:`_strip_ends`); the characters are counted by their lead bytes."""
@@ -67,7 +67,7 @@ def _strip(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[int, in
     return i, j, chars
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _strip_ends(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[int, int, int, int, int, int]:
     """(start, end, first code point, last code point, characters stripped at the start, at
     the end) of ``data[s:e]`` without White_Space at both ends; start == end for a blank
@@ -101,7 +101,7 @@ def _strip_ends(data: np.ndarray, marks: np.ndarray, s: int, e: int) -> tuple[in
     return i, j, first_cp, last_cp, lead, trail
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _tabs_and_spaces(data: np.ndarray, s: int, e: int) -> bool:
     """Whether ``data[s:e]`` holds only spaces and tabs (or nothing)."""
     for k in range(s, e):
@@ -110,7 +110,7 @@ def _tabs_and_spaces(data: np.ndarray, s: int, e: int) -> bool:
     return True
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _seen(table: np.ndarray, used: np.ndarray, n_used: int, mask: int, h: np.uint64) -> tuple[bool, int]:
     """Insert ``h`` into the open-addressing set (0 marks a free slot; a hash of 0 is stored
     as 1); returns (was it there, new count of used slots)."""
@@ -128,7 +128,7 @@ def _seen(table: np.ndarray, used: np.ndarray, n_used: int, mask: int, h: np.uin
         slot = (slot + 1) & mask
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _ends_with(data: np.ndarray, s: int, e: int, tail: np.ndarray) -> bool:
     m = len(tail)
     if e - s < m:
@@ -139,7 +139,7 @@ def _ends_with(data: np.ndarray, s: int, e: int, tail: np.ndarray) -> bool:
     return True
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _fold(cp: int) -> int:
     if 65 <= cp <= 90:
         return cp + 32
@@ -150,7 +150,7 @@ def _fold(cp: int) -> int:
     return cp
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _has_phrase(data: np.ndarray, s: int, e: int, buf: np.ndarray, first: np.ndarray, phrases: np.ndarray,
                 phrase_off: np.ndarray) -> bool:
     """Whether the folded code points of ``data[s:e]`` contain one of the phrases (``first``:
@@ -192,7 +192,7 @@ def _close_paragraph(data, s, e, chars, table, used, n_used, mask, paras, para_c
     return n_used, paras + 1, para_chars + chars, dup_paras, dup_para_chars
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _paragraphs_bytewise(data, marks, s0, e0, table, used, mask):
     """(paragraphs, their characters, duplicates, their characters) of ``data[s0:e0]``, split at
     ``\\n[ \\t]*\\n\\s*`` and at ``\\x00`` by scanning every byte: for a text holding a
@@ -239,18 +239,17 @@ def _paragraphs_bytewise(data, marks, s0, e0, table, used, mask):
     return paras, para_chars, dup_paras, dup_para_chars
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
 def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_docs: np.ndarray, marks: np.ndarray,
                 phrases: np.ndarray, phrase_off: np.ndarray, stopwords: np.ndarray, stop_off: np.ndarray, ellipses: np.ndarray,
                 ellipsis_off: np.ndarray, short_chars: int, short_chars_cjk: int, head_lines: int) -> np.ndarray:
     """``counts[text, column]`` (the module's column constants), see the module docstring.
     ``phrase_docs``: the texts where a boilerplate phrase occurs at all (the others' lines
-    are not searched)."""
+    are not searched). Allocates the outputs and the scratch tables, then runs
+    :func:`_line_counts_into`."""
+    offsets = np.ascontiguousarray(offsets, np.int64)
     n = len(offsets) - 1
     out = np.zeros((n, N_COUNTS), dtype=np.int64)
-    longest = 0
-    for d in range(n):
-        longest = max(longest, offsets[d + 1] - offsets[d])
+    longest = int(np.diff(offsets).max()) if n else 0
     cap = 16
     while cap < 2 * (longest + 2):
         cap *= 2
@@ -261,12 +260,25 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
     buf = np.empty(longest + 1, dtype=np.int64)
     stop_tab, stop_mult = _stop_table(stopwords, stop_off)
     lower = np.arange(128, dtype=np.uint8)  # ASCII case folded, as the stop words are stored
-    for b in range(65, 91):
-        lower[b] = b + 32
+    lower[65:91] += 32
     first = np.zeros(0x10000, dtype=np.bool_)
-    for p in range(len(phrase_off) - 1):
-        if phrases[phrase_off[p]] < 0x10000:
-            first[phrases[phrase_off[p]]] = True
+    starts = phrases[phrase_off[:-1]]
+    first[starts[starts < 0x10000]] = True
+    _line_counts_into(data, offsets, np.ascontiguousarray(cjk, np.bool_), np.ascontiguousarray(phrase_docs, np.bool_),
+                      marks, phrases, phrase_off, ellipses, ellipsis_off, short_chars, short_chars_cjk, head_lines, out,
+                      table, used, para_table, para_used, buf, stop_tab, stop_mult, lower, first)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, _nrt=False)
+def _line_counts_into(data, offsets, cjk, phrase_docs, marks, phrases, phrase_off, ellipses, ellipsis_off, short_chars,
+                      short_chars_cjk, head_lines, out, table, used, para_table, para_used, buf, stop_tab, stop_mult, lower,
+                      first) -> None:
+    """:func:`line_counts`'s pass into ``out``, with the scratch tables it allocated. Compiled
+    without numba's reference counting (``_nrt=False``; it allocates nothing, calls only inlined
+    helpers and is called from Python only): each array an inlined helper binds costs an
+    atomic increment and decrement otherwise."""
+    n = len(offsets) - 1
     for d in range(n):
         s0, e0 = offsets[d], offsets[d + 1]
         size = 16
@@ -404,7 +416,6 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
             paras, para_chars, dup_paras, dup_para_chars = _paragraphs_bytewise(data, marks, s0, e0, para_table,
                                                                                  para_used, mask)
         row[PARAS], row[PARA_CHARS], row[DUP_PARAS], row[DUP_PARA_CHARS] = paras, para_chars, dup_paras, dup_para_chars
-    return out
 
 
 STOP_SLOT_BITS = 8  # the stop-word table has 2**bits slots
