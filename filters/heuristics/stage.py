@@ -132,7 +132,7 @@ class HeuristicsStage:
         df = pl.DataFrame({"text": series, "_cjk_doc": cjk_doc, "_han": st.han})
         df = df.with_columns(*text_flag_signals(pl.col("text")))
         # stop words, symbols, code, line and paragraph signals: one compiled pass
-        lines = text_line_signals(series, cjk_doc)
+        lines = text_line_signals(series, cjk_doc, arrow=texts)
         para = ["quality_dup_para_frac", "quality_dup_para_char_frac"]
         df = pl.concat(
             [df, lines.drop(para), words, lines.select(para), dk],

@@ -121,9 +121,16 @@ def _word_columns(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, sep: n
 def char_flags(top: int = 0x40000) -> np.ndarray:
     """uint8 per code point (0..0x10FFFF): ``word_kernel.LETTER`` where polars' ``\\pL``
     matches it, ``NUMBER`` for ``\\pN``, ``SPACE`` for ``\\s``: the regexes' own Unicode tables,
-    read by running them over the characters once (~30 ms). Planes 4-16 hold no letter, number
-    or space (tags, variation selectors, private use; ``top`` = 0x110000 checks it in a test),
-    so only planes 0-3 are read."""
+    read by running them over the characters once (0.03-0.15 CPU-s) and kept on disk per polars
+    build (``filters.array_cache``). Planes 4-16 hold no letter, number or space (tags,
+    variation selectors, private use; ``top`` = 0x110000 checks it in a test), so only planes
+    0-3 are read."""
+    from filters.array_cache import cached_table, polars_binary
+
+    return cached_table(f"char-flags-{top:x}", polars_binary(), __file__, lambda: _read_char_flags(top))
+
+
+def _read_char_flags(top: int) -> np.ndarray:
     from filters.signals.word_kernel import LETTER, NUMBER, SPACE
 
     from filters.signals.script_detect import char_strings
@@ -145,13 +152,15 @@ STOPWORDS = ("the", "be", "to", "of", "and", "that", "have", "with")  # STOPWORD
 
 
 def text_line_signals(texts: pl.Series, cjk: np.ndarray, short_line_chars: int = 30, short_line_chars_cjk: int = 10,
-                      autogen_head_lines: int | None = None) -> pl.DataFrame:
+                      autogen_head_lines: int | None = None, arrow: pa.Array | None = None) -> pl.DataFrame:
     """Line fractions, duplicate lines and paragraphs (Gopher), the stop-word and symbol
     counts and the StarCoder code columns, from one compiled pass per text
     (:mod:`filters.signals.line_kernel`) instead of exploded frames and a dozen regex passes. Columns (same names, types and values as
     the reference, tested on the dev sets): ``quality_stopwords_en``, ``_symbols``, the four
     code columns, the seven line fractions and the two paragraph fractions. Only the
-    auto-generated marker still runs a regex, on each text's first lines."""
+    auto-generated marker still runs a regex, on each text's first lines. ``arrow``: the same
+    texts as an Arrow array, when the caller has it (the kernel reads its bytes in place; a
+    polars string column would be copied out to Arrow first)."""
     from filters.signals.code import AUTOGEN, AUTOGEN_HEAD_LINES
     from filters.signals.line_kernel import (BASE64_RUNS, BOILER, BULLET, CHARS, DATA_LINES, DUP_LINE_CHARS,
                                              DUP_LINES, DUP_PARA_CHARS, DUP_PARAS, ELLIPSIS, HEAD_CHARS, LINE_CHARS,
@@ -160,7 +169,7 @@ def text_line_signals(texts: pl.Series, cjk: np.ndarray, short_line_chars: int =
     from filters.signals.script_detect import utf8_buffers
 
     texts = texts.fill_null("")
-    data, offsets = utf8_buffers(texts.to_arrow())
+    data, offsets = utf8_buffers(texts.to_arrow() if arrow is None else arrow)
     t = _line_tables()
     head_lines = AUTOGEN_HEAD_LINES if autogen_head_lines is None else autogen_head_lines
     phrase_docs = texts.str.contains(BOILERPLATE).to_numpy()  # one fast pass; lines searched only there

@@ -1,5 +1,6 @@
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from tests.filters.signals.polars_reference import duplicate_fracs, line_signals, text_signals, whitespace_words, word_signals
@@ -143,6 +144,8 @@ def test_text_line_signals_equal_the_regex_reference_on_the_dev_sets(batch):
         got = text_line_signals(part, part_cjk)
         for name in got.columns:
             assert got[name].equals(want[name]), name
+        with_nulls = pa.array([None if t == "" else t for t in part.to_list()], pa.large_string())
+        assert text_line_signals(part, part_cjk, arrow=with_nulls).equals(got)  # the Arrow texts, read in place
 
 
 def test_line_signal_constants_spell_the_regexes():
