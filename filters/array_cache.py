@@ -40,6 +40,26 @@ def cache_dir() -> Path | None:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "taosha"
 
 
+def polars_binary() -> Path:
+    """The compiled polars library this process loaded (its path, size and modification time
+    stand for the Unicode tables and case mappings polars' regexes and string functions use):
+    the source of tables read from polars itself."""
+    import sys
+
+    import polars
+
+    for name, module in list(sys.modules.items()):
+        if name.endswith("._polars_runtime") and getattr(module, "__file__", None):
+            return Path(module.__file__)
+    return Path(polars.__file__)
+
+
+def cached_table(name: str, source: Path, builder_file: str | Path, build: Callable[[], np.ndarray]) -> np.ndarray:
+    """One array, as :func:`cached_arrays` keeps them: a per-code-point table a module derives
+    from a library's Unicode data (``source``: that library's file) in every process."""
+    return cached_arrays(name, source, builder_file, lambda: {"table": build()})["table"]
+
+
 def cache_key(source: Path, builder_file: str | Path) -> str:
     """Hex key of ``source`` (resolved path, size, modification time) and of the bytes of
     ``builder_file`` (the module that builds the arrays)."""

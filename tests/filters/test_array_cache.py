@@ -111,3 +111,19 @@ def test_the_jieba_dictionary_read_back_equals_the_built_one(cache):
         assert read.neg_log_total == float(built["neg_log_total"])
     finally:
         jk.load_dictionary.cache_clear()
+
+
+def test_unicode_tables_come_back_from_the_cache_as_built(cache):
+    """The per-code-point tables read from polars and unicodedata: built into an empty cache,
+    read back from it, equal to a fresh build each time."""
+    from filters.dedup.sketch import shingles
+    from filters.signals import general
+
+    assert array_cache.polars_binary().is_file()
+    tables = [(general.char_flags.__wrapped__, lambda: general._read_char_flags(0x40000)),
+              (shingles.lower_fold.__wrapped__, shingles._read_lower_fold),
+              (shingles.char_classes.__wrapped__, lambda: shingles._read_char_classes(shingles.SKIPPED_PLANES))]
+    for cached, fresh in tables:
+        built, read = cached(), cached()
+        assert np.array_equal(built, fresh()) and np.array_equal(read, built) and read.dtype == built.dtype
+    assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["char", "char", "lower"]

@@ -149,7 +149,18 @@ def char_classes(skip: tuple[tuple[int, int], ...] | None = SKIPPED_PLANES) -> n
     """Class of every code point: 0 separator (Unicode White_Space), 1 word (letter,
     number, mark), 2 decimal digit, 3 CJK letter, 4 punctuation/symbol/other,
     5 underscore (word in code mode). From ``unicodedata`` (one category look-up per code
-    point outside ``skip``, ~0.04 s), once per process."""
+    point outside ``skip``, ~0.04 s), kept on disk per Python build (``filters.array_cache``)
+    for the default ``skip``."""
+    import unicodedata
+
+    if skip == SKIPPED_PLANES:
+        from filters.array_cache import cached_table
+
+        return cached_table("char-classes", Path(unicodedata.__file__), __file__, lambda: _read_char_classes(skip))
+    return _read_char_classes(skip)
+
+
+def _read_char_classes(skip: tuple[tuple[int, int], ...] | None) -> np.ndarray:
     import unicodedata
 
     table = np.full(0x110000, 4, dtype=np.uint8)
@@ -223,7 +234,14 @@ def lower_fold() -> np.ndarray:
     """``fold[cp]``: the lower case of ``cp`` as polars' ``str.to_lowercase`` (Rust's full
     mapping) gives it for the character alone, or :data:`CONTEXT_LOWER`. Built from polars
     itself rather than ``str.lower``: polars' Unicode is newer than this Python's (Unicode 16
-    lower-cases 55 more characters than Python 3.11 does) and the reference is polars."""
+    lower-cases 55 more characters than Python 3.11 does) and the reference is polars. Kept
+    on disk per polars build (``filters.array_cache``; ~0.05 CPU-s to build)."""
+    from filters.array_cache import cached_table, polars_binary
+
+    return cached_table("lower-fold", polars_binary(), __file__, _read_lower_fold)
+
+
+def _read_lower_fold() -> np.ndarray:
     from filters.signals.script_detect import char_strings
 
     cps, arr = char_strings(CASED_BELOW)
