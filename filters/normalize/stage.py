@@ -43,8 +43,8 @@ import pyarrow.compute as pc
 
 from filters.normalize.chinese_script import simplify
 from filters.normalize.mojibake import repair_mojibake
-from filters.normalize.scan_kernel import CONTROL, MOJIBAKE, NON_ASCII, WHITESPACE
-from filters.normalize.unicode_text import (clean_controls, code_point_counts, normalize_unicode, normalize_whitespace,
+from filters.normalize.scan_kernel import CONTROL, MOJIBAKE, WHITESPACE
+from filters.normalize.unicode_text import (clean_controls, code_point_counts, normalize_unicode_rows, normalize_whitespace,
                                            scan_flags)
 from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
@@ -83,8 +83,8 @@ def normalize_texts(
     needs = (flags & CONTROL) != 0
     arr = clean_controls(arr, needs)
     flags = _rescan(arr, flags, needs, max_blank_lines)
-    arr = normalize_unicode(arr, unicode_form, protect_spans, flags)
-    flags = _rescan(arr, flags, (flags & NON_ASCII) != 0, max_blank_lines)  # only those can have changed
+    arr, rewritten = normalize_unicode_rows(arr, unicode_form, protect_spans, flags)
+    flags = _rescan(arr, flags, rewritten, max_blank_lines)  # only those can have changed
     arr = normalize_whitespace(arr, max_blank_lines, (flags & WHITESPACE) != 0)
     if to_simplified:
         arr, zh_converted = simplify(arr)

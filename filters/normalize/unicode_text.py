@@ -261,14 +261,22 @@ def normalize_unicode(arr: pa.Array, form: UnicodeForm = "safe", protect_spans: 
                       flags: np.ndarray | None = None) -> pa.Array:
     """NFC plus the folds of ``form`` (see the module docstring); ASCII rows are skipped.
     ``flags``: the rows' :func:`scan_flags`, when known (else regexes and scans find them)."""
+    return normalize_unicode_rows(arr, form, protect_spans, flags)[0]
+
+
+def normalize_unicode_rows(arr: pa.Array, form: UnicodeForm = "safe", protect_spans: bool = True,
+                           flags: np.ndarray | None = None) -> tuple[pa.Array, np.ndarray]:
+    """:func:`normalize_unicode`, and the rows it rewrote (a row outside them is unchanged):
+    what a caller that keeps per-row state (``normalize``'s pre-check flags) must look at again."""
     from filters.normalize.scan_kernel import CODE_MARKS, FOLD, NON_ASCII
 
     if flags is None:
         non_ascii = ~np.asarray(pc.string_is_ascii(arr).fill_null(True).to_numpy(zero_copy_only=False), bool)
     else:
         non_ascii = (flags & NON_ASCII) != 0
+    rewritten = np.zeros(len(arr), bool)
     if not non_ascii.any():
-        return arr
+        return arr, rewritten
     if form == "safe":
         if flags is None:
             candidates = non_ascii & (code_point_counts(arr, _FOLD_LOOKUP) > 0)
@@ -278,13 +286,15 @@ def normalize_unicode(arr: pa.Array, form: UnicodeForm = "safe", protect_spans: 
             spans = (flags & CODE_MARKS) != 0 if protect_spans else np.zeros(len(arr), bool)
         arr = apply_where(arr, candidates & ~spans, _per_row(fold_compat))
         arr = apply_where(arr, candidates & spans, _per_row(lambda t: map_outside_spans(t, CODE_SPAN_RE, fold_compat)))
+        rewritten |= candidates
     elif form == "nfkc":
         spans = matches(arr, _CODE_MARKERS + "|" + _MATH_MARKERS) if protect_spans else np.zeros(len(arr), bool)
         arr = apply_where(arr, non_ascii & ~spans, lambda sub: pc.utf8_normalize(sub, "NFKC"))
         arr = apply_where(arr, non_ascii & spans,
                           _per_row(lambda t: map_outside_spans(t, CODE_OR_MATH_SPAN_RE, _nfkc, {"math": fold_compat})))
+        rewritten |= non_ascii
     # NFC last: it also composes what the folds produced (half-width kana + sound marks).
     strings = arr.filter(pa.array(non_ascii)).to_pylist()
     not_nfc = np.zeros(len(arr), bool)
     not_nfc[np.flatnonzero(non_ascii)] = [not unicodedata.is_normalized("NFC", t) for t in strings]
-    return apply_where(arr, not_nfc, lambda sub: pc.utf8_normalize(sub, "NFC"))
+    return apply_where(arr, not_nfc, lambda sub: pc.utf8_normalize(sub, "NFC")), rewritten | not_nfc

@@ -157,3 +157,20 @@ def test_code_point_counts_count_each_listed_character_outside_ascii(dev_data):
     assert sum(want) > 1000 and code_point_counts(pa.array([], pa.string()), lookup).tolist() == []
     with pytest.raises(ValueError, match="one per code point"):
         code_point_counts(arr, np.zeros(0x10000, bool))
+
+
+@pytest.mark.parametrize("form", ["safe", "nfkc", "nfc"])
+def test_the_rewritten_rows_cover_every_changed_row(form):
+    """normalize_unicode_rows names the rows it rewrote: every row that changed is among them
+    (normalize rescans only those), and the text is normalize_unicode's."""
+    from filters.normalize.scan_kernel import NON_ASCII
+    from filters.normalize.unicode_text import normalize_unicode_rows, scan_flags
+
+    texts = ["plain ascii", "ＡＢＣ１２３", "e\u0301", "中文，标点。", "`ｘ` and ｙ", "caf\u00e9", "ｶﾞ", "$ｘ^2$ ﬁ", "", "x\u00a0y"]
+    arr = pa.array(texts * 3, pa.large_string())
+    for flags in (None, scan_flags(arr)):
+        out, rewritten = normalize_unicode_rows(arr, form, True, flags)
+        assert out.equals(normalize_unicode(arr, form, True, flags))
+        changed = np.array([a != b for a, b in zip(arr.to_pylist(), out.to_pylist())])
+        assert changed.any() and not (changed & ~rewritten).any()
+        assert not (rewritten & ((scan_flags(arr) & NON_ASCII) == 0)).any()  # ASCII rows are never rewritten
