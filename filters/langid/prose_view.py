@@ -133,10 +133,26 @@ def segment(view: pa.Array, long_doc_bytes: int = 2000, chunk_bytes: int = 400) 
     segment at all gets none (its caller treats it as having no text). Segments come in
     the short documents' order, then the long documents' (one compiled pass, see
     :func:`filters.langid.segment_kernel.segment_bytes` for the exact packing rule)."""
+    return _segments(view, long_doc_bytes, chunk_bytes, -1)
+
+
+def segment_samples(view: pa.Array, long_doc_bytes: int = 2000, chunk_bytes: int = 400,
+                    max_chars: int = 500) -> Segments:
+    """:func:`segment`, each segment's text cut to its first ``max_chars`` characters (its
+    :meth:`Segments.sample`, what fastText reads) and its weight still its whole length: the
+    same samples and weights without writing out every segment whole first (a copy of the
+    view) and cutting it after."""
+    if max_chars < 0:  # a slice to so many characters before the end: cut the whole segments
+        segs = segment(view, long_doc_bytes, chunk_bytes)
+        return Segments(segs.sample(max_chars), segs.doc, segs.weight)
+    return _segments(view, long_doc_bytes, chunk_bytes, max_chars)
+
+
+def _segments(view: pa.Array, long_doc_bytes: int, chunk_bytes: int, max_chars: int) -> Segments:
     data, offsets = utf8_buffers(view)
-    out, seg_off, seg_doc = _segment_kernel()(data, offsets, long_doc_bytes, chunk_bytes)
+    out, seg_off, seg_doc, seg_len = _segment_kernel()(data, offsets, long_doc_bytes, chunk_bytes, max_chars)
     text = pa.LargeStringArray.from_buffers(len(seg_doc), pa.py_buffer(seg_off), pa.py_buffer(out))
-    return Segments(text=text, doc=seg_doc, weight=np.diff(seg_off).astype(np.float64))
+    return Segments(text=text, doc=seg_doc, weight=seg_len.astype(np.float64))
 
 
 @lru_cache(maxsize=1)

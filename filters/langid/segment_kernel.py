@@ -46,9 +46,33 @@ def _has_text(data: np.ndarray, s: int, e: int) -> bool:
     return False
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put(data, s, e, out, pos, room, newline_to_space):
+    """Copy ``data[s:e]`` to ``out[pos:]``, at most ``room`` characters of it (a negative
+    ``room``: all); (the new position, the room left)."""
+    if room < 0:
+        for i in range(s, e):
+            b = data[i]
+            out[pos] = 32 if newline_to_space and b == 10 else b
+            pos += 1
+        return pos, room
+    for i in range(s, e):
+        b = data[i]
+        if (b & 0xC0) != 0x80:  # a character starts here
+            if room == 0:
+                break
+            room -= 1
+        out[pos] = 32 if newline_to_space and b == 10 else b
+        pos += 1
+    return pos, room
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def segment_bytes(data: np.ndarray, offsets: np.ndarray, long_doc_bytes: int, chunk_bytes: int):
-    """(segment data, segment offsets, segment's document) of the texts ``data``/``offsets``.
+def segment_bytes(data: np.ndarray, offsets: np.ndarray, long_doc_bytes: int, chunk_bytes: int, max_chars: int = -1):
+    """(segment data, segment offsets, segment's document, segment's full length in bytes) of
+    the texts ``data``/``offsets``; with ``max_chars`` >= 0, each segment's data is only its
+    first ``max_chars`` characters (what a sample of it reads), the length still the whole
+    segment's.
 
     A text of at most ``long_doc_bytes`` bytes is one segment (newlines as spaces). Longer
     texts are cut at newlines; blank lines are left out; a line's size is its bytes + 1; a
@@ -61,9 +85,11 @@ def segment_bytes(data: np.ndarray, offsets: np.ndarray, long_doc_bytes: int, ch
     Segments without a non-space character are dropped."""
     n = len(offsets) - 1
     total = offsets[n] - offsets[0]
+    limit = max_chars
     out = np.empty(total, dtype=np.uint8)
     seg_off = np.empty(total + n + 1, dtype=np.int64)
     seg_doc = np.empty(total + n, dtype=np.int64)
+    seg_len = np.empty(total + n, dtype=np.int64)
     seg_off[0] = 0
     k = 0
     pos = 0
@@ -71,11 +97,9 @@ def segment_bytes(data: np.ndarray, offsets: np.ndarray, long_doc_bytes: int, ch
         s, e = offsets[d], offsets[d + 1]
         if e - s > long_doc_bytes or not _has_text(data, s, e):
             continue
-        for i in range(s, e):
-            b = data[i]
-            out[pos] = 32 if b == 10 else b
-            pos += 1
+        pos, _ = _put(data, s, e, out, pos, limit, True)
         seg_doc[k] = d
+        seg_len[k] = e - s
         k += 1
         seg_off[k] = pos
     half = chunk_bytes // 2
@@ -84,6 +108,8 @@ def segment_bytes(data: np.ndarray, offsets: np.ndarray, long_doc_bytes: int, ch
     run_size = 0
     open_piece = False
     cur_doc, cur_run, cur_chunk = -1, -1, -1
+    room = limit
+    length = 0
     for d in range(n):
         s, e = offsets[d], offsets[d + 1]
         if e - s <= long_doc_bytes:
@@ -103,22 +129,28 @@ def segment_bytes(data: np.ndarray, offsets: np.ndarray, long_doc_bytes: int, ch
                 run_size += size
                 chunk = run_size // chunk_bytes
                 if open_piece and cur_doc == d and cur_run == run and cur_chunk == chunk:
-                    out[pos] = 32
-                    pos += 1
+                    if room != 0:  # the joining space is a character of the piece
+                        out[pos] = 32
+                        pos += 1
+                        room -= room > 0
+                    length += 1
                 else:
                     if open_piece:
                         seg_doc[k] = cur_doc
+                        seg_len[k] = length
                         k += 1
                         seg_off[k] = pos
                     open_piece = True
                     cur_doc, cur_run, cur_chunk = d, run, chunk
-                for i in range(ls, le):
-                    out[pos] = data[i]
-                    pos += 1
+                    room = limit
+                    length = 0
+                pos, room = _put(data, ls, le, out, pos, room, False)
+                length += le - ls
                 prev_big = big
             ls = le + 1
     if open_piece:
         seg_doc[k] = cur_doc
+        seg_len[k] = length
         k += 1
         seg_off[k] = pos
-    return out[:pos], seg_off[: k + 1], seg_doc[:k]
+    return out[:pos], seg_off[: k + 1], seg_doc[:k], seg_len[:k]

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from filters.signals.doc_kind import DocKindConfig, doc_kind
 from filters.langid.vote import DocVote, label_segments, settled_by_script, vote
-from filters.langid.prose_view import prose_view, segment
+from filters.langid.prose_view import prose_view, segment_samples
 from filters.signals.script_detect import char_stats
 from pipeline.active_rows import ActiveRows
 from pipeline.stage import stage_reason
@@ -139,8 +139,8 @@ class LangIdStage:
         """The vote and ``doc_kind`` for every text of ``texts`` (no filtering)."""
         self.setup()
         view = prose_view(texts)
-        segs = segment(view, self.long_doc_bytes, self.chunk_bytes)
-        sample = segs.sample(self.segment_chars)
+        segs = segment_samples(view, self.long_doc_bytes, self.chunk_bytes, self.segment_chars)
+        sample = segs.text  # each segment's first segment_chars characters
         stats = char_stats(sample)
         # fastText reads only the segments whose label it can change (not those in Han alone)
         settled = settled_by_script(stats, self.min_han_share)

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from filters.langid.prose_view import MASK_PATTERN, MASK_PATTERN_RE2, Segments, prose_view, segment
+from filters.langid.prose_view import MASK_PATTERN, MASK_PATTERN_RE2, Segments, prose_view, segment, segment_samples
 
 
 def prose_view_re2(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -132,6 +132,19 @@ def test_segment_equals_the_polars_reference(long_doc_bytes, chunk_bytes, batch)
         got, want = segment(part, long_doc_bytes, chunk_bytes), _segment_polars(part, long_doc_bytes, chunk_bytes)
         assert got.text.to_pylist() == want.text.to_pylist()
         assert got.doc.tolist() == want.doc.tolist() and got.weight.tolist() == want.weight.tolist()
+
+
+@pytest.mark.parametrize("max_chars", [150, 0, 1, 7, 399, 5000, -3])
+@pytest.mark.parametrize("long_doc_bytes,chunk_bytes", [(2000, 400), (300, 120)])
+def test_segment_samples_are_the_segments_sampled(max_chars, long_doc_bytes, chunk_bytes):
+    """Segments written cut to their first characters: the same samples (code points, a
+    multi-byte character whole), documents and whole-segment weights as cutting every segment."""
+    view = prose_view(pa.array(_dev_texts() + [None, "é" * 900 + "\n" + "中" * 50, "𝟘 " * 700], pa.large_string()))
+    for start in range(0, len(view), 500):
+        part = view.slice(start, 500)
+        got, whole = segment_samples(part, long_doc_bytes, chunk_bytes, max_chars), segment(part, long_doc_bytes, chunk_bytes)
+        assert got.text.to_pylist() == whole.sample(max_chars).to_pylist()
+        assert got.doc.tolist() == whole.doc.tolist() and got.weight.tolist() == whole.weight.tolist()
 
 
 def test_a_document_is_cut_and_scored_the_same_whatever_its_batch():
