@@ -1,9 +1,7 @@
 """``filters.signals.code_line_kernel`` against ``CODE_LINE``, the regex it replaces: the same
 count on every text it decides, and the texts it leaves undecided are few and need Unicode."""
 
-import json
 import random
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -14,6 +12,7 @@ from filters.signals import doc_kind as dk
 from filters.signals.code import CODE_LINE, KEYWORD_WORDS
 from filters.signals.code_line_kernel import line_code_counts
 from filters.signals.script_detect import utf8_buffers
+from tests.filters.signals.test_general import _dev_texts
 
 # One or more lines per alternative of CODE_LINE, and the near misses next to each.
 TRICKY_LINES = [
@@ -72,16 +71,6 @@ def _random_texts(n: int, seed: int) -> list[str]:
              "%", "^", "<", ">"]
     rng = random.Random(seed)
     return ["".join(rng.choice(parts) for _ in range(rng.randint(0, 40))) for _ in range(n)]
-
-
-def _dev_texts() -> list[str]:
-    texts = []
-    for path in sorted((Path(__file__).resolve().parents[2] / "data" / "dev").glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").split("\n"):
-            if line.strip():
-                row = json.loads(line)
-                texts += [row[k] for k in ("text", "a", "b") if isinstance(row.get(k), str)]
-    return texts
 
 
 def _compare(texts: list[str]) -> np.ndarray:
