@@ -31,33 +31,21 @@ from functools import lru_cache
 import numba
 import numpy as np
 
+from filters.signals.kind_kernel import F_SPACE, grouped_words, packed_words
+from filters.utf8_kernel import bytes_equal
 from filters.utf8_kernel import decode_utf8 as _decode
 
-F_SPACE = 1  # filters.signals.kind_kernel.char_table's bit for Unicode White_Space (\s)
 UNDECIDED = 2
 
 
 @lru_cache(maxsize=1)
-def keyword_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(bytes, offsets, first-byte index) of ``KEYWORD_WORDS`` sorted by first byte, and
-    (bytes, offsets) of ``DIRECTIVE_WORDS``: what :func:`line_code_counts` reads."""
+def keyword_table() -> tuple[np.ndarray, ...]:
+    """``KEYWORD_WORDS`` grouped by first byte (``kind_kernel.grouped_words``: bytes, offsets,
+    group ranges, group of a byte) and ``DIRECTIVE_WORDS`` packed (bytes, offsets): what
+    :func:`count_lines` reads."""
     from filters.signals.code import DIRECTIVE_WORDS, KEYWORD_WORDS
 
-    words = sorted(KEYWORD_WORDS, key=lambda w: w.encode()[0])
-    data, off = _packed(words)
-    first = np.zeros(257, np.int64)  # words with first byte b: first[b]:first[b + 1]
-    for w in words:
-        first[w.encode()[0] + 1] += 1
-    first = np.cumsum(first)
-    ddata, doff = _packed(DIRECTIVE_WORDS)
-    return data, off, first, ddata, doff
-
-
-def _packed(words) -> tuple[np.ndarray, np.ndarray]:
-    parts = [np.frombuffer(w.encode(), np.uint8) for w in words]
-    off = np.zeros(len(parts) + 1, np.int64)
-    np.cumsum([len(p) for p in parts], out=off[1:])
-    return np.concatenate(parts), off
+    return (*grouped_words(KEYWORD_WORDS, lambda w: w.encode()[0]), *packed_words(DIRECTIVE_WORDS))
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -88,17 +76,6 @@ def _boundary(data, q, le) -> bool:
     """An ASCII word boundary after a word character at ``q - 1``: ``q`` ends the line or holds
     a byte that is not ``[0-9A-Za-z_]`` (a byte >= 0x80 is not one)."""
     return q >= le or not _word(data[q])
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _at(data, p, le, words, ws, we) -> bool:
-    """``words[ws:we]`` at ``data[p]``, within the line."""
-    if p + (we - ws) > le:
-        return False
-    for k in range(we - ws):
-        if data[p + k] != words[ws + k]:
-            return False
-    return True
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -198,7 +175,7 @@ def _string_line(data, o, ls, le, prefix) -> bool:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _line_start_form(data, ls, p, le, flags, kw, kw_off, kw_first, dw, dw_off) -> bool:
+def _line_start_form(data, ls, p, le, flags, kw, kw_off, kw_start, kw_group, dw, dw_off) -> bool:
     """Alternative A at ``p`` (the line's first byte past its spaces and tabs)."""
     c = np.int64(data[p])
     nxt = np.int64(data[p + 1]) if p + 1 < le else -1
@@ -209,7 +186,7 @@ def _line_start_form(data, ls, p, le, flags, kw, kw_off, kw_first, dw, dw_off) -
         while i < le and _word(data[i]):
             i += 1
         for w in range(len(dw_off) - 1):
-            if dw_off[w + 1] - dw_off[w] == i - p - 1 and _at(data, p + 1, le, dw, dw_off[w], dw_off[w + 1]):
+            if dw_off[w + 1] - dw_off[w] == i - p - 1 and bytes_equal(data, p + 1, dw, dw_off[w], i - p - 1, 0, False):
                 return True
         return False
     if c == 64:  # @[A-Za-z]+ then a boundary
@@ -244,8 +221,9 @@ def _line_start_form(data, ls, p, le, flags, kw, kw_off, kw_first, dw, dw_off) -
     while i < le and _word(data[i]):
         i += 1
     size = i - p
-    for w in range(kw_first[c], kw_first[c + 1]):
-        if kw_off[w + 1] - kw_off[w] == size and _at(data, p, le, kw, kw_off[w], kw_off[w + 1]):
+    g = kw_group[c]
+    for w in range(kw_start[g - 1] if g else 0, kw_start[g] if g else 0):
+        if kw_off[w + 1] - kw_off[w] == size and bytes_equal(data, p, kw, kw_off[w], size, 0, False):
             return True
     if c == 109 and _lit(data, i, le, 46, 101, 120, 112, 111, 114, 116) and _lit(data, i + 7, le, 115) \
             and _boundary(data, i + 8, le) and size == 6 and _lit(data, p, le, 109, 111, 100, 117, 108, 101):
@@ -447,7 +425,8 @@ def line_code_counts(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> 
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, _nrt=False)
-def count_lines(data, starts, ends, flags, triggers, kw, kw_off, kw_first, dw, dw_off, counts, undecided) -> None:
+def count_lines(data, starts, ends, flags, triggers, kw, kw_off, kw_start, kw_group, dw, dw_off, counts,
+                undecided) -> None:
     """:func:`line_code_counts` into its outputs; ``flags``: ``kind_kernel.char_table()``,
     ``triggers``: :func:`trigger_table`, then the tables of :func:`keyword_table`. Compiled
     without numba's reference counting (``_nrt=False``; called from Python only, it allocates
@@ -466,7 +445,7 @@ def count_lines(data, starts, ends, flags, triggers, kw, kw_off, kw_first, dw, d
             le = i
             i += 1  # past the newline
             p = _skip_ws(data, ls, le)
-            if p < le and (_line_start_form(data, ls, p, le, flags, kw, kw_off, kw_first, dw, dw_off)
+            if p < le and (_line_start_form(data, ls, p, le, flags, kw, kw_off, kw_start, kw_group, dw, dw_off)
                            or _indented_assignment(data, ls, p, le, flags)):
                 count += 1
                 continue
