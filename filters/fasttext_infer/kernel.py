@@ -25,6 +25,8 @@ import math
 import numba
 import numpy as np
 
+from filters.uncounted import uncounted
+
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
 WORD_NGRAM_PRIME = np.uint64(116049371)
@@ -392,17 +394,16 @@ def predict_top(data, line_starts, line_ends, table, word_data, word_offsets, nw
     return labels, probs
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@uncounted()
 def _predict_lines(data, line_starts, line_ends, table, word_data, word_offsets, nwords, bucket, minn, maxn, word_ngrams,
                    prune_bits, prune_keys, prune_rows, input_rows, output_rows, hierarchical, left, right, threshold,
                    cache_keys, cache_labels, cache_probs, cache_fill, labels, probs, hidden, out, word, starts, hashes, ids,
                    stack_node, stack_score):
     """:func:`predict_top`'s loop over the lines, into ``labels`` and ``probs``, with the scratch
-    arrays it allocated. Compiled without numba's reference counting (``_nrt=False``: it
-    allocates nothing, and is called from Python only: called from a compiled function that
-    counts references, such a function corrupted the heap): with it, every array bound by an inlined helper (the per-token look-up,
-    the n-gram loop, the pruned-row probe) took an atomic increment and decrement, a quarter
-    of lid.176's time on the benchmark corpus's segments (1.0 -> 0.8 CPU-s without)."""
+    arrays it allocated; compiled without reference counting (:mod:`filters.uncounted`: every
+    array an inlined helper bound, in the per-token look-up, the n-gram loop and the pruned-row
+    probe, cost an atomic increment and decrement, a quarter of lid.176's time; 1.0 -> 0.75
+    CPU-s on the benchmark corpus's segments)."""
     n = len(line_starts)
     osz = len(out)
     eos_hash = FNV_OFFSET

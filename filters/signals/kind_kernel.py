@@ -45,6 +45,7 @@ import numpy as np
 
 from filters.utf8_kernel import bytes_equal
 from filters.utf8_kernel import decode_utf8 as _decode
+from filters.uncounted import uncounted
 
 # per-text output columns of ``kind_counts``
 CHARS, NONBLANK, STARS, C_COMMENT, DIGIT, EQ_LINES, MW_EN, MW_ZH, LATEX, HEAD_END = range(10)
@@ -245,13 +246,11 @@ def kind_counts(data: np.ndarray, offsets: np.ndarray, head_chars: int, flags: n
     return out
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False, _nrt=False)
+@uncounted(boundscheck=False)
 def _kind_counts_into(data, offsets, head_chars, flags, bytes_, en_words, en_off, en_start, en_group, en_prefix, zh_words,
                       zh_off, zh_start, zh_group, out) -> None:
-    """:func:`kind_counts` into ``out``. Compiled without numba's reference counting
-    (``_nrt=False``; it allocates nothing, calls only inlined helpers and is called from
-    Python only): each array an inlined helper binds costs an atomic increment and decrement
-    otherwise."""
+    """:func:`kind_counts` into ``out``, compiled without reference counting
+    (:mod:`filters.uncounted`)."""
     n = len(offsets) - 1
     for d in range(n):
         s, e0 = offsets[d], offsets[d + 1]

@@ -36,6 +36,7 @@ import numpy as np
 
 from filters.utf8_kernel import hash_bytes as _hash
 from filters.utf8_kernel import decode_utf8 as _decode
+from filters.uncounted import uncounted
 
 # per-text output columns of ``line_counts``
 (LINES, BULLET, ELLIPSIS, TERMINAL, SHORT, BOILER, DUP_LINES, LINE_CHARS, DUP_LINE_CHARS, PARAS, DUP_PARAS,
@@ -270,14 +271,12 @@ def line_counts(data: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, phrase_d
     return out
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False, _nrt=False)
+@uncounted(boundscheck=False)
 def _line_counts_into(data, offsets, cjk, phrase_docs, marks, phrases, phrase_off, ellipses, ellipsis_off, short_chars,
                       short_chars_cjk, head_lines, out, table, used, para_table, para_used, buf, stop_tab, stop_mult, lower,
                       first) -> None:
-    """:func:`line_counts`'s pass into ``out``, with the scratch tables it allocated. Compiled
-    without numba's reference counting (``_nrt=False``; it allocates nothing, calls only inlined
-    helpers and is called from Python only): each array an inlined helper binds costs an
-    atomic increment and decrement otherwise."""
+    """:func:`line_counts`'s pass into ``out``, with the scratch tables it allocated; compiled
+    without reference counting (:mod:`filters.uncounted`)."""
     n = len(offsets) - 1
     for d in range(n):
         s0, e0 = offsets[d], offsets[d + 1]
