@@ -73,8 +73,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_generate:
         for name, section in config.sections().items():  # e.g. generate: the synthetic round
             hook = registry.after_run_hook(name)
-            if hook is not None:
+            if hook is None:
+                continue
+            try:
                 hook(config, progress)
+            except RunError as exc:  # e.g. no sandbox for generated code on this machine
+                raise RunError(f"the {name} round stopped: {exc}\n(the cleaning run's outputs above are complete; "
+                               f"--no-generate skips the {name} round)") from exc
     if not result.ok:
         print(f"error rate {result.error_rate:.1%} exceeds run.max_error_rate "
               f"{config.run.max_error_rate:.1%}", file=sys.stderr)

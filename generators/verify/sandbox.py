@@ -58,6 +58,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pipeline.run.plan import RunError
+
 IsolationName = Literal["auto", "bwrap", "unshare", "rlimits"]
 MODES = ("bwrap", "unshare", "rlimits")
 NOBODY = 65534
@@ -92,8 +94,9 @@ runpy.run_path("main.py", run_name="__main__")
 """
 
 
-class SandboxUnavailable(RuntimeError):
-    """No isolation of the required strength works on this machine."""
+class SandboxUnavailable(RunError):
+    """No isolation of the required strength works on this machine (a :class:`RunError`: the
+    ``taosha`` command reports it in one line and exits 2, with no traceback)."""
 
 
 @dataclass(frozen=True)

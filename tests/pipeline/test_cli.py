@@ -103,3 +103,22 @@ def test_notebook_runs_against_the_demo_outputs(demo_run):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert pl.read_parquet(sorted((out / "data").glob("*.parquet"))[0]).height > 0
+
+
+def test_round_without_sandbox_exits_2_in_one_line_and_keeps_the_cleaning_outputs(tmp_path, monkeypatch, capsys):
+    """A machine without bubblewrap: the synthetic round stops with the sandbox's own message
+    and exit code 2, no traceback, and the cleaning run's outputs stay."""
+    from generators.verify.sandbox import SandboxUnavailable
+    from pipeline import cli, registry
+
+    def no_sandbox(config, progress):
+        raise SandboxUnavailable("refusing to run generated code without bubblewrap (bwrap: not found on PATH)")
+
+    monkeypatch.setattr(registry, "after_run_hook", lambda name: no_sandbox)
+    out = tmp_path / "out"
+    code = cli.main(["run", str(ROOT / "configs" / "demo.yaml"), "--output", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "round stopped: refusing to run generated code without bubblewrap" in err
+    assert "--no-generate" in err and "Traceback" not in err
+    assert (out / "stats.json").exists() and list((out / "data").glob("*.parquet"))
