@@ -58,7 +58,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipeline.run.plan import RunError
+from pipeline import RunError
 
 IsolationName = Literal["auto", "bwrap", "unshare", "rlimits"]
 MODES = ("bwrap", "unshare", "rlimits")
